@@ -1,0 +1,127 @@
+"""Fashion-MNIST from the original IDX files (gzip-compressed or not)."""
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DEFAULT_FASHION_MNIST_DIR", "DatasetError", "load_fashion_mnist", "read_idx"]
+
+#: Where the Debian package ``dataset-fashion-mnist`` installs the files.
+DEFAULT_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60000),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10000),
+}
+_UBYTE = 0x08
+
+
+class DatasetError(ValueError):
+    """A dataset file exists but is corrupt or not what it claims to be."""
+
+
+def read_idx(path: str | os.PathLike, *, expected_ndim: int | None = None) -> np.ndarray:
+    """Read an unsigned-byte IDX file (``.gz`` or raw) into a uint8 array.
+
+    The header is checked: magic ``0x0000 08 nd`` (two zero bytes, type 0x08 = ubyte, number of
+    dimensions), then ``nd`` big-endian uint32 sizes, and the payload must hold exactly
+    ``prod(sizes)`` bytes.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist (the message names it).
+    DatasetError
+        If the magic number, the dimensions or the size are wrong (the message names the path).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"IDX file not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError) as exc:  # truncated or not gzip at all
+        raise DatasetError(f"cannot read IDX file {path}: {exc}") from exc
+    if len(raw) < 4:
+        raise DatasetError(f"IDX file {path} is too short ({len(raw)} bytes) to hold a header")
+    if raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE:
+        raise DatasetError(
+            f"bad magic number 0x{raw[:4].hex()} in IDX file {path}: expected 0x000008nn (unsigned bytes)"
+        )
+    ndim = raw[3]
+    if expected_ndim is not None and ndim != expected_ndim:
+        raise DatasetError(f"IDX file {path} has {ndim} dimensions, expected {expected_ndim}")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetError(f"IDX file {path} is truncated inside its header")
+    shape = tuple(int(v) for v in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    n = int(np.prod(shape, dtype=np.int64))
+    if len(raw) - header != n:
+        raise DatasetError(
+            f"IDX file {path} holds {len(raw) - header} data bytes, its header {shape} says {n}"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _find(directory: Path, stem: str) -> Path:
+    for name in (stem + ".gz", stem):
+        if (directory / name).is_file():
+            return directory / name
+    raise FileNotFoundError(
+        f"Fashion-MNIST file {directory / (stem + '.gz')} not found (nor uncompressed); "
+        "pass path= or install the Debian package dataset-fashion-mnist"
+    )
+
+
+def load_fashion_mnist(
+    path: str | os.PathLike | None = None, split: str = "train", *, limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Load Fashion-MNIST images and labels.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        Directory with the four IDX files (``train-images-idx3-ubyte.gz`` ...); default
+        :data:`DEFAULT_FASHION_MNIST_DIR`.
+    split : {"train", "test"}
+        60000 training or 10000 test images.
+    limit : int, optional
+        Keep only the first ``limit`` samples.
+
+    Returns
+    -------
+    images : numpy.ndarray
+        uint8, shape ``(n, 28, 28)``.
+    labels : numpy.ndarray
+        int64 in 0..9, shape ``(n,)``.
+
+    Examples
+    --------
+    >>> x, y = load_fashion_mnist(split="test", limit=5)   # doctest: +SKIP
+    >>> x.shape, y.dtype
+    ((5, 28, 28), dtype('int64'))
+    """
+    if split not in _FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    directory = Path(path) if path is not None else DEFAULT_FASHION_MNIST_DIR
+    if not directory.is_dir():
+        raise FileNotFoundError(f"Fashion-MNIST directory not found: {directory}")
+    img_stem, lab_stem, n = _FILES[split]
+    img_path, lab_path = _find(directory, img_stem), _find(directory, lab_stem)
+    images = read_idx(img_path, expected_ndim=3)
+    labels = read_idx(lab_path, expected_ndim=1)
+    if images.shape != (n, 28, 28):
+        raise DatasetError(f"{img_path} has shape {images.shape}, expected {(n, 28, 28)}")
+    if labels.shape != (n,):
+        raise DatasetError(f"{lab_path} has shape {labels.shape}, expected {(n,)}")
+    if labels.max() > 9:
+        raise DatasetError(f"{lab_path} has label {int(labels.max())} outside 0..9")
+    if limit is not None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be an integer >= 1 or None, got {limit!r}")
+        images, labels = images[:limit], labels[:limit]
+    return images.copy(), labels.astype(np.int64)
