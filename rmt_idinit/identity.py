@@ -1,0 +1,637 @@
+"""The exact law of the eigenvalues of J Jᵀ at identity initialization (float64, vectorized).
+
+THEORY.md sections 2-3. With W^l = sigma*I, each eigenvalue of J Jᵀ is ``g_L(u_i)^2`` for one input
+coordinate ``u_i``, so the spectral law is the push-forward of the input law through
+``u -> g_L(u)^2``:
+
+* hard-tanh: ``alpha^L delta(lambda - sigma^(2L)) + (1 - alpha^L) delta(lambda)`` with
+  ``alpha^l = erf(sigma^(-l) / sqrt(2 q0))`` (sigma > 1) and ``alpha^1`` at every depth (sigma <= 1);
+* relu, leaky relu, linear, and any piecewise-linear activation or bias: exact atoms
+  (:mod:`rmt_idinit.piecewise`);
+* smooth activations: quadrature and root finding over u on the numba layer map
+  (:mod:`rmt_idinit.recursion`), see :class:`PushforwardPart`;
+* real data (``inputs=``): atoms at ``g_L(u_i)^2`` of the given coordinates.
+
+Precision: ``1 - alpha`` comes from erfc (relative accuracy down to 1e-300), ``sigma^(2L)`` is
+carried as ``log_atoms = 2 L log(sigma)`` where it overflows.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from . import _checks
+from .activations import Activation, get_activation
+from .laws import ContinuousPart, SpectralLaw
+
+__all__ = [
+    "alpha",
+    "alpha_complement",
+    "log_alpha_complement",
+    "layer_alphas",
+    "jjt_law",
+    "jjt_eigenvalues",
+    "forward_moments",
+    "hardtanh_second_moment",
+    "PushforwardPart",
+]
+
+_Z_MAX = 38.5  # standard-normal mass beyond is < 1e-323: below double precision
+
+
+# --- parameter handling -----------------------------------------------------------------------
+
+def _params(sigma, q0, depth, bias=0.0):
+    s = _checks.check_positive("sigma", sigma)
+    q = _checks.check_positive("q0", q0)
+    d = _checks.check_depth(depth)
+    b = _checks.check_finite("bias", bias)
+    return _checks.broadcast(sigma=s, q0=q, depth=d, bias=b)
+
+
+def _hardtanh_arg(sigma, q0, depth):
+    """``x = sigma^(-m) / sqrt(2 q0)`` with m = depth (sigma > 1) or 1 (sigma <= 1), via logs."""
+    m = np.where(sigma > 1.0, depth, 1).astype(np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        return np.exp(-m * np.log(sigma) - 0.5 * np.log(2.0 * q0))
+
+
+def _zero_weight_generic(act, sigma, q0, depth, bias):
+    """Weights of the atom at 0 through exact cells (piecewise) or 0 (smooth)."""
+    if act.pieces is None:
+        return np.zeros(sigma.shape), np.ones(sigma.shape)
+    from .piecewise import piecewise_law
+
+    zero = np.zeros(sigma.shape)
+    for idx in np.ndindex(sigma.shape):
+        la, w = piecewise_law(act.pieces, float(sigma[idx]), float(q0[idx]), int(depth[idx]), float(bias[idx]))
+        zero[idx] = w[np.isneginf(la)].sum()
+    return zero, 1.0 - zero
+
+
+def _alpha_pair(sigma, q0, depth, activation, bias, params):
+    act = get_activation(activation, **params)
+    s, q, d, b = _params(sigma, q0, depth, bias)
+    if act._code == 0 and not np.any(b):
+        x = _hardtanh_arg(s, q, d)
+        return special.erf(x), special.erfc(x)
+    if act._code in (1,) and not np.any(b):
+        half = np.full(s.shape, 0.5)
+        return half, half.copy()
+    if act._code in (2, 3) and not np.any(b):
+        slope = act.params.get("negative_slope", 1.0)
+        if slope == 0.0:
+            half = np.full(s.shape, 0.5)
+            return half, half.copy()
+        return np.ones(s.shape), np.zeros(s.shape)
+    zero, nonzero = _zero_weight_generic(act, s, q, d, b)
+    return nonzero, zero
+
+
+def _scalarize(a: np.ndarray):
+    return a[()] if a.ndim == 0 else a
+
+
+def alpha(sigma: Any, q0: Any, depth: Any, activation: str | Activation = "hardtanh",
+          bias: Any = 0.0, **activation_params: float) -> np.ndarray:
+    """Weight of the nonzero part of the J Jᵀ law: ``P(lambda_L > 0)``.
+
+    For hard-tanh (THEORY.md section 3)::
+
+        alpha = erf(sigma^(-L) / sqrt(2 q0))   (sigma > 1),
+        alpha = erf(sigma^(-1) / sqrt(2 q0))   (sigma <= 1).
+
+    relu gives 1/2 whatever ``q0``; leaky relu (slope > 0), linear and smooth activations give 1.
+
+    Parameters
+    ----------
+    sigma : array_like
+        Identity scale, finite and > 0.
+    q0 : array_like
+        Input variance per coordinate, finite and > 0.
+    depth : array_like of int
+        Number of layers L >= 1.
+    activation : str or Activation
+        A registered name (see :data:`rmt_idinit.activations.ACTIVATIONS`) or an Activation.
+    bias : array_like
+        Constant bias of every layer (default 0).
+
+    Returns
+    -------
+    ndarray or float
+        Broadcast over ``sigma``, ``q0``, ``depth`` and ``bias``.
+
+    Examples
+    --------
+    >>> import rmt_idinit as ri
+    >>> round(float(ri.alpha(1.02, 0.1, 50)), 6)
+    0.759955
+    """
+    return _scalarize(_alpha_pair(sigma, q0, depth, activation, bias, activation_params)[0])
+
+
+def alpha_complement(sigma: Any, q0: Any, depth: Any, activation: str | Activation = "hardtanh",
+                     bias: Any = 0.0, **activation_params: float) -> np.ndarray:
+    """``1 - alpha`` (the dead fraction, the mass of the atom at 0) without cancellation.
+
+    Hard-tanh: ``erfc(sigma^(-m) / sqrt(2 q0))``, accurate to the last digits down to 1e-300.
+
+    Examples
+    --------
+    >>> import rmt_idinit as ri
+    >>> float(ri.alpha_complement(1.0, 2e-3, 1))  # erfc(15.81...), alpha rounds to 1.0
+    1.4...e-110
+    """
+    return _scalarize(_alpha_pair(sigma, q0, depth, activation, bias, activation_params)[1])
+
+
+def log_alpha_complement(sigma: Any, q0: Any, depth: Any, activation: str | Activation = "hardtanh",
+                         **activation_params: float) -> np.ndarray:
+    """``log(1 - alpha)``, finite where ``1 - alpha`` underflows double precision (hard-tanh).
+
+    Uses ``log erfc(x) = log 2 + log_ndtr(-x sqrt 2)``.
+
+    Examples
+    --------
+    >>> import rmt_idinit as ri
+    >>> round(float(ri.log_alpha_complement(1.0, 1e-4, 1)), 4)
+    -5004.9...
+    """
+    act = get_activation(activation, **activation_params)
+    s, q, d, _ = _params(sigma, q0, depth)
+    if act._code == 0:
+        x = _hardtanh_arg(s, q, d)
+        return _scalarize(math.log(2.0) + special.log_ndtr(-x * math.sqrt(2.0)))
+    with np.errstate(divide="ignore"):
+        return _scalarize(np.log(np.asarray(_alpha_pair(s, q, d, act, 0.0, {})[1])))
+
+
+def layer_alphas(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh",
+                 bias: Any = 0.0, **activation_params: float) -> np.ndarray:
+    """``alpha^l`` for every layer ``l = 1..depth``, stacked on a last axis of length ``depth``.
+
+    Examples
+    --------
+    >>> import rmt_idinit as ri
+    >>> ri.layer_alphas(2.0, 1.0, 3).round(4).tolist()
+    [0.3829, 0.1974, 0.0995]
+    """
+    d = _checks.check_depth(depth)
+    if d.ndim != 0:
+        raise ValueError(f"depth must be a single integer >= 1 for layer_alphas, got shape {d.shape}")
+    s = _checks.check_positive("sigma", sigma)
+    q = _checks.check_positive("q0", q0)
+    b = _checks.check_finite("bias", bias)
+    s, q, b = _checks.broadcast(sigma=s, q0=q, bias=b)
+    layers = np.arange(1, int(d) + 1)
+    return np.asarray(alpha(s[..., None], q[..., None], layers, activation, b[..., None], **activation_params))
+
+
+# --- the law ------------------------------------------------------------------------------
+
+def _z_nodes(z_lo: float, symmetric: bool, order: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Composite Gauss-Legendre nodes in z (standard normal) with weights that include phi(z).
+
+    Panels: [0, z_lo], octaves [z_lo 2^k, z_lo 2^(k+1)] up to 1 (where the gain of a deep
+    network with sigma > 1 changes: |u| ~ sigma^(-l)), width 1/2 up to 12, width 2 beyond.
+    """
+    edges = [0.0, z_lo]
+    while edges[-1] < 1.0:
+        edges.append(min(edges[-1] * 2.0, 1.0))
+    edges += list(np.arange(1.5, 12.0 + 1e-9, 0.5)) + list(np.arange(14.0, _Z_MAX, 2.0)) + [_Z_MAX]
+    edges = np.unique(np.asarray(edges))
+    x, w = np.polynomial.legendre.leggauss(order)
+    a, b = edges[:-1, None], edges[1:, None]
+    z = (0.5 * (b - a) * x + 0.5 * (b + a)).ravel()
+    wz = (0.5 * (b - a) * w).ravel() * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    if symmetric:
+        return z, 2.0 * wz
+    return np.concatenate([-z[::-1], z]), np.concatenate([wz[::-1], wz])
+
+
+class PushforwardPart(ContinuousPart):
+    """The law of ``lambda = g_L(u)^2``, ``u ~ N(0, q0)``, for a smooth activation.
+
+    * moments: composite Gauss-Legendre quadrature over u (``nodes``), in logs;
+    * cdf/sf: ``P(g^2 <= x)`` as the Gaussian mass of ``{u : log|g(u)| <= log(x)/2}``, whose
+      boundary points are bracketed on the node grid and bisected to round-off; for odd
+      activations with decreasing phi' (tanh, erf) this is ``erfc(r / sqrt(2 q0))``;
+    * pdf: ``sum_r N(r; 0, q0) / |d lambda/du (r)|`` over the same roots;
+    * sampling: exact, by running the network map on Gaussian draws.
+    """
+
+    def __init__(self, act: Activation, sigma, q0, depth, bias):
+        self.act = act
+        self.sigma, self.q0, self.depth, self.bias = (np.asarray(a) for a in (sigma, q0, depth, bias))
+        self.batch_shape = self.sigma.shape
+        self.mass = np.ones(self.batch_shape)
+        self.symmetric = bool(act.even_decreasing_gain and not np.any(self.bias))
+        s = self.sigma.ravel()
+        with np.errstate(over="ignore", under="ignore"):
+            z_edge = np.exp(-self.depth.ravel() * np.log(np.maximum(s, 1.0)) - 0.5 * np.log(self.q0.ravel()))
+        self.z_lo = float(np.clip(np.min(1e-3 * z_edge, initial=2.0 ** -20), 1e-300, 2.0 ** -20))
+        self._z, self._wz = _z_nodes(self.z_lo, self.symmetric)
+        self._logg: np.ndarray | None = None
+
+    def _flat(self, name):
+        return getattr(self, name).ravel()
+
+    def _log_gains(self) -> np.ndarray:
+        """``log|g|`` at every node for every batch element, shape (n_batch, n_nodes)."""
+        if self._logg is None:
+            from .recursion import run_layers
+
+            s, q, d, b = (self._flat(n) for n in ("sigma", "q0", "depth", "bias"))
+            out = np.empty((s.size, self._z.size))
+            depths = np.unique(d)
+            chunk = max(1, int(2e7 // (depths.size * self._z.size)))
+            for start in range(0, s.size, chunk):
+                sl = slice(start, start + chunk)
+                u = np.sqrt(q[sl])[:, None] * self._z[None, :]
+                lg, _ = run_layers(self.act, s[sl], b[sl], u, depths)
+                pick = np.searchsorted(depths, d[sl])
+                out[sl] = lg[pick, np.arange(lg.shape[1])]
+            self._logg = out
+        return self._logg
+
+    def nodes(self, flat_index: int):
+        return 2.0 * self._log_gains()[flat_index], self._wz
+
+    def take(self, index):
+        sub = PushforwardPart(self.act, self.sigma[index], self.q0[index], self.depth[index], self.bias[index])
+        return sub
+
+    # roots of log|g(u)| = level for pairs (element b, level)
+    def _crossings(self, b_idx: np.ndarray, level: np.ndarray):
+        from .recursion import refine_roots
+
+        logg = self._log_gains()[b_idx]                  # (n, U)
+        q = self._flat("q0")[b_idx]
+        u_nodes = np.sqrt(q)[:, None] * self._z[None, :]
+        below = logg <= level[:, None]
+        flips = np.nonzero(below[:, 1:] != below[:, :-1])
+        pair, j = flips
+        lo, hi = u_nodes[pair, j], u_nodes[pair, j + 1]
+        f_lo = logg[pair, j] - level[pair]
+        roots = refine_roots(self.act, self._flat("sigma")[b_idx][pair], self._flat("bias")[b_idx][pair],
+                             self._flat("depth")[b_idx][pair], lo, hi, f_lo, level[pair])
+        return below, pair, j, roots
+
+    def _mass_below(self, b_idx, level):
+        """Gaussian mass of {u: log|g(u)| <= level} for each pair."""
+        n = b_idx.size
+        below, pair, j, roots = self._crossings(b_idx, level)
+        q = self._flat("q0")[b_idx]
+        sd = np.sqrt(q)
+        out = np.zeros(n)
+        if self.symmetric:
+            # g decreasing in |u| on u >= 0: below = [r, inf) mirrored, mass erfc(r / sqrt(2 q0))
+            first_zero = ~below[:, 0]
+            r = np.zeros(n)
+            r[pair] = roots
+            zr = np.where(below[:, 0], 0.0, r) / (sd * math.sqrt(2.0))
+            out = special.erfc(zr)
+            # no crossing and never below -> 0; at u=0 already below -> need g(0) check
+            none = ~below.any(axis=1)
+            out[none] = 0.0
+            at0 = below[:, 0]
+            if at0.any():
+                from .recursion import log_gain_scalar
+
+                for k in np.nonzero(at0)[0]:
+                    g0 = log_gain_scalar(self.act, self._flat("sigma")[b_idx[k]], 0.0, 0.0,
+                                         int(self._flat("depth")[b_idx[k]]))
+                    if g0 > level[k]:  # crossing between 0 and the first node
+                        rr = _bisect_scalar(self, b_idx[k], level[k], 0.0, sd[k] * self._z[0])
+                        out[k] = special.erfc(rr / (sd[k] * math.sqrt(2.0)))
+            del first_zero
+            return out
+        for k in range(n):
+            mine = pair == k
+            bnds = np.concatenate([[-np.inf], roots[mine], [np.inf]])
+            # segments alternate; the first one has the status of the first node
+            state = bool(below[k, 0])
+            tot = 0.0
+            for a, c in zip(bnds[:-1], bnds[1:]):
+                if state:
+                    tot += _gmass(a, c, sd[k])
+                state = not state
+            out[k] = tot
+        return out
+
+    def _pairs(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        shape = x.shape
+        b_idx = np.broadcast_to(np.arange(int(np.prod(self.batch_shape, dtype=int))).reshape(self.batch_shape), shape).ravel()
+        return shape, b_idx, x.ravel()
+
+    def cdf(self, x):
+        shape, b_idx, xs = self._pairs(x)
+        out = np.zeros(xs.size)
+        pos = xs > 0
+        if pos.any():
+            out[pos] = self._mass_below(b_idx[pos], 0.5 * np.log(xs[pos]))
+        return out.reshape(shape)
+
+    def sf(self, x):
+        # P(g^2 > x): the complement set, computed directly from the same roots (no 1 - F)
+        shape, b_idx, xs = self._pairs(x)
+        out = np.ones(xs.size)
+        pos = xs > 0
+        if pos.any():
+            if self.symmetric:
+                out[pos] = _sym_sf(self, b_idx[pos], 0.5 * np.log(xs[pos]))
+            else:
+                out[pos] = 1.0 - self._mass_below(b_idx[pos], 0.5 * np.log(xs[pos]))
+        return out.reshape(shape)
+
+    def pdf(self, x):
+        from .recursion import dlog_gain_du
+
+        shape, b_idx, xs = self._pairs(x)
+        out = np.zeros(xs.size)
+        pos = np.nonzero(xs > 0)[0]
+        if pos.size:
+            level = 0.5 * np.log(xs[pos])
+            _, pair, _, roots = self._crossings(b_idx[pos], level)
+            bb = b_idx[pos][pair]
+            q = self._flat("q0")[bb]
+            dl = dlog_gain_du(self.act, self._flat("sigma")[bb], self._flat("bias")[bb], self._flat("depth")[bb], roots)
+            lam = xs[pos][pair]
+            dens = np.exp(-0.5 * roots * roots / q) / np.sqrt(2 * math.pi * q) / np.abs(2.0 * lam * dl)
+            if self.symmetric:
+                dens = 2.0 * dens
+            np.add.at(out, pos[pair], np.where(np.isfinite(dens), dens, 0.0))
+        return out.reshape(shape)
+
+    def sample(self, flat_index, n, rng):
+        from .recursion import run_layers
+
+        s, q, d, b = (float(self._flat(k)[flat_index]) for k in ("sigma", "q0", "depth", "bias"))
+        u = rng.standard_normal(n) * math.sqrt(q)
+        lg, _ = run_layers(self.act, np.array([s]), np.array([b]), u[None, :], np.array([int(d)]))
+        with np.errstate(over="ignore"):
+            return np.exp(2.0 * lg[0, 0])
+
+    def ppf(self, flat_index, q):
+        if not self.symmetric:
+            return None
+        from .recursion import run_layers
+
+        s, q0, d = (float(self._flat(k)[flat_index]) for k in ("sigma", "q0", "depth"))
+        r = math.sqrt(2.0 * q0) * special.erfcinv(np.asarray(q, dtype=np.float64))
+        lg, _ = run_layers(self.act, np.array([s]), np.array([0.0]), np.atleast_1d(r)[None, :], np.array([int(d)]))
+        with np.errstate(over="ignore"):
+            return np.exp(2.0 * lg[0, 0])
+
+
+def _gmass(a: float, c: float, sd: float) -> float:
+    from .piecewise import gaussian_interval_mass
+
+    return float(gaussian_interval_mass(np.array(a), np.array(c), sd * sd))
+
+
+def _bisect_scalar(part: PushforwardPart, b: int, level: float, lo: float, hi: float) -> float:
+    from .recursion import log_gain_scalar
+
+    s, bias, d = (part._flat(k)[b] for k in ("sigma", "bias", "depth"))
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        if log_gain_scalar(part.act, s, bias, mid, int(d)) <= level:
+            hi = mid
+        else:
+            lo = mid
+    return 0.5 * (lo + hi)
+
+
+def _sym_sf(part: PushforwardPart, b_idx, level):
+    cdf = part._mass_below(b_idx, level)
+    # erf(r/sqrt(2 q0)) is the accurate complement of erfc(r/sqrt(2 q0)); recover r from the roots
+    below, pair, j, roots = part._crossings(b_idx, level)
+    sd = np.sqrt(part._flat("q0")[b_idx])
+    out = 1.0 - cdf
+    r = np.full(b_idx.size, np.nan)
+    r[pair] = roots
+    ok = np.isfinite(r) & ~below[:, 0]
+    out[ok] = special.erf(r[ok] / (sd[ok] * math.sqrt(2.0)))
+    return out
+
+
+def _closed_form(act: Activation, s, q, d, b):
+    """(log_atoms, weights, complement) for built-in piecewise-linear activations with no bias."""
+    two_l_log_s = 2.0 * d * np.log(s)
+    if act._code == 0:
+        x = _hardtanh_arg(s, q, d)
+        a, ac = special.erf(x), special.erfc(x)
+        la = np.stack([two_l_log_s, np.full(s.shape, -np.inf)], axis=-1)
+        return la, np.stack([a, ac], axis=-1), np.stack([ac, a], axis=-1)
+    if act._code == 3:
+        return two_l_log_s[..., None], np.ones(s.shape + (1,)), np.zeros(s.shape + (1,))
+    slope = act.params.get("negative_slope", 0.0)
+    with np.errstate(divide="ignore"):
+        neg = 2.0 * d * np.log(s * slope) if slope > 0 else np.full(s.shape, -np.inf)
+    la = np.stack([two_l_log_s, neg], axis=-1)
+    half = np.full(la.shape, 0.5)
+    return la, half, half.copy()
+
+
+def jjt_law(sigma: Any, q0: Any = None, depth: Any = 1, activation: str | Activation = "hardtanh",
+            *, bias: Any = 0.0, inputs: Any = None, piecewise: bool | None = None,
+            **activation_params: float) -> SpectralLaw:
+    """The limiting (N -> inf) eigenvalue law of J Jᵀ at identity initialization.
+
+    ``lambda = g_L(u)^2`` with ``g_L(u) = prod_l sigma*phi'(h^l(u))``, ``h^1 = sigma*u``,
+    ``h^(l+1) = sigma*phi(h^l) + bias`` and ``u ~ N(0, q0)`` (or the empirical law of ``inputs``).
+
+    Parameters
+    ----------
+    sigma, q0, depth, bias : array_like
+        Broadcast together; the law is batched over the broadcast shape. ``depth`` may be e.g.
+        ``np.arange(1, L + 1)`` to get every intermediate layer's law at once.
+    activation : str or Activation
+    inputs : array_like, optional
+        Real input coordinates (any shape; all entries are pooled). Replaces ``N(0, q0)`` by their
+        empirical law; ``q0`` must then be None.
+    piecewise : bool, optional
+        Force (True) or forbid (False) the exact cell method for piecewise-linear activations.
+
+    Returns
+    -------
+    SpectralLaw
+        Exact atoms (piecewise-linear activations, empirical inputs) or a continuous part (smooth).
+
+    Examples
+    --------
+    >>> import rmt_idinit as ri
+    >>> law = ri.jjt_law(1.02, 0.1, 50)
+    >>> law.weights.round(6).tolist(), law.atoms[0].round(6)
+    ([0.759955, 0.240045], 7.244646)
+    >>> round(float(ri.jjt_law(1.0, 1.0, 10, "tanh").mean()), 10)
+    0.2069542462
+    """
+    act = get_activation(activation, **activation_params)
+    if inputs is not None:
+        if q0 is not None:
+            raise ValueError("q0 must be None when inputs are given (their empirical law replaces N(0, q0))")
+        return _empirical_law(act, sigma, depth, bias, inputs)
+    if q0 is None:
+        raise ValueError("q0 must be a finite number > 0 (or pass inputs=)")
+    s, q, d, b = _params(sigma, q0, depth, bias)
+    use_cells = act.pieces is not None if piecewise is None else bool(piecewise)
+    if use_cells and act.pieces is None:
+        raise ValueError(f"piecewise=True needs a piecewise-linear activation, got {act.name!r}")
+    desc = f"identity init, {act.name}"
+    if use_cells:
+        if act._code in (0, 1, 2, 3) and not np.any(b):
+            la, w, wc = _closed_form(act, s, q, d, b)
+            return SpectralLaw(la, w, description=desc, weights_complement=wc)
+        from .piecewise import piecewise_law
+
+        results = [piecewise_law(act.pieces, float(s[i]), float(q[i]), int(d[i]), float(b[i]))
+                   for i in np.ndindex(s.shape)]
+        k = max(r[0].size for r in results)
+        la = np.full((len(results), k), -np.inf)
+        w = np.zeros((len(results), k))
+        for i, (a_, w_) in enumerate(results):
+            la[i, : a_.size], w[i, : w_.size] = a_, w_
+        return SpectralLaw(la.reshape(s.shape + (k,)), w.reshape(s.shape + (k,)), description=desc)
+    part = PushforwardPart(act, s, q, d, b)
+    empty = np.zeros(s.shape + (0,))
+    return SpectralLaw(empty, empty.copy(), part, description=desc + " (smooth)")
+
+
+def _empirical_law(act, sigma, depth, bias, inputs) -> SpectralLaw:
+    u = _checks.check_finite("inputs", inputs).ravel()
+    if u.size == 0:
+        raise ValueError("inputs must contain at least one value")
+    s = _checks.check_positive("sigma", sigma)
+    d = _checks.check_depth(depth)
+    b = _checks.check_finite("bias", bias)
+    s, d, b = _checks.broadcast(sigma=s, depth=d, bias=b)
+    from .recursion import run_layers
+
+    flat_s, flat_d, flat_b = s.ravel(), d.ravel(), b.ravel()
+    depths = np.unique(flat_d)
+    lg, _ = run_layers(act, flat_s, flat_b, np.broadcast_to(u, (flat_s.size, u.size)), depths)
+    pick = np.searchsorted(depths, flat_d)
+    la = 2.0 * lg[pick, np.arange(flat_s.size)]
+    w = np.full(la.shape, 1.0 / u.size)
+    return SpectralLaw(la.reshape(s.shape + (u.size,)), w.reshape(s.shape + (u.size,)),
+                       description=f"identity init, {act.name}, empirical inputs (n={u.size})")
+
+
+def jjt_eigenvalues(u: Any, sigma: float, depth: int, activation: str | Activation = "hardtanh",
+                    bias: float = 0.0, *, all_layers: bool = False, log: bool = False,
+                    **activation_params: float) -> np.ndarray:
+    """Exact eigenvalues of J Jᵀ for given input vector(s) ``u``: ``g_L(u_i)^2`` per coordinate.
+
+    Not statistical: for an identity-initialized network and input ``u``, the spectrum of
+    J(u) J(u)ᵀ is exactly ``{g_L(u_i)^2}`` (THEORY.md section 2).
+
+    Parameters
+    ----------
+    u : array_like
+        Input coordinates, any shape (e.g. a batch of flattened images).
+    sigma, depth, bias : scalars
+    all_layers : bool
+        Return every layer ``l = 1..depth`` on a new leading axis.
+    log : bool
+        Return ``log(lambda)`` (``-inf`` for 0), finite where ``lambda`` overflows.
+
+    Examples
+    --------
+    >>> import rmt_idinit as ri
+    >>> ri.jjt_eigenvalues([0.1, 0.5, 2.0], 1.1, 3).round(6).tolist()
+    [1.771561, 0.0, 0.0]
+    """
+    act = get_activation(activation, **activation_params)
+    uu = _checks.check_finite("u", u)
+    s = _checks.check_positive("sigma", sigma)
+    d = _checks.check_depth(depth)
+    b = _checks.check_finite("bias", bias)
+    if s.ndim or d.ndim or b.ndim:
+        raise ValueError("sigma, depth and bias must be scalars in jjt_eigenvalues (u carries the shape)")
+    from .recursion import run_layers
+
+    record = np.arange(1, int(d) + 1) if all_layers else np.array([int(d)])
+    lg, _ = run_layers(act, np.array([float(s)]), np.array([float(b)]), uu.reshape(1, -1), record)
+    out = 2.0 * lg[:, 0, :].reshape((record.size,) + uu.shape)
+    if not all_layers:
+        out = out[0]
+    if log:
+        return out
+    with np.errstate(over="ignore"):
+        return np.exp(out)
+
+
+def hardtanh_second_moment(q: Any) -> np.ndarray:
+    """``E[clip(sqrt(q) z, -1, 1)^2]`` for ``z ~ N(0, 1)``::
+
+        E_ht(q) = (q - 1) erf(1/sqrt(2q)) - sqrt(2q/pi) exp(-1/(2q)) + 1.
+
+    Examples
+    --------
+    >>> round(float(hardtanh_second_moment(1.0)), 10)
+    0.5161943...
+    """
+    q = _checks.check_positive("q", q)
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        small = q < 0.02  # erf(1/sqrt(2q)) = 1 - erfc: use the complement to avoid cancellation
+        x = 1.0 / np.sqrt(2.0 * q)
+        e = np.exp(-x * x)
+        val = np.where(
+            small,
+            q - (q - 1.0) * special.erfc(x) - np.sqrt(2.0 * q / math.pi) * e,
+            (q - 1.0) * special.erf(x) - np.sqrt(2.0 * q / math.pi) * e + 1.0,
+        )
+    return _scalarize(np.asarray(val))
+
+
+def forward_moments(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh",
+                    bias: Any = 0.0, **activation_params: float) -> np.ndarray:
+    """Second moments ``q^l = E[(x^l)^2]`` of the post-activations, ``l = 1..depth`` (last axis).
+
+    At identity init there is no central limit: each unit keeps its own scalar map, so
+    ``q^l = E_u[phi(h^l(u))^2]`` exactly. Hard-tanh (THEORY.md section 3)::
+
+        q^L = E_ht(sigma^(2L) q0)                   (sigma > 1),
+        q^L = sigma^(2(L-1)) E_ht(sigma^2 q0)       (sigma <= 1);
+
+    relu ``sigma^(2l) q0 / 2``, leaky relu ``sigma^(2l) q0 (1 + s^2)/2``, linear ``sigma^(2l) q0``;
+    otherwise Gauss-Legendre quadrature over u of the numba layer map.
+
+    Examples
+    --------
+    >>> import rmt_idinit as ri
+    >>> ri.forward_moments(1.0, 1.0, 2).round(6).tolist()
+    [0.516194, 0.516194]
+    """
+    act = get_activation(activation, **activation_params)
+    d = _checks.check_depth(depth)
+    if d.ndim:
+        raise ValueError(f"depth must be a single integer >= 1, got shape {d.shape}")
+    s, q, b = _checks.broadcast(sigma=_checks.check_positive("sigma", sigma),
+                                q0=_checks.check_positive("q0", q0), bias=_checks.check_finite("bias", bias))
+    layers = np.arange(1, int(d) + 1, dtype=np.float64)
+    S, Q = s[..., None], q[..., None]
+    if not np.any(b) and act._code in (0, 1, 2, 3):
+        with np.errstate(over="ignore", under="ignore"):
+            s2l = np.exp(2.0 * layers * np.log(S))
+            if act._code == 0:
+                big = hardtanh_second_moment(np.minimum(s2l * Q, 1e300))
+                small = np.exp(2.0 * (layers - 1) * np.log(S)) * hardtanh_second_moment(S * S * Q)
+                return np.where(S > 1.0, big, small)
+            factor = {1: 0.5, 3: 1.0}.get(act._code, (1.0 + act.params.get("negative_slope", 0.0) ** 2) / 2)
+            return s2l * Q * factor
+    from .recursion import run_layers
+
+    z, wz = _z_nodes(2.0 ** -20, False)
+    fs, fq, fb = s.ravel(), q.ravel(), b.ravel()
+    _, x = run_layers(act, fs, fb, np.sqrt(fq)[:, None] * z[None, :], np.arange(1, int(d) + 1), want_x=True)
+    out = np.einsum("lpu,u->pl", x * x, wz)
+    return out.reshape(s.shape + (int(d),))

@@ -1,0 +1,420 @@
+"""Spectral laws: atoms (carried in logs) plus an optional continuous part, scipy.stats-like.
+
+A :class:`SpectralLaw` is the mixture::
+
+    mu = sum_i w_i delta(lambda - a_i) + rho(lambda) d lambda,   sum_i w_i + int rho = 1,
+
+batched over any ``batch_shape`` (one law per element of broadcast parameters). Atoms are stored
+as ``log_atoms`` (``-inf`` for an atom at 0) so that laws whose atoms overflow double precision
+(``sigma^(2L)`` with ``L log sigma > 354``) keep exact logs; ``atoms`` is ``exp(log_atoms)``.
+
+Every moment-type functional (``moment``, ``log_moment``, ``mean``, ``var``) runs through one
+path: the atoms together with the continuous part's quadrature nodes (``ContinuousPart.nodes``),
+evaluated with a log-sum-exp so that huge atoms give finite logs and no NaN.
+
+The continuous parts are
+
+* :class:`GridDensity`: a density tabulated on a grid (used by :mod:`rmt_idinit.freeprob`);
+* :class:`rmt_idinit.identity.PushforwardPart`: the exact law of ``g_L(u)^2`` for smooth
+  activations, evaluated by quadrature and root finding over ``u``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from ._checks import as_float_array, check_int, check_probability, check_rng
+
+__all__ = ["SpectralLaw", "ContinuousPart", "GridDensity"]
+
+
+class ContinuousPart:
+    """Interface of the absolutely continuous part of a :class:`SpectralLaw`.
+
+    Subclasses hold ``batch_shape`` and ``mass`` (array of ``batch_shape``) and implement, for an
+    ``x`` already broadcast to the batch shape:
+
+    * ``cdf(x)``: ``int_{-inf}^{x} rho`` (so it ends at ``mass``, not 1), and ``sf(x)``;
+    * ``pdf(x)``;
+    * ``nodes(flat_index)`` -> ``(log_lambda, weight)`` quadrature nodes of element ``flat_index``;
+    * ``sample(flat_index, n, rng)``: ``n`` draws from the normalized part.
+    """
+
+    batch_shape: tuple[int, ...] = ()
+    mass: np.ndarray
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def sf(self, x: np.ndarray) -> np.ndarray:
+        return self.mass - self.cdf(x)
+
+    def pdf(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def nodes(self, flat_index: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    def sample(self, flat_index: int, n: int, rng: np.random.Generator) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def ppf(self, flat_index: int, q: np.ndarray) -> np.ndarray | None:
+        """Quantiles of the normalized part when known in closed form, else None."""
+        return None
+
+    def take(self, index: Any) -> "ContinuousPart":  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class GridDensity(ContinuousPart):
+    """A density rho tabulated on a sorted grid, integrated with the trapezoid rule or given weights.
+
+    Parameters
+    ----------
+    x : (n,) array
+        Strictly increasing grid of lambda values covering the support.
+    density : (n,) array
+        Non-negative density values on the grid.
+    weights : (n,) array, optional
+        Quadrature weights for the nodes (default: trapezoid weights of ``x``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.linspace(0.0, 1.0, 2001)
+    >>> part = GridDensity(x, 2.0 * x)
+    >>> round(float(part.mass), 6), round(float(part.cdf(np.array(0.5))), 6)
+    (1.0, 0.25)
+    """
+
+    def __init__(self, x: Any, density: Any, weights: Any | None = None) -> None:
+        x = as_float_array("x", x)
+        rho = as_float_array("density", density)
+        if x.ndim != 1 or x.shape != rho.shape or x.size < 2:
+            raise ValueError("x and density must be 1-D arrays of the same length >= 2")
+        if not (np.all(np.isfinite(x)) and np.all(np.diff(x) > 0)):
+            raise ValueError("x must be finite and strictly increasing")
+        if not np.all(np.isfinite(rho) & (rho >= 0)):
+            raise ValueError("density must be finite and >= 0 everywhere")
+        self.x = x
+        self.density = rho
+        if weights is None:
+            dx = np.diff(x)
+            weights = np.zeros_like(x)
+            weights[:-1] += dx / 2
+            weights[1:] += dx / 2
+        self.weights = as_float_array("weights", weights)
+        # cumulative trapezoid, consistent with the default weights
+        self._cum = np.concatenate([[0.0], np.cumsum(np.diff(x) * (rho[1:] + rho[:-1]) / 2)])
+        self.mass = np.asarray(float(np.sum(self.weights * rho)))
+        self.batch_shape = ()
+
+    def cdf(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        return np.interp(x, self.x, self._cum, left=0.0, right=self._cum[-1]) * (
+            self.mass / self._cum[-1] if self._cum[-1] > 0 else 0.0)
+
+    def pdf(self, x):
+        return np.interp(np.asarray(x, dtype=np.float64), self.x, self.density, left=0.0, right=0.0)
+
+    def nodes(self, flat_index: int = 0):
+        keep = (self.weights * self.density) > 0
+        with np.errstate(divide="ignore"):
+            return np.log(self.x[keep]), (self.weights * self.density)[keep]
+
+    def sample(self, flat_index, n, rng):
+        q = rng.random(n) * self._cum[-1]
+        return np.interp(q, self._cum, self.x)
+
+    def ppf(self, flat_index, q):
+        return np.interp(np.asarray(q) * self._cum[-1], self._cum, self.x)
+
+    def take(self, index):
+        if index not in ((), Ellipsis):
+            raise IndexError("a GridDensity law has batch shape ()")
+        return self
+
+
+def _logsumexp(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    """log(sum(b * exp(a))) for b >= 0 with -inf entries allowed; -inf for an empty sum."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = special.logsumexp(a, b=b, axis=axis)
+    return np.where(np.isnan(out), -np.inf, out)
+
+
+class SpectralLaw:
+    """The law of the eigenvalues of J Jᵀ: weighted atoms plus an optional continuous part.
+
+    Parameters
+    ----------
+    log_atoms : array (*batch_shape, k)
+        Logs of the atom locations (``-inf`` for an atom at 0).
+    weights : array (*batch_shape, k)
+        Atom masses, each in [0, 1].
+    continuous : ContinuousPart, optional
+        The absolutely continuous part, whose ``mass`` must be ``1 - weights.sum(-1)``.
+    description : str
+        Shown in ``repr``.
+    weights_complement : array (*batch_shape, k), optional
+        ``1 - weights`` computed without cancellation (used by ``sf``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> law = SpectralLaw(np.log([[4.0, 0.0]]).clip(-np.inf), np.array([[0.75, 0.25]]))
+    >>> law.mean().tolist(), law.var().tolist()
+    ([3.0], [3.0])
+    """
+
+    def __init__(self, log_atoms: Any, weights: Any, continuous: ContinuousPart | None = None,
+                 *, description: str = "", weights_complement: Any | None = None) -> None:
+        la = np.asarray(log_atoms, dtype=np.float64)
+        w = np.asarray(weights, dtype=np.float64)
+        if la.shape != w.shape or la.ndim < 1:
+            raise ValueError(f"log_atoms and weights need one shape (*batch, k); got {la.shape} and {w.shape}")
+        if np.isnan(la).any() or np.isposinf(la).any():
+            raise ValueError("log_atoms must be finite or -inf (atom at 0)")
+        if not np.all((w >= 0) & (w <= 1 + 1e-12)):
+            raise ValueError("weights must lie in [0, 1]")
+        self.log_atoms = la
+        self.weights = w
+        self.batch_shape: tuple[int, ...] = la.shape[:-1]
+        self.continuous = continuous
+        self.description = description
+        self._weights_complement = None if weights_complement is None else np.asarray(weights_complement, float)
+        if continuous is not None and tuple(continuous.batch_shape) != self.batch_shape:
+            raise ValueError(f"continuous part batch shape {continuous.batch_shape} != {self.batch_shape}")
+
+    # --- basic attributes -------------------------------------------------------------------
+    @property
+    def atoms(self) -> np.ndarray:
+        """Atom locations ``exp(log_atoms)`` (``inf`` where beyond double range: use ``log_atoms``)."""
+        with np.errstate(over="ignore"):
+            return np.exp(self.log_atoms)
+
+    @property
+    def atom_mass(self) -> np.ndarray:
+        return self.weights.sum(axis=-1)
+
+    @property
+    def continuous_mass(self) -> np.ndarray:
+        if self.continuous is None:
+            return np.zeros(self.batch_shape)
+        return np.broadcast_to(self.continuous.mass, self.batch_shape)
+
+    @property
+    def is_discrete(self) -> bool:
+        return self.continuous is None
+
+    def __repr__(self) -> str:
+        kind = "atoms" if self.continuous is None else "atoms + density"
+        return f"SpectralLaw({self.description or kind}, batch_shape={self.batch_shape}, k={self.log_atoms.shape[-1]})"
+
+    def __getitem__(self, index: Any) -> "SpectralLaw":
+        """Select laws from the batch, like indexing an array of laws."""
+        if not isinstance(index, tuple):
+            index = (index,)
+        la = self.log_atoms[index + (slice(None),)]
+        wc = None if self._weights_complement is None else self._weights_complement[index + (slice(None),)]
+        cont = None if self.continuous is None else self.continuous.take(index)
+        return SpectralLaw(la, self.weights[index + (slice(None),)], cont,
+                           description=self.description, weights_complement=wc)
+
+    def _broadcast_x(self, name: str, x: Any) -> np.ndarray:
+        x = as_float_array(name, x)
+        if np.isnan(x).any():
+            raise ValueError(f"{name} must not contain NaN")
+        try:
+            shape = np.broadcast_shapes(x.shape, self.batch_shape)
+        except ValueError:
+            raise ValueError(f"{name} of shape {x.shape} cannot broadcast against the batch shape {self.batch_shape}") from None
+        return np.broadcast_to(x, shape)
+
+    # --- distribution functions -------------------------------------------------------------
+    def _log_x(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), -np.inf)
+
+    def cdf(self, x: Any) -> np.ndarray:
+        """``P(lambda <= x)``, broadcasting ``x`` against the batch shape."""
+        x = self._broadcast_x("x", x)
+        lx = self._log_x(x)[..., None]
+        below = (self.log_atoms <= lx) & (x[..., None] >= 0)
+        out = np.sum(np.where(below, self.weights, 0.0), axis=-1)
+        if self.continuous is not None:
+            out = out + self.continuous.cdf(x)
+        return np.clip(out, 0.0, 1.0)
+
+    def sf(self, x: Any) -> np.ndarray:
+        """``P(lambda > x)`` without cancellation in the upper tail."""
+        x = self._broadcast_x("x", x)
+        lx = self._log_x(x)[..., None]
+        above = (self.log_atoms > lx) | (x[..., None] < 0)
+        out = np.sum(np.where(above, self.weights, 0.0), axis=-1)
+        if self.continuous is not None:
+            out = out + self.continuous.sf(x)
+        return np.clip(out, 0.0, 1.0)
+
+    def pdf(self, x: Any) -> np.ndarray:
+        """Density of the continuous part (atoms are in ``atoms``/``weights``, not here)."""
+        x = self._broadcast_x("x", x)
+        if self.continuous is None:
+            return np.zeros(x.shape)
+        return self.continuous.pdf(x)
+
+    def ppf(self, q: Any) -> np.ndarray:
+        """Quantile: the smallest ``x`` with ``cdf(x) >= q``."""
+        q = self._broadcast_x("q", q)
+        if np.any((q < 0) | (q > 1)):
+            raise ValueError("q must lie in [0, 1]")
+        out = np.empty(q.shape)
+        batch_idx = np.broadcast_to(np.arange(int(np.prod(self.batch_shape, dtype=int))).reshape(self.batch_shape), q.shape)
+        flat_la, flat_w = self._flat_atoms()
+        for pos in np.ndindex(q.shape):
+            out[pos] = self._ppf_one(int(batch_idx[pos]), float(q[pos]), flat_la, flat_w)
+        return out
+
+    def _ppf_one(self, b: int, q: float, flat_la, flat_w) -> float:
+        la, w = flat_la[b], flat_w[b]
+        if self.continuous is None:
+            order = np.argsort(la, kind="stable")
+            cum = np.cumsum(w[order])
+            i = min(int(np.searchsorted(cum, q * cum[-1] - 1e-15 * cum[-1], side="left")), len(cum) - 1)
+            return float(np.exp(la[order][i]))
+        if la.size == 0 or np.sum(w) == 0:
+            direct = self.continuous.ppf(b, np.array([q]))
+            if direct is not None:
+                return float(direct[0])
+        # mixed or implicit: bisect on log(x) using the mixture cdf of this batch element
+        sub = self[np.unravel_index(b, self.batch_shape)] if self.batch_shape else self
+        ln, ws = sub._all_nodes(0)
+        lo, hi = float(np.min(ln[np.isfinite(ln)], initial=0.0)) - 1.0, float(np.max(ln)) + 1.0
+        if float(sub.cdf(0.0)) >= q:
+            return 0.0
+        while float(sub.cdf(math.exp(lo))) >= q and lo > -745:
+            lo -= 10.0
+        for _ in range(100):
+            mid = 0.5 * (lo + hi)
+            if float(sub.cdf(math.exp(mid))) >= q:
+                hi = mid
+            else:
+                lo = mid
+            if hi - lo < 1e-14 * max(1.0, abs(hi)):
+                break
+        return math.exp(hi)
+
+    # --- moments ----------------------------------------------------------------------------
+    def _flat_atoms(self) -> tuple[np.ndarray, np.ndarray]:
+        nb = int(np.prod(self.batch_shape, dtype=int))
+        k = self.log_atoms.shape[-1]
+        return self.log_atoms.reshape(nb, k), self.weights.reshape(nb, k)
+
+    def _all_nodes(self, flat_index: int) -> tuple[np.ndarray, np.ndarray]:
+        fla, fw = self._flat_atoms()
+        la, w = fla[flat_index], fw[flat_index]
+        if self.continuous is None:
+            return la, w
+        cl, cw = self.continuous.nodes(flat_index)
+        return np.concatenate([la, cl]), np.concatenate([w, cw])
+
+    def _per_element(self, fn) -> np.ndarray:
+        n = int(np.prod(self.batch_shape, dtype=int))
+        if self.continuous is None:
+            return fn(self.log_atoms, self.weights)
+        out = np.array([fn(*self._all_nodes(i)) for i in range(n)], dtype=np.float64)
+        return out.reshape(self.batch_shape)
+
+    def log_moment(self, k: float) -> np.ndarray:
+        """``log E[lambda^k]``, finite even where the moment overflows double precision."""
+        k = float(as_float_array("k", k))
+        if not math.isfinite(k):
+            raise ValueError(f"k must be a finite number, got {k}")
+
+        def fn(la, w):
+            with np.errstate(invalid="ignore"):
+                terms = np.where(w > 0, k * la, -np.inf) if k != 0 else np.where(w > 0, 0.0, -np.inf)
+            if k < 0 and np.any((w > 0) & np.isneginf(la)):
+                return np.full(np.shape(la)[:-1], np.inf)
+            return _logsumexp(terms, w, axis=-1)
+
+        return self._per_element(fn)
+
+    def moment(self, k: float) -> np.ndarray:
+        """``E[lambda^k]`` (``inf`` beyond double range; see :meth:`log_moment`)."""
+        with np.errstate(over="ignore"):
+            return np.exp(self.log_moment(k))
+
+    def mean(self) -> np.ndarray:
+        return self.moment(1.0)
+
+    def log_var(self) -> np.ndarray:
+        """``log Var[lambda]`` computed as ``sum w (lambda - m)^2`` in scaled form (no cancellation)."""
+
+        def fn(la, w):
+            la = np.atleast_2d(la)
+            w = np.atleast_2d(w)
+            top = np.max(np.where(w > 0, la, -np.inf), axis=-1, keepdims=True)
+            top = np.where(np.isfinite(top), top, 0.0)
+            with np.errstate(over="ignore", invalid="ignore"):
+                scaled = np.exp(la - top)
+                m = np.sum(w * scaled, axis=-1, keepdims=True)
+                v = np.sum(w * (scaled - m) ** 2, axis=-1)
+                with np.errstate(divide="ignore"):
+                    out = np.log(v) + 2 * top[..., 0]
+            return out if out.shape != (1,) or self.continuous is None else out[0]
+
+        res = self._per_element(fn)
+        return res.reshape(self.batch_shape) if self.continuous is None else res
+
+    def var(self) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return np.exp(self.log_var())
+
+    def std(self) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return np.exp(0.5 * self.log_var())
+
+    # --- sampling and finite width ----------------------------------------------------------
+    def rvs(self, n: int, rng: Any = None, *, log: bool = False) -> np.ndarray:
+        """``n`` i.i.d. draws per batch element, shape ``batch_shape + (n,)``.
+
+        At width ``n`` these are exactly the eigenvalues of J Jᵀ for an input with i.i.d. coordinates
+        (THEORY.md section 2). ``log=True`` returns ``log(lambda)`` (``-inf`` for 0).
+        """
+        n = int(check_int("n", n, minimum=0))
+        rng = check_rng(rng)
+        nb = int(np.prod(self.batch_shape, dtype=int))
+        la, w = self._flat_atoms()
+        out = np.empty((nb, n))
+        cmass = self.continuous_mass.reshape(nb)
+        for b in range(nb):
+            probs = np.append(w[b], max(float(cmass[b]), 0.0))
+            probs = probs / probs.sum()
+            comp = rng.choice(probs.size, size=n, p=probs)
+            if la.shape[1]:
+                out[b] = np.where(comp < la.shape[1], la[b][np.minimum(comp, la.shape[1] - 1)], np.nan)
+            m = comp == la.shape[1]
+            if m.any():
+                with np.errstate(divide="ignore"):
+                    out[b, m] = np.log(self.continuous.sample(b, int(m.sum()), rng))
+        out = out.reshape(self.batch_shape + (n,))
+        if log:
+            return out
+        with np.errstate(over="ignore"):
+            return np.exp(out)
+
+    def count_law(self, width: int, atom: int = 0):
+        """Finite width: the number of eigenvalues equal to ``atoms[..., atom]`` among ``width``.
+
+        Exactly ``Binomial(width, weights[..., atom])`` (a frozen ``scipy.stats.binom``), since the
+        eigenvalues are i.i.d. draws of this law.
+        """
+        from scipy import stats
+
+        width = int(check_int("width", width, minimum=1))
+        if not 0 <= atom < self.log_atoms.shape[-1]:
+            raise ValueError(f"atom must be an index in [0, {self.log_atoms.shape[-1] - 1}], got {atom}")
+        return stats.binom(width, self.weights[..., atom])
