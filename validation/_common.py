@@ -1,0 +1,147 @@
+"""Shared plumbing of the validation scripts: atomic output, checkpoints, versions, threads."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "atomic_save_fig",
+    "atomic_torch_save",
+    "atomic_write_json",
+    "jsonable",
+    "load_checkpoint",
+    "set_threads",
+    "theory",
+    "versions",
+]
+
+
+def jsonable(obj: Any) -> Any:
+    """Convert numpy / torch values to plain JSON types; non-finite floats become strings."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "detach"):  # torch tensor, without importing torch here
+        obj = obj.detach().cpu().numpy()
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        x = float(obj)
+        return x if math.isfinite(x) else str(x)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _atomic(path: Path, write) -> None:
+    # Write next to the target, then os.replace: a reader (or a kill) never sees half a file.
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON atomically."""
+    text = json.dumps(jsonable(obj), indent=1, allow_nan=False)
+
+    def write(tmp):
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    _atomic(Path(path), write)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` through a temporary file and ``os.replace``."""
+    import torch
+
+    _atomic(Path(path), lambda tmp: torch.save(obj, tmp))
+
+
+def load_checkpoint(path: str | os.PathLike) -> Any:
+    """``torch.load(path, weights_only=True)``: a checkpoint can never execute code."""
+    import torch
+
+    return torch.load(path, weights_only=True, map_location="cpu")
+
+
+def atomic_save_fig(fig, path: str | os.PathLike) -> None:
+    """Save a matplotlib figure atomically (PNG) and close it."""
+    import matplotlib.pyplot as plt
+
+    _atomic(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(fig)
+
+
+def set_threads(n: int | None) -> int:
+    """Limit torch (and BLAS via environment for children) to ``n`` threads; return the count."""
+    import torch
+
+    if n is None:
+        n = max(1, min(2, os.cpu_count() or 1))
+    torch.set_num_threads(int(n))
+    return torch.get_num_threads()
+
+
+def versions() -> dict[str, Any]:
+    """Versions of everything the numbers depend on."""
+    out: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "numpy": np.__version__,
+    }
+    for name in ("torch", "scipy", "matplotlib", "numba", "rmt_idinit"):
+        try:
+            mod = __import__(name)
+            out[name] = getattr(mod, "__version__", "unknown")
+        except Exception:  # a missing optional package is recorded, not fatal
+            out[name] = None
+    try:
+        import subprocess
+
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=10
+        ).stdout.strip()
+        out["git_commit"] = rev or None
+    except Exception:
+        out["git_commit"] = None
+    return out
+
+
+def theory():
+    """The theory core (``rmt_idinit`` with ``jjt_eigenvalues``/``jjt_law``/``alpha``) or ``None``.
+
+    The scripts keep running without it (the measured side is still recorded) and say so in the
+    report, so that a long training run never dies on a missing import.
+    """
+    try:
+        import rmt_idinit
+
+        for name in ("jjt_eigenvalues", "jjt_law", "alpha"):
+            getattr(rmt_idinit, name)
+        return rmt_idinit
+    except Exception:
+        return None
