@@ -1,0 +1,673 @@
+"""Arbitrary-precision references (mpmath) for the identity-initialization laws.
+
+The float64 functions of :mod:`rmt_idinit.identity` have counterparts here that compute the same
+quantities with mpmath at any number of digits (``dps=50`` by default), like mpmath's ``fp``/``mp``
+contexts (DESIGN.md, "One result, three precisions"). They are the independent references the
+tests hold the float64 code against, so nothing here calls the float64 numerics: the closed forms
+of THEORY.md section 3 are re-evaluated in mpmath, and for any activation the scalar map of section
+2 is iterated in mpmath and integrated against the Gaussian with :func:`mpmath.quad`.
+
+Conventions
+-----------
+* Scalars in, ``mpmath.mpf`` out (lists of mpf for per-layer or per-atom results). Python ints,
+  floats (taken exactly, bit for bit), numpy scalars and mpf are accepted; arrays are not.
+* Every function takes ``dps`` and works inside a local ``mpmath.workdps(dps)``; the global
+  ``mpmath.mp.dps`` is never changed. Results are mpf numbers rounded to ``dps`` digits.
+* Bad parameters raise the same ``ValueError``/``TypeError`` (same messages) as the float64 API,
+  through :mod:`rmt_idinit._checks`.
+* Atoms at 0 have ``log_atom = -inf`` (``mpmath.ninf``), as in :class:`rmt_idinit.SpectralLaw`.
+
+Examples
+--------
+>>> from rmt_idinit import precise
+>>> import mpmath
+>>> mpmath.nstr(precise.alpha(1.02, 0.1, 50, dps=30), 20)
+'0.75995499980576942048'
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable, Sequence
+
+import mpmath
+import numpy as np
+
+from . import _checks
+from .activations import Activation, get_activation
+
+__all__ = [
+    "alpha",
+    "alpha_complement",
+    "log_alpha_complement",
+    "layer_alphas",
+    "log_atoms",
+    "jjt_law_atoms",
+    "moment",
+    "log_moment",
+    "mean",
+    "var",
+    "hardtanh_second_moment",
+    "forward_moments",
+    "log_gain",
+    "jjt_moment",
+    "jjt_moments",
+]
+
+_PIECEWISE = ("hardtanh", "relu", "leaky_relu", "linear")
+_SMOOTH = ("tanh", "erf", "sigmoid", "gelu", "silu", "softplus")
+
+
+# --- parameter handling -----------------------------------------------------------------------
+
+def _to_mpf(name: str, value: Any, check: Callable[[str, Any], np.ndarray]) -> mpmath.mpf:
+    """Validate one scalar with the float64 API's check, then convert it exactly to mpf.
+
+    mpf inputs keep all their digits (a float64 round trip would lose them); they are checked
+    against the same rule and message.
+    """
+    if isinstance(value, mpmath.mpf):
+        # an mpf may lie beyond double range: check a proxy with its sign, report the real value
+        proxy = float(mpmath.sign(value)) if mpmath.isfinite(value) else float(value)
+        try:
+            check(name, proxy)
+        except ValueError as exc:
+            raise ValueError(f"{str(exc).rsplit(', got ', 1)[0]}, got {value}") from None
+        return +value  # round to the working precision of the caller's context
+    arr = check(name, value)
+    if arr.ndim != 0:
+        raise TypeError(f"{name} must be a scalar in rmt_idinit.precise, got an array of shape {arr.shape}")
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return mpmath.mpf(int(value))
+    return mpmath.mpf(float(arr))  # a double converts exactly
+
+
+def _depth(value: Any, name: str = "depth") -> int:
+    d = _checks.check_depth(value, name)
+    if d.ndim != 0:
+        raise TypeError(f"{name} must be a single integer in rmt_idinit.precise, got shape {d.shape}")
+    return int(d)
+
+
+def _dps(dps: Any) -> int:
+    return int(_checks.check_int("dps", dps, minimum=1))
+
+
+def _activation(activation: str | Activation, params: dict) -> Activation:
+    act = get_activation(activation, **params)
+    if act._code < 0:
+        raise TypeError(
+            f"rmt_idinit.precise evaluates built-in activations only ({', '.join(_PIECEWISE + _SMOOTH)}); "
+            f"got the user activation {act.name!r}")
+    return act
+
+
+def _slope(act: Activation) -> mpmath.mpf:
+    return mpmath.mpf(act.params.get("negative_slope", 0.0))
+
+
+# --- activations in mpmath --------------------------------------------------------------------
+
+def _mp_activation(act: Activation) -> tuple[Callable, Callable]:
+    """``(phi, dphi)`` of a built-in activation as mpmath functions (PyTorch's derivative conventions)."""
+    name = act.name
+    if name == "hardtanh":
+        return (lambda h: mpmath.mpf(1) if h >= 1 else (mpmath.mpf(-1) if h <= -1 else h),
+                lambda h: mpmath.mpf(1) if abs(h) < 1 else mpmath.mpf(0))
+    if name == "relu":
+        return (lambda h: h if h > 0 else mpmath.mpf(0),
+                lambda h: mpmath.mpf(1) if h > 0 else mpmath.mpf(0))
+    if name == "leaky_relu":
+        s = _slope(act)
+        return (lambda h: h if h > 0 else s * h, lambda h: mpmath.mpf(1) if h > 0 else s)
+    if name == "linear":
+        return (lambda h: h, lambda h: mpmath.mpf(1))
+    if name == "tanh":
+        return (mpmath.tanh, lambda h: mpmath.sech(h) ** 2)
+    if name == "erf":
+        a = mpmath.mpf(act.params.get("scale", 1.0))
+        c = 2 * a / mpmath.sqrt(mpmath.pi)
+        return (lambda h: mpmath.erf(a * h), lambda h: c * mpmath.exp(-(a * h) ** 2))
+    if name == "sigmoid":
+        def sig(h):
+            return 1 / (1 + mpmath.exp(-h))
+        return (sig, lambda h: sig(h) * sig(-h))
+    if name == "gelu":
+        return (lambda h: h * mpmath.ncdf(h), lambda h: mpmath.ncdf(h) + h * mpmath.npdf(h))
+    if name == "silu":
+        def sig(h):
+            return 1 / (1 + mpmath.exp(-h))
+
+        def dsilu(h):
+            s = sig(h)
+            return s * (1 + h * sig(-h))
+        return (lambda h: h * sig(h), dsilu)
+    if name == "softplus":
+        b = mpmath.mpf(act.params.get("beta", 1.0))
+        return (lambda h: mpmath.log1p(mpmath.exp(b * h)) / b, lambda h: 1 / (1 + mpmath.exp(-b * h)))
+    raise TypeError(f"no mpmath implementation of activation {name!r}")  # pragma: no cover
+
+
+# --- hard-tanh closed forms -------------------------------------------------------------------
+
+def _ht_arg(sigma: mpmath.mpf, q0: mpmath.mpf, depth: int) -> mpmath.mpf:
+    m = depth if sigma > 1 else 1
+    return sigma ** (-m) / mpmath.sqrt(2 * q0)
+
+
+def _alpha_pair(sigma, q0, depth, activation, params, dps):
+    """(alpha, 1 - alpha) as mpf, each computed directly (erf / erfc), no subtraction."""
+    act = _activation(activation, params)
+    with mpmath.workdps(_dps(dps)):
+        s = _to_mpf("sigma", sigma, _checks.check_positive)
+        q = _to_mpf("q0", q0, _checks.check_positive)
+        d = _depth(depth)
+        if act.name == "hardtanh":
+            x = _ht_arg(s, q, d)
+            return +mpmath.erf(x), +mpmath.erfc(x)
+        if act.name == "relu" or (act.name == "leaky_relu" and _slope(act) == 0):
+            return mpmath.mpf(1) / 2, mpmath.mpf(1) / 2
+        # leaky relu (slope > 0), linear, smooth: the gain vanishes on a null set at most
+        return mpmath.mpf(1), mpmath.mpf(0)
+
+
+def alpha(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+          dps: int = 50, **activation_params: float) -> mpmath.mpf:
+    """``P(lambda_L > 0)``, the weight of the nonzero part of the J Jᵀ law, as an mpf.
+
+    Hard-tanh (THEORY.md section 3)::
+
+        alpha = erf(sigma^(-L) / sqrt(2 q0))   (sigma > 1),
+        alpha = erf(sigma^(-1) / sqrt(2 q0))   (sigma <= 1).
+
+    relu (and leaky relu with slope 0) give 1/2; leaky relu, linear and smooth activations give 1.
+
+    Parameters
+    ----------
+    sigma, q0 : real scalar
+        Identity scale and input variance, finite and > 0. Floats are taken exactly; pass an mpf
+        (or a string through ``mpmath.mpf``) for a value that is not a double.
+    depth : int
+        Number of layers L >= 1.
+    activation : str or Activation
+        A built-in activation.
+    dps : int
+        Decimal digits of the working precision.
+
+    Returns
+    -------
+    mpmath.mpf
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> mpmath.nstr(precise.alpha(0.9, 1.0, 7), 15)  # sigma <= 1: alpha^1 at every depth
+    '0.733479474194989'
+    """
+    return _alpha_pair(sigma, q0, depth, activation, activation_params, dps)[0]
+
+
+def alpha_complement(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+                     dps: int = 50, **activation_params: float) -> mpmath.mpf:
+    """``1 - alpha`` (mass of the atom at 0) as an mpf, from ``erfc`` directly.
+
+    mpmath's exponent range is unbounded, so values far below 1e-308 are represented.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> mpmath.nstr(precise.alpha_complement(1.0, 1e-4, 1), 10)
+    '2.688358153e-2174'
+    """
+    return _alpha_pair(sigma, q0, depth, activation, activation_params, dps)[1]
+
+
+def log_alpha_complement(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+                         dps: int = 50, **activation_params: float) -> mpmath.mpf:
+    """``log(1 - alpha)`` as an mpf (``-inf`` where the complement is exactly 0).
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> mpmath.nstr(precise.log_alpha_complement(1.0, 1e-4, 1), 12)
+    '-5004.83106151'
+    """
+    c = _alpha_pair(sigma, q0, depth, activation, activation_params, dps)[1]
+    with mpmath.workdps(_dps(dps)):
+        return mpmath.ninf if c == 0 else +mpmath.log(c)
+
+
+def layer_alphas(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+                 dps: int = 50, **activation_params: float) -> list[mpmath.mpf]:
+    """``[alpha^1, ..., alpha^depth]``: the nonzero weight of every layer's law, as mpf.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> [mpmath.nstr(a, 4) for a in precise.layer_alphas(2.0, 1.0, 3, dps=15)]
+    ['0.3829', '0.1974', '0.09948']
+    """
+    d = _depth(depth)
+    return [alpha(sigma, q0, l, activation, dps=dps, **activation_params) for l in range(1, d + 1)]
+
+
+def jjt_law_atoms(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+                  dps: int = 50, **activation_params: float) -> tuple[list[mpmath.mpf], list[mpmath.mpf]]:
+    """Exact ``(log_atoms, weights)`` of the J Jᵀ law for the piecewise-linear built-ins (no bias).
+
+    In the order of ``rmt_idinit.jjt_law(...).log_atoms``/``weights``:
+
+    * hard-tanh: ``[2L log sigma, -inf]``, ``[alpha, 1 - alpha]``;
+    * relu: ``[2L log sigma, -inf]``, ``[1/2, 1/2]``;
+    * leaky relu (slope s): ``[2L log sigma, 2L log(s sigma)]``, ``[1/2, 1/2]`` (``-inf`` if s = 0);
+    * linear: ``[2L log sigma]``, ``[1]``.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> la, w = precise.jjt_law_atoms(3.0, 1.0, 100000)
+    >>> mpmath.nstr(la[0], 15), mpmath.nstr(w[0], 10)
+    ('219722.457733622', '5.976791355e-47713')
+    """
+    act = _activation(activation, activation_params)
+    if act.name not in _PIECEWISE:
+        raise ValueError(f"activation must be one of {', '.join(_PIECEWISE)} for exact atoms, got {act.name!r}")
+    a, ac = _alpha_pair(sigma, q0, depth, act, {}, dps)
+    with mpmath.workdps(_dps(dps)):
+        s = _to_mpf("sigma", sigma, _checks.check_positive)
+        d = _depth(depth)
+        top = 2 * d * mpmath.log(s)
+        if act.name == "hardtanh":
+            return [top, mpmath.ninf], [a, ac]
+        if act.name == "linear":
+            return [top], [mpmath.mpf(1)]
+        half = mpmath.mpf(1) / 2
+        slope = _slope(act)
+        low = mpmath.ninf if (act.name == "relu" or slope == 0) else 2 * d * mpmath.log(s * slope)
+        return [top, low], [half, half]
+
+
+def log_atoms(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+              dps: int = 50, **activation_params: float) -> list[mpmath.mpf]:
+    """The ``log_atoms`` of :func:`jjt_law_atoms` (``2 L log sigma``: finite where ``sigma^(2L)``
+    overflows double).
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> mpmath.nstr(precise.log_atoms(1.5, 0.1, 2)[0], 10)
+    '1.621860432'
+    """
+    return jjt_law_atoms(sigma, q0, depth, activation, dps=dps, **activation_params)[0]
+
+
+def log_moment(k: Any, sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+               dps: int = 50, **activation_params: float) -> mpmath.mpf:
+    """``log E[lambda^k]`` of the exact atoms (piecewise-linear built-ins), ``k > 0``.
+
+    ``log sum_i w_i exp(k a_i)`` with atoms at 0 contributing nothing.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> mpmath.nstr(precise.log_moment(1, 3.0, 1.0, 100000), 15)  # E[lambda] ~ 10^47712
+    '109861.003075458'
+    """
+    la, w = jjt_law_atoms(sigma, q0, depth, activation, dps=dps, **activation_params)
+    with mpmath.workdps(_dps(dps)):
+        kk = _to_mpf("k", k, _checks.check_positive)
+        terms = [mpmath.log(wi) + kk * ai for ai, wi in zip(la, w) if wi > 0 and ai != mpmath.ninf]
+        if not terms:
+            return mpmath.ninf
+        top = max(terms)
+        return +(top + mpmath.log(mpmath.fsum(mpmath.exp(t - top) for t in terms)))
+
+
+def moment(k: Any, sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+           bias: Any = 0.0, dps: int = 50, **activation_params: float) -> mpmath.mpf:
+    """``E[lambda^k]`` as an mpf, ``k > 0``.
+
+    Piecewise-linear built-ins without bias: ``sum_i w_i a_i^k`` of the exact atoms (hard-tanh:
+    ``alpha sigma^(2Lk)``). Any other case: the quadrature of :func:`jjt_moment`.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> mpmath.nstr(precise.moment(2, 1.02, 0.1, 50), 15)
+    '39.8861601772425'
+    """
+    act = _activation(activation, activation_params)
+    b = _to_mpf("bias", bias, _checks.check_finite)
+    if act.name in _PIECEWISE and b == 0:
+        with mpmath.workdps(_dps(dps) + 5):
+            lm = log_moment(k, sigma, q0, depth, act, dps=_dps(dps) + 5)
+        with mpmath.workdps(_dps(dps)):
+            return +mpmath.exp(lm)
+    return jjt_moment(k, sigma, q0, depth, act, bias=bias, dps=dps)
+
+
+def mean(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+         dps: int = 50, **activation_params: float) -> mpmath.mpf:
+    """``E[lambda]`` of the exact atoms; hard-tanh: ``alpha sigma^(2L)``.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> mpmath.nstr(precise.mean(1.02, 0.1, 50), 15)
+    '5.50560503938933'
+    """
+    return moment(1, sigma, q0, depth, activation, dps=dps, **activation_params)
+
+
+def var(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+        dps: int = 50, **activation_params: float) -> mpmath.mpf:
+    """``Var[lambda] = sum_i w_i (a_i - m)^2`` of the exact atoms; hard-tanh ``alpha(1-alpha) sigma^(4L)``.
+
+    Computed as the weighted sum of squares (no cancellation of ``m2 - m1^2``).
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> mpmath.nstr(precise.var(1.02, 0.1, 50), 15)
+    '9.57447332749328'
+    """
+    la, w = jjt_law_atoms(sigma, q0, depth, activation, dps=dps + 5, **activation_params)
+    with mpmath.workdps(_dps(dps) + 5):
+        atoms = [mpmath.mpf(0) if a == mpmath.ninf else mpmath.exp(a) for a in la]
+        m = mpmath.fsum(wi * ai for wi, ai in zip(w, atoms))
+        v = mpmath.fsum(wi * (ai - m) ** 2 for wi, ai in zip(w, atoms))
+    with mpmath.workdps(_dps(dps)):
+        return +v
+
+
+# --- forward second moments -------------------------------------------------------------------
+
+def _ht_second_moment(q: mpmath.mpf) -> mpmath.mpf:
+    """E[clip(sqrt(q) z, -1, 1)^2] without cancellation at either end (works in the caller's dps).
+
+    q <= 1: the closed form written with erfc, ``q - (q - 1) erfc(x) - sqrt(2q/pi) e^(-x^2)``,
+    x = 1/sqrt(2q) (the tiny terms are not subtracted from each other's leading digits).
+    q > 1: ``1 - int_{|z|<c} (1 - z^2/c^2) phi(z) dz`` with c = 1/sqrt(q) < 1, by its power series
+    ``sqrt(2/pi) sum_n (-1/2)^n / n! * 2 c^(2n+1) / ((2n+1)(2n+3))``: the closed form would cancel
+    two terms of size sqrt(q) when q = sigma^(2L) q0 is astronomically large.
+    """
+    if q <= 1:
+        with mpmath.extradps(10):
+            x = 1 / mpmath.sqrt(2 * q)
+            val = q - (q - 1) * mpmath.erfc(x) - mpmath.sqrt(2 * q / mpmath.pi) * mpmath.exp(-x * x)
+        return +val
+    with mpmath.extradps(10):
+        c2 = 1 / q
+        c = mpmath.sqrt(c2)
+        tol = mpmath.eps * c
+        total = mpmath.mpf(0)
+        term = c  # (-1/2)^n / n! * c^(2n+1)
+        n = 0
+        while True:
+            inc = 2 * term / ((2 * n + 1) * (2 * n + 3))
+            total += inc
+            if abs(inc) < tol:
+                break
+            n += 1
+            term *= -c2 / (2 * n)
+        val = 1 - mpmath.sqrt(2 / mpmath.pi) * total
+    return +val
+
+
+def hardtanh_second_moment(q: Any, *, dps: int = 50) -> mpmath.mpf:
+    """``E_ht(q) = E[clip(sqrt(q) z, -1, 1)^2]``, z ~ N(0, 1), as an mpf::
+
+        E_ht(q) = (q - 1) erf(1/sqrt(2q)) - sqrt(2q/pi) exp(-1/(2q)) + 1,
+
+    evaluated in forms free of cancellation (see the source), accurate for q from 1e-300 to
+    1e100000.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> mpmath.nstr(precise.hardtanh_second_moment(1.0), 15)  # 1 - sqrt(2/pi) e^(-1/2)
+    '0.516058550961713'
+    """
+    with mpmath.workdps(_dps(dps)):
+        qq = _to_mpf("q", q, _checks.check_positive)
+        return _ht_second_moment(qq)
+
+
+def forward_moments(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+                    layers: Sequence[int] | None = None, dps: int = 50,
+                    **activation_params: float) -> list[mpmath.mpf]:
+    """Second moments ``q^l = E[phi(h^l(u))^2]``, u ~ N(0, q0), for ``l = 1..depth`` (or ``layers``).
+
+    Closed forms (THEORY.md section 3)::
+
+        hard-tanh: q^l = E_ht(sigma^(2l) q0)                (sigma > 1)
+                   q^l = sigma^(2(l-1)) E_ht(sigma^2 q0)     (sigma <= 1)
+        relu: sigma^(2l) q0 / 2;  leaky relu: sigma^(2l) q0 (1 + s^2) / 2;  linear: sigma^(2l) q0.
+
+    Smooth activations: :func:`mpmath.quad` of ``phi(h^l(u))^2 N(u; 0, q0)`` (slow: keep
+    ``depth`` and ``dps`` small).
+
+    Parameters
+    ----------
+    layers : sequence of int, optional
+        Only these layers (each in 1..depth), e.g. ``[depth]`` for a deep network.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> [mpmath.nstr(v, 6) for v in precise.forward_moments(1.0, 1.0, 2, dps=15)]
+    ['0.516059', '0.516059']
+    """
+    act = _activation(activation, activation_params)
+    d = _depth(depth)
+    wanted = list(range(1, d + 1)) if layers is None else [_depth(l, "layers") for l in layers]
+    if any(l > d for l in wanted):
+        raise ValueError(f"layers must be integers in [1, {d}], got {max(wanted)}")
+    with mpmath.workdps(_dps(dps)):
+        s = _to_mpf("sigma", sigma, _checks.check_positive)
+        q = _to_mpf("q0", q0, _checks.check_positive)
+        if act.name == "hardtanh":
+            if s > 1:
+                return [_ht_second_moment(s ** (2 * l) * q) for l in wanted]
+            base = _ht_second_moment(s * s * q)
+            return [+(s ** (2 * (l - 1)) * base) for l in wanted]
+        if act.name in ("relu", "leaky_relu", "linear"):
+            factor = {"relu": mpmath.mpf(1) / 2, "linear": mpmath.mpf(1)}.get(
+                act.name, (1 + _slope(act) ** 2) / 2)
+            return [+(s ** (2 * l) * q * factor) for l in wanted]
+        phi, _ = _mp_activation(act)
+        out = []
+        for l in wanted:
+            def f(u, l=l):
+                h = s * u
+                for _ in range(l - 1):
+                    h = s * phi(h)
+                return phi(h) ** 2 * mpmath.npdf(u, 0, mpmath.sqrt(q))
+            out.append(+mpmath.quad(f, _breakpoints(act, s, q, l, mpmath.mpf(0))))
+        return out
+
+
+# --- the scalar map for any activation --------------------------------------------------------
+
+def _log_gain(phi, dphi, s, b, u, depth):
+    h = s * u
+    lg = mpmath.mpf(0)
+    for _ in range(depth):
+        dp = dphi(h)
+        if dp == 0:
+            return mpmath.ninf
+        lg += mpmath.log(abs(s * dp))
+        h = s * phi(h) + b
+    return lg
+
+
+def log_gain(u: Any, sigma: Any, depth: int, activation: str | Activation = "hardtanh", bias: Any = 0.0, *,
+             dps: int = 50, **activation_params: float) -> mpmath.mpf:
+    """``log|g_L(u)|`` of the per-unit map (THEORY.md section 2), iterated in mpmath::
+
+        h^1 = sigma u,  h^(l+1) = sigma phi(h^l) + bias,  g_L(u) = prod_{l=1..L} sigma phi'(h^l).
+
+    ``-inf`` where some ``phi'(h^l) = 0`` (e.g. a saturated hard-tanh unit). The eigenvalues of
+    J Jᵀ for input u are ``exp(2 log_gain(u_i))``.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> mpmath.nstr(mpmath.exp(2 * precise.log_gain(0.1, 1.1, 3)), 7)
+    '1.771561'
+    >>> print(precise.log_gain(2.0, 1.1, 3))
+    -inf
+    """
+    act = _activation(activation, activation_params)
+    with mpmath.workdps(_dps(dps)):
+        uu = _to_mpf("u", u, _checks.check_finite)
+        s = _to_mpf("sigma", sigma, _checks.check_positive)
+        b = _to_mpf("bias", bias, _checks.check_finite)
+        d = _depth(depth)
+        phi, dphi = _mp_activation(act)
+        return +_log_gain(phi, dphi, s, b, uu, d)
+
+
+def _unstable_fixed_points(act: Activation, s, b) -> list[tuple[mpmath.mpf, mpmath.mpf]]:
+    """Unstable fixed points ``h*`` of ``F(h) = s phi(h) + b`` with their rates ``|F'(h*)| > 1``.
+
+    Units that start near one linger there for many layers while their gain grows like
+    ``|F'|^l``: g_L(u) has structure of width ``|F'|^(-l)/s`` around ``u* = h*/s``.
+    """
+    phi, dphi = _mp_activation(act)
+
+    def f(h):
+        return s * phi(h) + b - h
+
+    grid = [mpmath.mpf(x) / 8 for x in range(-400, 401)]
+    found = []
+    vals = [f(h) for h in grid]
+    for h0, h1, v0, v1 in zip(grid[:-1], grid[1:], vals[:-1], vals[1:]):
+        if v0 == 0:
+            root = h0
+        elif v0 * v1 < 0:
+            try:
+                root = mpmath.findroot(f, (h0, h1), solver="anderson")
+            except (ValueError, ZeroDivisionError):
+                root = mpmath.findroot(f, (h0, h1), solver="bisect")
+        else:
+            continue
+        rate = abs(s * dphi(root))
+        if rate > 1 and not any(abs(root - r) < mpmath.mpf(2) ** -40 for r, _ in found):
+            found.append((root, rate))
+    return found
+
+
+def _breakpoints(act: Activation, s, q, depth: int, b) -> list[mpmath.mpf]:
+    """Sub-interval ends for the Gaussian integrals over u (including -inf and +inf).
+
+    * every half standard deviation out to the point where the Gaussian is below 10^-(dps+10);
+    * around each unstable fixed point u* = h*/s, geometric offsets ``rate^(-l)/s`` (l = 0..L),
+      thinned to at most a factor 2 apart: for sigma > 1 and tanh/erf (h* = 0, rate = sigma) these
+      are the ``|u| ~ sigma^(-l)`` where the gain changes; for gelu/silu with 1 < sigma < 2 the
+      unstable point h* > 0 separates units that die from units that grow like sigma^l;
+    * the exact discontinuities of the gain for hard-tanh (``|u| = sigma^(-l)``) and relu (0).
+    """
+    sd = mpmath.sqrt(q)
+    zmax = mpmath.sqrt(2 * (mpmath.mp.dps + 10) * mpmath.log(10))
+    pts = {mpmath.mpf(0)}
+    n_half = int(mpmath.ceil(2 * zmax))
+    pts.update(sd * mpmath.mpf(i) / 2 for i in range(-n_half, n_half + 1))
+    floor = mpmath.mpf(10) ** (-(mpmath.mp.dps + 5)) * sd  # narrower structure carries no mass
+    if act.name == "hardtanh":
+        if b == 0:
+            m_max = depth if s > 1 else 1
+            pts.update(sgn * s ** (-m) for m in range(1, m_max + 1) for sgn in (-1, 1))
+    elif act.name in ("relu", "leaky_relu", "linear"):
+        pass
+    else:
+        for hstar, rate in _unstable_fixed_points(act, s, b):
+            ustar = hstar / s
+            pts.add(ustar)
+            last = None
+            for l in range(0, depth + 1):
+                off = rate ** (-l) / s
+                if off < floor:
+                    break
+                if last is not None and last / off < 2 and l != depth:
+                    continue
+                last = off
+                pts.update((ustar - off, ustar + off))
+    lim = zmax * sd
+    inner = sorted(p for p in pts if -lim <= p <= lim)
+    return [mpmath.ninf] + inner + [mpmath.inf]
+
+
+def jjt_moments(ks: Sequence[Any], sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh",
+                *, bias: Any = 0.0, dps: int = 50, **activation_params: float) -> list[mpmath.mpf]:
+    """``[E[lambda^k] for k in ks]`` by quadrature, sharing the gain evaluations between the ks.
+
+    See :func:`jjt_moment`.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> [mpmath.nstr(m, 10) for m in precise.jjt_moments([1, 2], 1.0, 1.0, 10, "tanh", dps=15)]
+    ['0.1764364492', '0.118063792']
+    """
+    act = _activation(activation, activation_params)
+    with mpmath.workdps(_dps(dps)):
+        kk = [_to_mpf("k", k, _checks.check_positive) for k in ks]
+        s = _to_mpf("sigma", sigma, _checks.check_positive)
+        q = _to_mpf("q0", q0, _checks.check_positive)
+        b = _to_mpf("bias", bias, _checks.check_finite)
+        d = _depth(depth)
+        phi, dphi = _mp_activation(act)
+        sd = mpmath.sqrt(q)
+        cache: dict = {}
+
+        def logg(u):
+            key = (u.man, u.exp) if isinstance(u, mpmath.mpf) else u
+            if key not in cache:
+                cache[key] = _log_gain(phi, dphi, s, b, u, d)
+            return cache[key]
+
+        pts = _breakpoints(act, s, q, d, b)
+        out = []
+        for k in kk:
+            def f(u, k=k):
+                lg = logg(u)
+                if lg == mpmath.ninf:
+                    return mpmath.mpf(0)
+                return mpmath.exp(2 * k * lg - u * u / (2 * q)) / (sd * mpmath.sqrt(2 * mpmath.pi))
+            out.append(+mpmath.quad(f, pts))
+        return out
+
+
+def jjt_moment(k: Any, sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+               bias: Any = 0.0, dps: int = 50, **activation_params: float) -> mpmath.mpf:
+    """``E[lambda^k] = int g_L(u)^(2k) N(u; 0, q0) du`` by :func:`mpmath.quad`, for any activation.
+
+    The gain is iterated in mpmath (:func:`log_gain`); the real line is split at half standard
+    deviations, at geometric offsets ``rate^(-l)/sigma`` around every unstable fixed point of
+    ``h -> sigma phi(h) + bias`` (where the gain changes on ever finer scales with depth) and at
+    the exact discontinuities of hard-tanh/relu, and each piece is integrated by tanh-sinh.
+    Cost grows with ``depth * dps``: at depth 100 use ``dps`` around 20 (still ~1e-18 accuracy).
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> mpmath.nstr(precise.jjt_moment(1, 1.0, 1.0, 10, "tanh", dps=15), 10)
+    '0.1764364492'
+    """
+    return jjt_moments([k], sigma, q0, depth, activation, bias=bias, dps=dps, **activation_params)[0]
