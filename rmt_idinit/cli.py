@@ -1,0 +1,281 @@
+"""The ``rmt-idinit`` command (also ``python -m rmt_idinit``).
+
+Subcommands::
+
+    rmt-idinit report [--out reports/paper] [--depth 100] [--activation hardtanh] [--eps 0.05] [--kappa 10]
+    rmt-idinit alpha SIGMA Q0 DEPTH [--activation A] [--layers]
+    rmt-idinit law SIGMA Q0 DEPTH [--activation A] [--json] [--plot FILE.png]
+    rmt-idinit select --depth L --q0 Q [--sigma S] [--eps E] [--kappa K] [--activation A] [--json]
+    rmt-idinit sweep --depth L --out FILE.npz [--sigma LO HI N] [--q0 LO HI N] [--plot FILE.png]
+
+User errors (bad arguments, ValueErrors from the library, unwritable outputs) exit with code 2
+and one line on stderr, never a traceback. Output files are written atomically.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["main", "build_parser"]
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse would print the whole usage)
+        raise _UsageError(f"{self.prog}: error: {message}")
+
+
+def _pos_float(name):
+    def conv(text):
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
+        if not (math.isfinite(v) and v > 0):
+            raise argparse.ArgumentTypeError(f"{name} must be a finite number > 0, got {text!r}")
+        return v
+    return conv
+
+
+def _pos_int(name):
+    def conv(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1, got {text!r}") from None
+        if v < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1, got {text!r}")
+        return v
+    return conv
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="rmt-idinit", description="Exact Jacobian spectra of identity-initialized deep MLPs.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+    sub.required = True
+
+    def common(sp, *, tol=False):
+        sp.add_argument("--activation", default="hardtanh", help="activation name (default hardtanh)")
+        if tol:
+            sp.add_argument("--eps", type=float, default=0.05, help="tolerance on the dead fraction, in (0, 1)")
+            sp.add_argument("--kappa", type=float, default=10.0, help="gradient-scale tolerance, > 1")
+
+    r = sub.add_parser("report", help="the main report (paper setting by default)")
+    r.add_argument("--out", default="reports/paper", help="output folder (default reports/paper)")
+    r.add_argument("--depth", type=_pos_int("depth"), default=100)
+    r.add_argument("--q0", type=_pos_float("q0"), default=None,
+                   help="input variance (default: from Fashion-MNIST, else the embedded value)")
+    r.add_argument("--data-dir", default=None, help="Fashion-MNIST folder")
+    r.add_argument("--no-progress", action="store_true")
+    common(r, tol=True)
+
+    a = sub.add_parser("alpha", help="weight of the nonzero part of the J J^T law")
+    a.add_argument("sigma", type=_pos_float("sigma"))
+    a.add_argument("q0", type=_pos_float("q0"))
+    a.add_argument("depth", type=_pos_int("depth"))
+    a.add_argument("--layers", action="store_true", help="print alpha^l for every layer")
+    common(a)
+
+    law = sub.add_parser("law", help="the J J^T law at one setting")
+    law.add_argument("sigma", type=_pos_float("sigma"))
+    law.add_argument("q0", type=_pos_float("q0"))
+    law.add_argument("depth", type=_pos_int("depth"))
+    law.add_argument("--json", action="store_true")
+    law.add_argument("--plot", default=None, help="write a PNG of the law")
+    common(law)
+
+    s = sub.add_parser("select", help="best sigma, feasible interval, max q0 and max depth")
+    s.add_argument("--depth", type=_pos_int("depth"), required=True)
+    s.add_argument("--q0", type=_pos_float("q0"), required=True)
+    s.add_argument("--sigma", type=_pos_float("sigma"), default=None,
+                   help="evaluate this sigma (default: the best sigma)")
+    s.add_argument("--json", action="store_true")
+    common(s, tol=True)
+
+    w = sub.add_parser("sweep", help="feasible region over a (sigma, q0) grid")
+    w.add_argument("--depth", type=_pos_int("depth"), required=True)
+    w.add_argument("--sigma", nargs=3, metavar=("LO", "HI", "N"), default=None,
+                   help="log-spaced sigma grid (default exp(+-4/L), 201 points)")
+    w.add_argument("--q0", nargs=3, metavar=("LO", "HI", "N"), default=["1e-4", "10", "201"])
+    w.add_argument("--out", required=True, help="output .npz file")
+    w.add_argument("--plot", default=None, help="also write the phase diagram PNG")
+    w.add_argument("--no-progress", action="store_true")
+    common(w, tol=True)
+    return p
+
+
+def _grid(name, spec):
+    lo, hi = _pos_float(f"{name} LO")(spec[0]), _pos_float(f"{name} HI")(spec[1])
+    n = _pos_int(f"{name} N")(spec[2])
+    if hi < lo:
+        raise ValueError(f"{name} grid must have LO <= HI, got {lo} > {hi}")
+    import numpy as np
+
+    return np.geomspace(lo, hi, n)
+
+
+def _writable(path: str) -> Path:
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ValueError(f"output folder does not exist: {parent}")
+    return p
+
+
+def _save_fig(fig, path: Path) -> None:
+    from .report import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _cmd_report(ns) -> int:
+    from .report import make_report
+
+    res = make_report(ns.out, depth=ns.depth, activation=ns.activation, eps=ns.eps, kappa=ns.kappa,
+                      q0=ns.q0, data_dir=ns.data_dir, progress=not ns.no_progress)
+    b = res["settings"]["best"]
+    print(f"wrote {ns.out}/summary.md, summary.html, results.json and "
+          f"{', '.join(res['files'].values())}")
+    print(f"q0 = {res['setting']['q0']:.10g}; best sigma = {res['best_sigma_constrained']:.8f} "
+          f"(alpha = {b['alpha']:.6f}, sigma^(2L) = {b['gradient_scale']:.6f})")
+    return 0
+
+
+def _cmd_alpha(ns) -> int:
+    import numpy as np
+
+    import rmt_idinit as ri
+
+    if ns.layers:
+        vals = np.asarray(ri.layer_alphas(ns.sigma, ns.q0, ns.depth, ns.activation))
+        for layer, v in enumerate(vals, 1):
+            print(f"{layer}\t{v:.17g}")
+    else:
+        a = float(ri.alpha(ns.sigma, ns.q0, ns.depth, ns.activation))
+        c = float(ri.alpha_complement(ns.sigma, ns.q0, ns.depth, ns.activation))
+        print(f"alpha = {a:.17g}\n1 - alpha = {c:.17g}")
+    return 0
+
+
+def _cmd_law(ns) -> int:
+    import numpy as np
+
+    import rmt_idinit as ri
+
+    law = ri.jjt_law(ns.sigma, ns.q0, ns.depth, ns.activation)
+    info = {"description": law.description, "log_atoms": np.asarray(law.log_atoms).tolist(),
+            "weights": np.asarray(law.weights).tolist(), "mean": float(law.mean()), "var": float(law.var()),
+            "quantiles": {str(q): float(law.ppf(q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)}}
+    if ns.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from .plotting import plot_law
+
+        path = _writable(ns.plot)
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        plot_law(law, ax=ax)
+        _save_fig(fig, path)
+        plt.close(fig)
+    if ns.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(info["description"])
+        for la, w in zip(info["log_atoms"], info["weights"]):
+            print(f"atom lambda = {math.exp(la) if la < 709 else float('inf'):.10g} (log {la:.10g})  weight {w:.10g}")
+        print(f"mean = {info['mean']:.10g}  var = {info['var']:.10g}")
+        print("quantiles: " + ", ".join(f"{k}: {v:.6g}" for k, v in info["quantiles"].items()))
+    return 0
+
+
+def _cmd_select(ns) -> int:
+    from . import selection as sel
+
+    lo, hi = (float(v) for v in sel.feasible_sigma_interval(ns.depth, ns.q0, ns.eps, ns.kappa, ns.activation))
+    best = float(sel.best_sigma(ns.depth, ns.q0, ns.activation, eps=ns.eps, kappa=ns.kappa))
+    sigma = ns.sigma if ns.sigma is not None else (best if math.isfinite(best) else 1.0)
+    out = {
+        "depth": ns.depth, "q0": ns.q0, "eps": ns.eps, "kappa": ns.kappa, "activation": ns.activation,
+        "feasible_sigma_interval": [lo, hi], "best_sigma": best, "sigma": sigma,
+        "dead_fraction": float(sel.dead_fraction(sigma, ns.q0, ns.depth, ns.activation, kappa=ns.kappa)),
+        "gradient_scale": float(sel.gradient_scale(sigma, ns.q0, ns.depth, ns.activation)),
+        "feasible": bool(sel.is_feasible(sigma, ns.q0, ns.depth, ns.eps, ns.kappa, ns.activation)),
+        "max_q0": float(sel.max_q0(sigma, ns.depth, ns.eps, ns.activation, kappa=ns.kappa)),
+        "max_depth": float(sel.max_depth(sigma, ns.q0, ns.eps, ns.kappa, ns.activation)),
+    }
+    if ns.json:
+        print(json.dumps(out, indent=2))
+    else:
+        for k, v in out.items():
+            print(f"{k}: {v}")
+    return 0
+
+
+def _cmd_sweep(ns) -> int:
+    import numpy as np
+
+    from . import selection as sel
+    from .report import atomic_write_bytes
+
+    out = _writable(ns.out)
+    sig = _grid("sigma", ns.sigma) if ns.sigma else np.exp(np.linspace(-4, 4, 201) / ns.depth)
+    qq = _grid("q0", ns.q0)
+    reg = sel.feasible_region(ns.depth, ns.eps, ns.kappa, ns.activation, sigma=sig, q0=qq,
+                              progress=not ns.no_progress)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, sigma=reg.sigma, q0=reg.q0, mask=reg.mask, alive=reg.alive,
+                        log_scale=reg.log_scale, q0_max=reg.q0_max, depth=reg.depth, eps=reg.eps,
+                        kappa=reg.kappa, activation=reg.activation)
+    atomic_write_bytes(out, buf.getvalue())
+    if ns.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from .plotting import phase_diagram
+
+        path = _writable(ns.plot)
+        fig, ax = plt.subplots(figsize=(7.5, 5.5))
+        phase_diagram(ns.depth, region=reg, ax=ax)
+        _save_fig(fig, path)
+        plt.close(fig)
+    print(f"wrote {out}: {reg.mask.shape[1]} sigma x {reg.mask.shape[0]} q0, "
+          f"{reg.fraction:.4f} feasible, {reg.info['seconds']:.2f} s")
+    return 0
+
+
+_COMMANDS = {"report": _cmd_report, "alpha": _cmd_alpha, "law": _cmd_law, "select": _cmd_select,
+             "sweep": _cmd_sweep}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 2 user error)."""
+    try:
+        ns = build_parser().parse_args(argv)
+        return _COMMANDS[ns.command](ns)
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, OSError) as exc:
+        # library parameter checks and unwritable outputs are user errors: one line, no traceback
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"rmt-idinit: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
