@@ -1,0 +1,197 @@
+"""Selection results plugged back into the law: every boundary sits exactly at eps / kappa."""
+import math
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from functools import partial
+
+import numpy as np
+import pytest
+from scipy import special
+
+import rmt_idinit as ri
+from rmt_idinit import selection as sel
+
+L = 100
+
+
+@pytest.mark.parametrize("sigma", [0.9, 0.99, 1.0, 1.001, 1.01])
+@pytest.mark.parametrize("eps", [1e-12, 1e-3, 0.05, 0.4])
+def test_hardtanh_max_q0_sits_at_eps(sigma, eps):
+    q = sel.max_q0(sigma, L, eps)
+    assert abs(float(ri.alpha(sigma, q, L)) - (1 - eps)) < 1e-10
+    assert float(ri.alpha_complement(sigma, q, L)) == pytest.approx(eps, rel=1e-10)
+    law = ri.jjt_law(sigma, q, L)
+    assert float(law.weights[1]) == pytest.approx(eps, rel=1e-10)  # the atom at 0
+    # both branches of THEORY.md section 4 in their own words
+    c = special.erfinv(1 - eps) if eps > 1e-6 else special.erfcinv(eps)
+    expect = sigma ** (-2 * L) / (2 * c * c) if sigma > 1 else 1 / (2 * sigma ** 2 * c * c)
+    assert q == pytest.approx(expect, rel=1e-9)
+    assert float(ri.alpha_complement(sigma, q * (1 + 1e-6), L)) > eps > float(ri.alpha_complement(sigma, q * (1 - 1e-6), L))
+
+
+def test_hardtanh_sigma_window_and_interval():
+    kappa = 10.0
+    lo, hi = sel.sigma_window(L, kappa)
+    assert float(lo) ** (2 * L) == pytest.approx(1 / kappa, rel=1e-12)
+    assert float(hi) ** (2 * L) == pytest.approx(kappa, rel=1e-12)
+    for q0 in (1e-3, 0.2, 0.25):
+        a, b = sel.feasible_sigma_interval(L, q0, 0.05, kappa)
+        assert bool(sel.is_feasible(a * (1 + 1e-9), q0, L)) and bool(sel.is_feasible(b * (1 - 1e-9), q0, L))
+        assert not bool(sel.is_feasible(a * (1 - 1e-9), q0, L))
+        assert not bool(sel.is_feasible(b * (1 + 1e-9), q0, L))
+    # q0 above the sigma<=1 bound at sigma = lo: empty
+    assert np.isnan(sel.feasible_sigma_interval(L, 5.0, 0.05, kappa)[0])
+
+
+@pytest.mark.parametrize("sigma,q0", [(1.001, 0.2), (1.0005, 0.01), (0.999, 0.2), (0.995, 1e-3), (1.0, 0.2), (1.0, 0.3)])
+def test_hardtanh_max_depth(sigma, q0):
+    eps, kappa = 0.05, 10.0
+    d = float(sel.max_depth(sigma, q0, eps, kappa))
+    if d == math.inf:
+        assert sigma == 1.0 and bool(sel.is_feasible(1.0, q0, 10 ** 6, eps, kappa))
+        return
+    if d == 0:
+        assert not bool(sel.is_feasible(sigma, q0, 1, eps, kappa))
+        return
+    d = int(d)
+    assert bool(np.all(sel.is_feasible(sigma, q0, np.arange(1, d + 1), eps, kappa)))
+    assert not bool(sel.is_feasible(sigma, q0, d + 1, eps, kappa))
+
+
+def test_hardtanh_best_sigma_is_a_minimum():
+    for q0 in (0.01, 0.2064):
+        s = float(sel.best_sigma(L, q0))
+        f = lambda x: float(sel.isometry_loss(x, q0, L))  # noqa: E731
+        for h in (1e-5, 1e-4, 1e-3):
+            assert f(s) <= f(s * (1 + h)) and f(s) <= f(s * (1 - h))
+        # the loss is the law's E[(lambda - 1)^2]
+        law = ri.jjt_law(s, q0, L)
+        assert f(s) == pytest.approx(float(law.moment(2) - 2 * law.mean() + 1), rel=1e-9, abs=1e-15)
+    sc = float(sel.best_sigma(L, 0.2, eps=0.05, kappa=10.0))
+    lo, hi = sel.feasible_sigma_interval(L, 0.2, 0.05, 10.0)
+    assert lo <= sc <= hi
+
+
+def test_hardtanh_region_matches_pointwise():
+    sig = np.exp(np.linspace(-3, 3, 41) / L)
+    q = np.logspace(-4, 1, 37)
+    r = sel.feasible_region(L, 0.05, 10.0, sigma=sig, q0=q)
+    S, Q = np.meshgrid(sig, q)
+    np.testing.assert_array_equal(r.mask, sel.is_feasible(S, Q, L, 0.05, 10.0))
+    np.testing.assert_allclose(r.alive, ri.alpha(S, Q, L), rtol=1e-14)
+    np.testing.assert_allclose(ri.alpha_complement(sig, r.q0_max, L), 0.05, rtol=1e-10)
+
+
+# --- tanh ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sigma", [0.995, 1.0, 1.003, 1.02])
+def test_tanh_max_q0_sits_at_eps(sigma):
+    eps, kappa = 0.05, 10.0
+    q = float(sel.max_q0(sigma, L, eps, "tanh", kappa=kappa))
+    assert 0 < q < 1
+    law = ri.jjt_law(sigma, q, L, "tanh")
+    # dead = P(lambda < 1/kappa), straight from the law's cdf
+    assert float(law.cdf(1 / kappa)) == pytest.approx(eps, rel=1e-10)
+    assert float(ri.jjt_law(sigma, q * 1.001, L, "tanh").cdf(1 / kappa)) > eps
+    assert float(sel.dead_fraction(sigma, q, L, "tanh", kappa=kappa)) == pytest.approx(eps, rel=1e-10)
+
+
+def test_tanh_dead_fraction_matches_law_and_simulation():
+    sig = np.array([0.99, 1.0, 1.01])
+    d = sel.dead_fraction(sig, 1e-3, 50, "tanh", kappa=4.0)
+    np.testing.assert_allclose(d, ri.jjt_law(sig, 1e-3, 50, "tanh").cdf(0.25), rtol=1e-9, atol=1e-300)
+    # Monte Carlo: the real scalar maps on Gaussian inputs
+    rng = np.random.default_rng(1)
+    u = rng.standard_normal(200_000) * math.sqrt(0.02)
+    lam = ri.jjt_eigenvalues(u, 1.0, 50, "tanh")
+    p = float(sel.dead_fraction(1.0, 0.02, 50, "tanh", kappa=4.0))
+    assert abs(np.mean(lam < 0.25) - p) < 5 * math.sqrt(p * (1 - p) / u.size) + 1e-12
+
+
+def test_tanh_max_depth_and_interval():
+    eps, kappa = 0.05, 10.0
+    for sigma, q0 in [(1.0, 1e-3), (0.999, 1e-3)]:
+        d = int(sel.max_depth(sigma, q0, eps, kappa, "tanh", depth_limit=2000))
+        assert bool(sel.is_feasible(sigma, q0, d, eps, kappa, "tanh"))
+        assert not bool(sel.is_feasible(sigma, q0, d + 1, eps, kappa, "tanh"))
+    lo, hi = sel.feasible_sigma_interval(L, 1e-3, eps, kappa, "tanh")
+    assert lo < 1 < hi
+    law_lo = ri.jjt_law(float(lo), 1e-3, L, "tanh")
+    # the lower sigma edge is the median hitting 1/kappa (dead fraction for eps < 1/2 is looser... or eps)
+    edge = min(abs(float(law_lo.cdf(1 / kappa)) - eps), abs(float(law_lo.ppf(0.5)) - 1 / kappa))
+    assert edge < 1e-8
+    law_hi = ri.jjt_law(float(hi), 1e-3, L, "tanh")
+    edge = min(abs(float(law_hi.cdf(1 / kappa)) - eps), abs(float(law_hi.ppf(0.5)) - kappa))
+    assert edge < 1e-8
+
+
+def test_tanh_best_sigma_local_minimum():
+    s = float(sel.best_sigma(20, 1e-2, "tanh"))
+    f = lambda x: float(sel.isometry_loss(x, 1e-2, 20, "tanh"))  # noqa: E731
+    assert f(s) <= f(s * 1.001) + 1e-12 and f(s) <= f(s * 0.999) + 1e-12
+
+
+def test_tanh_region_chunked_executors_agree():
+    sig = np.exp(np.linspace(-2, 2, 12) / 30)
+    q = np.logspace(-5, 0, 9)
+    base = sel.feasible_region(30, 0.05, 10.0, "tanh", sigma=sig, q0=q, progress=False)
+    with ThreadPoolExecutor(2) as ex:
+        thr = sel.feasible_region(30, 0.05, 10.0, "tanh", sigma=sig, q0=q, executor=ex, chunk_size=5, progress=False)
+    np.testing.assert_array_equal(base.mask, thr.mask)
+    np.testing.assert_allclose(base.alive, thr.alive, rtol=1e-13)
+    S, Q = np.meshgrid(sig, q)
+    np.testing.assert_array_equal(base.mask, sel.is_feasible(S, Q, 30, 0.05, 10.0, "tanh"))
+
+
+# --- sweep --------------------------------------------------------------------------------
+
+def _alpha50(sigma, q0):
+    return ri.alpha(sigma, q0, 50)
+
+
+def test_sweep_executors():
+    grid = {"sigma": np.linspace(0.9, 1.1, 7), "q0": np.logspace(-3, 0, 5)}
+    ref = ri.alpha(grid["sigma"][:, None], grid["q0"][None, :], 50)
+    np.testing.assert_allclose(sel.sweep(_alpha50, grid, chunk_size=4, progress=False), ref)
+    with ThreadPoolExecutor(2) as ex:
+        np.testing.assert_allclose(sel.sweep(_alpha50, grid, chunk_size=3, executor=ex, progress=False), ref)
+    with ProcessPoolExecutor(2) as ex:
+        np.testing.assert_allclose(sel.sweep(partial(ri.alpha, depth=50), grid, chunk_size=6, executor=ex), ref)
+    out = sel.sweep(lambda sigma, q0: {"a": sigma * q0, "b": (sigma, q0)}, grid, progress=False)
+    assert out["a"].shape == (7, 5) and out["b"][0].shape == (7, 5)
+
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_sweep_dask(processes):
+    distributed = pytest.importorskip("distributed")
+    grid = {"sigma": np.linspace(0.95, 1.05, 6), "q0": np.logspace(-2, 0, 4)}
+    ref = ri.alpha(grid["sigma"][:, None], grid["q0"][None, :], 50)
+    with distributed.LocalCluster(n_workers=2, processes=processes, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        out = sel.sweep(partial(ri.alpha, depth=50), grid, chunk_size=5, executor=client.get_executor())
+    np.testing.assert_allclose(out, ref)
+
+
+# --- errors -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: sel.max_q0(1.0, 100, 0.0), "eps"),
+    (lambda: sel.max_q0(1.0, 100, 1.5), "eps"),
+    (lambda: sel.max_q0(-1.0, 100, 0.05), "sigma"),
+    (lambda: sel.max_q0(1.0, 0, 0.05), "depth"),
+    (lambda: sel.max_depth(1.0, 0.1, 0.05, 1.0), "kappa"),
+    (lambda: sel.max_depth(1.0, -0.1, 0.05, 10.0), "q0"),
+    (lambda: sel.max_depth(1.0, 0.1, 0.05, 10.0, "tanh", depth_limit=0), "depth_limit"),
+    (lambda: sel.best_sigma(100, 0.1, eps=0.05), "kappa"),
+    (lambda: sel.best_sigma(100, 0.0), "q0"),
+    (lambda: sel.feasible_region(100, 0.05, 0.5), "kappa"),
+    (lambda: sel.feasible_region(100, 0.05, 10, sigma=[[1.0]]), "sigma"),
+    (lambda: sel.feasible_sigma_interval(2.5, 0.1), "depth"),
+    (lambda: sel.is_feasible(1.0, 0.1, 10, eps=float("nan")), "eps"),
+    (lambda: sel.dead_fraction(1.0, 0.1, 10, "tanh", kappa=np.inf), "kappa"),
+    (lambda: sel.max_q0(1.0, 10, 0.05, "nope"), "activation"),
+    (lambda: sel.sweep(_alpha50, {"sigma": []}), "grid"),
+    (lambda: sel.sweep(_alpha50, {"sigma": [1.0], "q0": [1.0]}, chunk_size=0), "chunk_size"),
+])
+def test_errors_name_the_parameter(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
