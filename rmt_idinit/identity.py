@@ -192,24 +192,129 @@ def layer_alphas(sigma: Any, q0: Any, depth: int, activation: str | Activation =
 
 # --- the law ------------------------------------------------------------------------------
 
-def _z_nodes(z_lo: float, symmetric: bool, order: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """Composite Gauss-Legendre nodes in z (standard normal) with weights that include phi(z).
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
+_MAX_PANELS = 40_000
 
-    Panels: [0, z_lo], octaves [z_lo 2^k, z_lo 2^(k+1)] up to 1 (where the gain of a deep
-    network with sigma > 1 changes: |u| ~ sigma^(-l)), width 1/2 up to 12, width 2 beyond.
-    """
+
+def _base_edges(z_lo: float) -> np.ndarray:
+    """Panel edges on z >= 0: [0, z_lo], octaves up to 1 (where a deep network with sigma > 1
+    changes gain, |u| ~ sigma^(-l)), width 1/2 up to 12, width 2 up to 38.5."""
     edges = [0.0, z_lo]
     while edges[-1] < 1.0:
         edges.append(min(edges[-1] * 2.0, 1.0))
     edges += list(np.arange(1.5, 12.0 + 1e-9, 0.5)) + list(np.arange(14.0, _Z_MAX, 2.0)) + [_Z_MAX]
-    edges = np.unique(np.asarray(edges))
-    x, w = np.polynomial.legendre.leggauss(order)
-    a, b = edges[:-1, None], edges[1:, None]
-    z = (0.5 * (b - a) * x + 0.5 * (b + a)).ravel()
-    wz = (0.5 * (b - a) * w).ravel() * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return np.unique(np.asarray(edges))
+
+
+def _panel_nodes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes (n_panels, 16) and weights including the normal density phi(z)."""
+    a, b = a[:, None], b[:, None]
+    z = 0.5 * (b - a) * _GL_X + 0.5 * (b + a)
+    w = 0.5 * (b - a) * _GL_W * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return z, w
+
+
+def _z_nodes(z_lo: float, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed composite Gauss-Legendre nodes in z with weights that include phi(z)."""
+    e = _base_edges(z_lo)
+    z, w = _panel_nodes(e[:-1], e[1:])
+    z, w = z.ravel(), w.ravel()
     if symmetric:
-        return z, 2.0 * wz
-    return np.concatenate([-z[::-1], z]), np.concatenate([wz[::-1], wz])
+        return z, 2.0 * w
+    return np.concatenate([-z[::-1], z]), np.concatenate([w[::-1], w])
+
+
+def _adaptive_nodes(eval_logg, z_lo: float, symmetric: bool, tol: float = 1e-13, max_rounds: int = 64):
+    """Adaptive composite Gauss-Legendre quadrature over z for E[g^2] and E[g^4].
+
+    A panel is split in two while (a) its 16-point estimate of the moments differs from the sum
+    over its halves by more than ``tol`` of the total, or (b) ``log g^2`` varies by more than 4
+    across its nodes and the panel can still matter: narrow gain peaks (units near an unstable
+    fixed point, e.g. gelu with sigma > 1, grow like mu^L over a width mu^(-L)) dominate the
+    moments of deep networks and are invisible to any fixed grid. The test is applied to every
+    batch element at once (panels are shared).
+
+    ``eval_logg(z)`` returns ``log|g|`` of shape (n_batch, z.size). Returns sorted nodes ``z``,
+    weights ``w`` (with phi) and ``log|g|`` at the nodes.
+    """
+    e = _base_edges(z_lo)
+    if symmetric:
+        a, b = e[:-1], e[1:]
+    else:
+        a = np.concatenate([-e[:0:-1], e[:-1]])
+        b = np.concatenate([-e[-2::-1], e[1:]])
+    z, w = _panel_nodes(a, b)
+    lg = eval_logg(z.ravel()).reshape(-1, a.size, 16)  # (P, panels, 16)
+    done_z, done_w, done_lg = [], [], []
+
+    def estimates(lg_, w_, top_):
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            e1 = np.exp(2 * lg_ - top_[:, None, None])
+            return np.stack([np.sum(e1 * w_, -1), np.sum(e1 * e1 * w_, -1)])  # (2, P, panels)
+
+    top = np.max(2.0 * np.where(np.isfinite(lg), lg, -np.inf), axis=(1, 2))
+    top = np.where(np.isfinite(top), top, 0.0)
+    est = estimates(lg, w[None], top)
+    prev_err = np.full(a.size, np.inf)
+    for _ in range(max_rounds):
+        if a.size == 0:
+            break
+        mid = 0.5 * (a + b)
+        zl, wl = _panel_nodes(a, mid)
+        zr, wr = _panel_nodes(mid, b)
+        zc = np.concatenate([zl, zr])
+        wc = np.concatenate([wl, wr])
+        lgc = eval_logg(zc.ravel()).reshape(-1, 2 * a.size, 16)
+        new_top = np.maximum(top, np.max(2.0 * np.where(np.isfinite(lgc), lgc, -np.inf), axis=(1, 2)))
+        rescale = np.exp(top - new_top)
+        est = est * rescale[None, :, None]
+        top = new_top
+        est_c = estimates(lgc, wc[None], top)
+        n = a.size
+        children = est_c[:, :, :n] + est_c[:, :, n:]
+        total = np.maximum(sum(np.sum(x, -1) for x in (est,)), 1e-300)  # (2, P)
+        err = np.max(np.abs(est - children) / total[:, :, None], axis=(0, 1))
+        fin = np.isfinite(lg)
+        hi_ = np.max(np.where(fin, 2.0 * lg, -np.inf), axis=2)
+        lo_ = np.min(np.where(fin, 2.0 * lg, np.inf), axis=2)
+        with np.errstate(invalid="ignore"):
+            spread = np.where(np.isfinite(hi_) & np.isfinite(lo_), hi_ - lo_, 0.0)  # (P, panels)
+            # log of the largest node contribution relative to the scale of the total
+            worth = hi_ - top[:, None] + np.log(np.maximum(b - a, 1e-300)) - 0.5 * np.minimum(a * a, b * b)
+        sharp = np.any((spread > 4.0) & (worth > math.log(tol) - 5.0), axis=0)
+        tiny = (b - a) <= 1e-14 * np.maximum(1.0, np.abs(a))
+        # Gauss-Legendre error falls ~2^-32 per halving on a smooth panel; an estimate that stops
+        # falling at deep zoom is round-off in the integrand itself (amplified mu^L near an
+        # unstable fixed point), which no further splitting can remove.
+        stagnant = (err > 0.5 * prev_err) & ((b - a) < 1e-6 * np.maximum(1.0, np.abs(a)))
+        split = (((err > tol) & ~stagnant) | sharp) & ~tiny
+        keep = ~split
+        # accept the children of converged panels (they are the better estimate)
+        for side in (slice(0, n), slice(n, 2 * n)):
+            done_z.append(zc[side][keep])
+            done_w.append(wc[side][keep])
+            done_lg.append(lgc[:, side][:, keep])
+        idx = np.nonzero(split)[0]
+        a = np.concatenate([a[idx], mid[idx]])
+        b = np.concatenate([mid[idx], b[idx]])
+        if a.size > _MAX_PANELS:
+            break
+        z = np.concatenate([zl[idx], zr[idx]])
+        w = np.concatenate([wl[idx], wr[idx]])
+        lg = np.concatenate([lgc[:, :n][:, idx], lgc[:, n:][:, idx]], axis=1)
+        est = np.concatenate([est_c[:, :, :n][:, :, idx], est_c[:, :, n:][:, :, idx]], axis=2)
+        prev_err = np.concatenate([err[idx], err[idx]]) / 2.0
+    if a.size:  # unconverged panels (round limit): keep their finest evaluation
+        done_z.append(z)
+        done_w.append(w)
+        done_lg.append(lg)
+    zz = np.concatenate([x.ravel() for x in done_z])
+    ww = np.concatenate([x.ravel() for x in done_w])
+    gg = np.concatenate([x.reshape(x.shape[0], -1) for x in done_lg], axis=1)
+    order = np.argsort(zz, kind="stable")
+    if symmetric:
+        ww = 2.0 * ww
+    return zz[order], ww[order], gg[:, order]
 
 
 class PushforwardPart(ContinuousPart):
@@ -233,32 +338,38 @@ class PushforwardPart(ContinuousPart):
         with np.errstate(over="ignore", under="ignore"):
             z_edge = np.exp(-self.depth.ravel() * np.log(np.maximum(s, 1.0)) - 0.5 * np.log(self.q0.ravel()))
         self.z_lo = float(np.clip(np.min(1e-3 * z_edge, initial=2.0 ** -20), 1e-300, 2.0 ** -20))
-        self._z, self._wz = _z_nodes(self.z_lo, self.symmetric)
+        self._z: np.ndarray | None = None
+        self._wz: np.ndarray | None = None
         self._logg: np.ndarray | None = None
 
     def _flat(self, name):
         return getattr(self, name).ravel()
 
-    def _log_gains(self) -> np.ndarray:
-        """``log|g|`` at every node for every batch element, shape (n_batch, n_nodes)."""
-        if self._logg is None:
-            from .recursion import run_layers
+    def _eval_logg(self, z: np.ndarray) -> np.ndarray:
+        """``log|g|`` at standard-normal points ``z`` for every batch element, (n_batch, z.size)."""
+        from .recursion import run_layers
 
-            s, q, d, b = (self._flat(n) for n in ("sigma", "q0", "depth", "bias"))
-            out = np.empty((s.size, self._z.size))
-            depths = np.unique(d)
-            chunk = max(1, int(2e7 // (depths.size * self._z.size)))
-            for start in range(0, s.size, chunk):
-                sl = slice(start, start + chunk)
-                u = np.sqrt(q[sl])[:, None] * self._z[None, :]
-                lg, _ = run_layers(self.act, s[sl], b[sl], u, depths)
-                pick = np.searchsorted(depths, d[sl])
-                out[sl] = lg[pick, np.arange(lg.shape[1])]
-            self._logg = out
+        s, q, d, b = (self._flat(n) for n in ("sigma", "q0", "depth", "bias"))
+        out = np.empty((s.size, z.size))
+        depths = np.unique(d)
+        chunk = max(1, int(2e7 // (depths.size * max(z.size, 1))))
+        for start in range(0, s.size, chunk):
+            sl = slice(start, start + chunk)
+            u = np.sqrt(q[sl])[:, None] * z[None, :]
+            lg, _ = run_layers(self.act, s[sl], b[sl], u, depths)
+            pick = np.searchsorted(depths, d[sl])
+            out[sl] = lg[pick, np.arange(lg.shape[1])]
+        return out
+
+    def _log_gains(self) -> np.ndarray:
+        """``log|g|`` at the adaptive nodes for every batch element, shape (n_batch, n_nodes)."""
+        if self._logg is None:
+            self._z, self._wz, self._logg = _adaptive_nodes(self._eval_logg, self.z_lo, self.symmetric)
         return self._logg
 
     def nodes(self, flat_index: int):
-        return 2.0 * self._log_gains()[flat_index], self._wz
+        lg = self._log_gains()
+        return 2.0 * lg[flat_index], self._wz
 
     def take(self, index):
         sub = PushforwardPart(self.act, self.sigma[index], self.q0[index], self.depth[index], self.bias[index])
@@ -322,6 +433,14 @@ class PushforwardPart(ContinuousPart):
             out[k] = tot
         return out
 
+    def _chunked(self, fn, b_idx, values):
+        """Apply ``fn(b_idx, values)`` in blocks so (pairs x nodes) work arrays stay ~32 MB."""
+        n_nodes = self._log_gains().shape[1]
+        step = max(1, int(4e6 // n_nodes))
+        if b_idx.size <= step:
+            return fn(b_idx, values)
+        return np.concatenate([fn(b_idx[i:i + step], values[i:i + step]) for i in range(0, b_idx.size, step)])
+
     def _pairs(self, x):
         x = np.asarray(x, dtype=np.float64)
         shape = x.shape
@@ -333,7 +452,7 @@ class PushforwardPart(ContinuousPart):
         out = np.zeros(xs.size)
         pos = xs > 0
         if pos.any():
-            out[pos] = self._mass_below(b_idx[pos], 0.5 * np.log(xs[pos]))
+            out[pos] = self._chunked(self._mass_below, b_idx[pos], 0.5 * np.log(xs[pos]))
         return out.reshape(shape)
 
     def sf(self, x):
@@ -343,29 +462,33 @@ class PushforwardPart(ContinuousPart):
         pos = xs > 0
         if pos.any():
             if self.symmetric:
-                out[pos] = _sym_sf(self, b_idx[pos], 0.5 * np.log(xs[pos]))
+                out[pos] = self._chunked(lambda b, lv: _sym_sf(self, b, lv), b_idx[pos], 0.5 * np.log(xs[pos]))
             else:
-                out[pos] = 1.0 - self._mass_below(b_idx[pos], 0.5 * np.log(xs[pos]))
+                out[pos] = 1.0 - self._chunked(self._mass_below, b_idx[pos], 0.5 * np.log(xs[pos]))
         return out.reshape(shape)
 
     def pdf(self, x):
-        from .recursion import dlog_gain_du
-
         shape, b_idx, xs = self._pairs(x)
         out = np.zeros(xs.size)
         pos = np.nonzero(xs > 0)[0]
         if pos.size:
-            level = 0.5 * np.log(xs[pos])
-            _, pair, _, roots = self._crossings(b_idx[pos], level)
-            bb = b_idx[pos][pair]
-            q = self._flat("q0")[bb]
-            dl = dlog_gain_du(self.act, self._flat("sigma")[bb], self._flat("bias")[bb], self._flat("depth")[bb], roots)
-            lam = xs[pos][pair]
-            dens = np.exp(-0.5 * roots * roots / q) / np.sqrt(2 * math.pi * q) / np.abs(2.0 * lam * dl)
-            if self.symmetric:
-                dens = 2.0 * dens
-            np.add.at(out, pos[pair], np.where(np.isfinite(dens), dens, 0.0))
+            out[pos] = self._chunked(self._density, b_idx[pos], xs[pos])
         return out.reshape(shape)
+
+    def _density(self, b_idx, lam):
+        from .recursion import dlog_gain_du
+
+        _, pair, _, roots = self._crossings(b_idx, 0.5 * np.log(lam))
+        bb = b_idx[pair]
+        q = self._flat("q0")[bb]
+        dl = dlog_gain_du(self.act, self._flat("sigma")[bb], self._flat("bias")[bb], self._flat("depth")[bb], roots)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            dens = np.exp(-0.5 * roots * roots / q) / np.sqrt(2 * math.pi * q) / np.abs(2.0 * lam[pair] * dl)
+        if self.symmetric:
+            dens = 2.0 * dens
+        out = np.zeros(b_idx.size)
+        np.add.at(out, pair, np.where(np.isfinite(dens), dens, 0.0))
+        return out
 
     def sample(self, flat_index, n, rng):
         from .recursion import run_layers

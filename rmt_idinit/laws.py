@@ -238,11 +238,17 @@ class SpectralLaw:
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(x > 0, np.log(np.where(x > 0, x, 1.0)), -np.inf)
 
+    def _atom_le(self, x: np.ndarray) -> np.ndarray:
+        # Compare atoms as the numbers rvs() returns (exp(log_atom)), so that cdf(atom) includes the
+        # atom even where log(exp(a)) != a by an ulp; logs only where the atom overflows.
+        atoms = self.atoms
+        lx = self._log_x(x)[..., None]
+        return np.where(np.isfinite(atoms), atoms <= x[..., None], self.log_atoms <= lx)
+
     def cdf(self, x: Any) -> np.ndarray:
         """``P(lambda <= x)``, broadcasting ``x`` against the batch shape."""
         x = self._broadcast_x("x", x)
-        lx = self._log_x(x)[..., None]
-        below = (self.log_atoms <= lx) & (x[..., None] >= 0)
+        below = self._atom_le(x) & (x[..., None] >= 0)
         out = np.sum(np.where(below, self.weights, 0.0), axis=-1)
         if self.continuous is not None:
             out = out + self.continuous.cdf(x)
@@ -251,8 +257,7 @@ class SpectralLaw:
     def sf(self, x: Any) -> np.ndarray:
         """``P(lambda > x)`` without cancellation in the upper tail."""
         x = self._broadcast_x("x", x)
-        lx = self._log_x(x)[..., None]
-        above = (self.log_atoms > lx) | (x[..., None] < 0)
+        above = ~self._atom_le(x) | (x[..., None] < 0)
         out = np.sum(np.where(above, self.weights, 0.0), axis=-1)
         if self.continuous is not None:
             out = out + self.continuous.sf(x)

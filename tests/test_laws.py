@@ -1,0 +1,159 @@
+"""One generic harness applied to every kind of SpectralLaw (scipy.stats style)."""
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+import rmt_idinit as ri
+from rmt_idinit.finite import dkw_epsilon, goodness_of_fit, ks_distance
+from rmt_idinit.laws import GridDensity, SpectralLaw
+
+LAWS = {
+    "hardtanh>1": lambda: ri.jjt_law(1.02, 0.1, 50),
+    "hardtanh<1": lambda: ri.jjt_law(0.9, 1.0, 50),
+    "relu": lambda: ri.jjt_law(1.1, 1.0, 20, "relu"),
+    "leaky": lambda: ri.jjt_law(1.05, 1.0, 20, "leaky_relu", negative_slope=0.2),
+    "linear": lambda: ri.jjt_law(0.99, 1.0, 7, "linear"),
+    "hardtanh+bias": lambda: ri.jjt_law(1.1, 1.0, 12, bias=0.05),
+    "tanh": lambda: ri.jjt_law(1.05, 0.5, 30, "tanh"),
+    "gelu": lambda: ri.jjt_law(1.1, 1.0, 10, "gelu"),
+    "sigmoid": lambda: ri.jjt_law(1.5, 1.0, 6, "sigmoid"),
+    "empirical": lambda: ri.jjt_law(1.03, None, 10, "tanh", inputs=np.linspace(-2, 2, 41)),
+    "grid+atom": lambda: SpectralLaw(np.array([-np.inf]), np.array([0.3]),
+                                     GridDensity(np.linspace(0.0, 2.0, 4001), 0.35 * np.linspace(0.0, 2.0, 4001))),
+}
+
+
+@pytest.fixture(params=sorted(LAWS))
+def law(request):
+    return LAWS[request.param]()
+
+
+def probe_points(law):
+    q = np.array([0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99])
+    return np.unique(np.concatenate([law.ppf(q), [0.0, 1e-3, 1.0]]))
+
+
+def test_cdf_monotone_bounded_and_complements_sf(law):
+    x = np.sort(np.concatenate([probe_points(law), np.geomspace(1e-6, 1e6, 60)]))
+    f = law.cdf(x)
+    assert np.all(np.diff(f) >= -1e-15) and f.min() >= 0 and f.max() <= 1
+    np.testing.assert_allclose(f + law.sf(x), 1.0, atol=1e-12)
+    assert law.cdf(-1.0) == 0.0 and law.cdf(np.inf) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_ppf_inverts_cdf(law):
+    for q in (0.05, 0.2, 0.5, 0.8, 0.95):
+        x = float(law.ppf(q))
+        assert float(law.cdf(x)) >= q - 1e-9
+        # nothing smaller reaches q (smallest such x)
+        assert float(law.cdf(x * (1 - 1e-6))) <= q + 1e-9 or x == 0.0
+
+
+def test_moments_against_samples(law):
+    # E[lambda] from the law against the sample mean of exact draws, within 6 standard errors
+    x = law.rvs(40000, rng=7)
+    m, v = float(law.mean()), float(law.var())
+    assert abs(x.mean() - m) <= 6 * math.sqrt(v / x.size) + 1e-12 * abs(m)
+    assert float(law.moment(0)) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_samples_follow_cdf(law):
+    x = law.rvs(3000, rng=11)
+    assert ks_distance(x, law) < dkw_epsilon(3000, 1 - 1e-6)
+
+
+def test_var_matches_moments(law):
+    m1, m2 = float(law.moment(1)), float(law.moment(2))
+    assert float(law.var()) == pytest.approx(m2 - m1 * m1, rel=1e-7, abs=1e-12 * m2)
+
+
+def test_pickle_roundtrip(law):
+    back = pickle.loads(pickle.dumps(law))
+    x = probe_points(law)
+    np.testing.assert_array_equal(back.cdf(x), law.cdf(x))
+    assert float(back.mean()) == float(law.mean())
+
+
+def test_pdf_is_the_derivative_of_cdf():
+    # pdf from the root formula sum_r N(r; 0, q0) / |dlambda/du| against central differences of the
+    # exact cdf (an integral test would need to handle the 1/sqrt singularities at gain extrema)
+    for law in (ri.jjt_law(1.05, 0.5, 30, "tanh"), ri.jjt_law(1.1, 1.0, 10, "gelu"),
+                ri.jjt_law(1.2, 1.0, 8, "silu")):
+        x = law.ppf(np.array([0.1, 0.3, 0.45, 0.7, 0.85, 0.95]))
+        h = 1e-5 * x
+        numeric = (law.cdf(x + h) - law.cdf(x - h)) / (2 * h)
+        np.testing.assert_allclose(law.pdf(x), numeric, rtol=1e-5)
+
+
+def test_symmetric_ppf_matches_bisection():
+    law = ri.jjt_law(1.05, 0.5, 30, "tanh")
+    q = np.array([0.1, 0.5, 0.9])
+    direct = law.ppf(q)
+    np.testing.assert_allclose(law.cdf(direct), q, rtol=1e-10)
+
+
+def test_batch_broadcasting_and_indexing():
+    sig = np.array([0.9, 1.0, 1.02])[:, None]
+    q0 = np.array([0.1, 1.0])
+    law = ri.jjt_law(sig, q0, 50)
+    assert law.batch_shape == (3, 2)
+    assert law.cdf(0.5).shape == (3, 2)
+    assert law.cdf(np.zeros((4, 1, 1))).shape == (4, 3, 2)
+    one = law[2, 0]
+    assert one.batch_shape == ()
+    assert float(one.mean()) == pytest.approx(float(ri.jjt_law(1.02, 0.1, 50).mean()), rel=1e-15)
+    with pytest.raises(ValueError, match="cannot broadcast against the batch shape"):
+        law.cdf(np.zeros(5))
+
+
+def test_smooth_batch_matches_singletons():
+    law = ri.jjt_law(np.array([0.95, 1.05]), np.array([[0.5], [1.0]]), 15, "tanh")
+    for i, q in enumerate((0.5, 1.0)):
+        for j, s in enumerate((0.95, 1.05)):
+            single = ri.jjt_law(s, q, 15, "tanh")
+            assert law.mean()[i, j] == pytest.approx(float(single.mean()), rel=1e-11)
+            assert law.cdf(0.3)[i, j] == pytest.approx(float(single.cdf(0.3)), rel=1e-11)
+
+
+def test_huge_atoms_stay_finite_in_logs():
+    # sigma^(2L) = e^784 overflows; the weight alpha ~ e^-392 does not underflow
+    law = ri.jjt_law(1.04, 1e-3, 10_000)
+    assert law.log_atoms[0] == pytest.approx(20000 * math.log(1.04), rel=1e-15)
+    assert np.isinf(law.atoms[0])
+    lm = float(law.log_moment(1))
+    assert math.isfinite(lm)
+    assert lm == pytest.approx(law.log_atoms[0] + math.log(law.weights[0]), rel=1e-13)
+    assert float(law.mean()) == pytest.approx(math.exp(lm), rel=1e-12)  # e^392 is representable
+    a = law.weights[0]
+    assert float(law.log_var()) == pytest.approx(math.log(a * (1 - a)) + 2 * law.log_atoms[0], rel=1e-13)
+    assert np.isinf(law.var())  # e^1176 is not; never NaN
+
+
+def test_count_law_is_binomial():
+    law = ri.jjt_law(1.02, 0.1, 50)
+    cl = law.count_law(400000)
+    assert cl.mean() == pytest.approx(400000 * 0.759955, rel=1e-6)
+    # THEORY.md: N = 400000 measured nonzero fraction 0.76064; inside the binomial 99.99% range
+    lo, hi = cl.interval(0.9999)
+    assert lo <= 0.76064 * 400000 <= hi or abs(0.76064 - 0.759955) < 4 * math.sqrt(0.76 * 0.24 / 400000) * 2
+    with pytest.raises(ValueError, match="atom must be an index"):
+        law.count_law(10, atom=5)
+
+
+def test_goodness_of_fit_rejects_the_wrong_law():
+    right = ri.jjt_law(1.05, 0.5, 30, "tanh")
+    wrong = ri.jjt_law(1.05, 0.6, 30, "tanh")
+    x = right.rvs(4000, rng=3)
+    assert goodness_of_fit(x, right).pvalue > 1e-4
+    assert goodness_of_fit(x, wrong).statistic > dkw_epsilon(4000, 0.999)
+
+
+def test_grid_density_validation():
+    with pytest.raises(ValueError, match="strictly increasing"):
+        GridDensity([0.0, 0.0, 1.0], [1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match=">= 0"):
+        GridDensity([0.0, 1.0], [1.0, -1.0])
+    with pytest.raises(ValueError, match="weights must lie in"):
+        SpectralLaw([0.0], [1.5])
