@@ -270,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    except (ValueError, TypeError, OSError) as exc:
+    except (ValueError, TypeError, OSError, argparse.ArgumentTypeError) as exc:
         # library parameter checks and unwritable outputs are user errors: one line, no traceback
         msg = " ".join(str(exc).split()) or type(exc).__name__
         print(f"rmt-idinit: error: {msg}", file=sys.stderr)
