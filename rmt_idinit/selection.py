@@ -72,6 +72,7 @@ __all__ = [
     "sigma_window",
     "feasible_sigma_interval",
     "max_q0",
+    "max_q0_derivation",
     "max_depth",
     "best_sigma",
     "FeasibleRegion",
@@ -480,6 +481,23 @@ def max_q0(sigma: Any, depth: Any, eps: Any = DEFAULT_EPS, activation: str | Act
             p = int(np.searchsorted(sig, s[pos]))
             out[pos] = _first_crossing(lambda qq: sets.mass(np.sqrt(qq), 0, 0, p), float(e[pos]))
     return _scalar(out)
+
+
+def max_q0_derivation(regime: str = "sigma > 1") -> dict:
+    """The sympy derivation of the hard-tanh ``max_q0`` boundary (:mod:`rmt_idinit.symbolic`).
+
+    Imported lazily so that the numerics never import sympy's solvers. Returns
+    :func:`rmt_idinit.symbolic.derive_q0_boundary` (``equation``, ``x_solution``, ``boundary``,
+    ``monotone``, ``inequality``); ``boundary`` evaluates to :func:`max_q0`.
+
+    Examples
+    --------
+    >>> max_q0_derivation("sigma <= 1")["boundary"]
+    1/(2*sigma**2*erfinv(1 - eps)**2)
+    """
+    from . import symbolic
+
+    return symbolic.derive_q0_boundary(regime)
 
 
 def _scan_q0(fn, s, e):

@@ -195,3 +195,13 @@ def test_sweep_dask(processes):
 def test_errors_name_the_parameter(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_symbolic_derivation_agrees_with_closed_form():
+    sp = pytest.importorskip("sympy")
+    from rmt_idinit import symbolic as sy
+
+    for regime, sigma in (("sigma > 1", 1.003), ("sigma <= 1", 0.97)):
+        b = sel.max_q0_derivation(regime)["boundary"]
+        val = float(b.subs({sy.SIGMA: sp.Float(sigma, 30), sy.DEPTH: L, sy.EPS: sp.Rational(1, 20)}).evalf(30))
+        assert float(sel.max_q0(sigma, L, 0.05)) == pytest.approx(val, rel=1e-12)
