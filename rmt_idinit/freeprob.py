@@ -446,8 +446,8 @@ def jjt_moments(depth: int, activation: str | Activation = "hardtanh", weights: 
     Examples
     --------
     >>> m1, m2, var = jjt_moments(10, "hardtanh", "gaussian", q_star=1.0)
-    >>> round(m1, 12), round(var, 6)
-    (1.0, 14.648)
+    >>> round(m1, 12), round(var, 6)  # 10 / p with p = erf(1/sqrt(2))
+    (1.0, 14.647948)
     """
     L = _depth(depth)
     ri = random_init(activation, weights, **kwargs)
@@ -590,7 +590,7 @@ def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weight
     --------
     >>> law = random_jjt_law(4, "hardtanh", "orthogonal", q_star=1.0)
     >>> round(float(law.mean()), 8), round(float(law.var()), 6)  # var = L (1-p)/p
-    (1.0, 1.859294)
+    (1.0, 1.859179)
     """
     L = _depth(depth)
     n_grid = int(_checks.check_int("n_grid", n_grid, minimum=16))
