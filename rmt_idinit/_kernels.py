@@ -95,9 +95,38 @@ def d2phi(code, h, p):
     return b * _expit(b * h) * _expit(-b * h)
 
 
+@njit(cache=True)
+def phi_dphi(code, h, p):
+    """``(phi(h), phi'(h))`` sharing the transcendental: one tanh, exp or erfc per layer."""
+    if code == 4:
+        # tanh and its derivative from one exponential (libm tanh costs 2.5x an exp), with no
+        # cancellation: expm1 near 0, and E = exp(-2|h|) < 0.37 beyond, where 1 - E is safe and
+        # phi' = 4E/(1+E)^2 keeps full relative accuracy even when it underflows towards 0.
+        a = abs(h)
+        if a <= 0.5:
+            m = math.expm1(-2.0 * a)
+            t = -m / (2.0 + m)
+            d = (1.0 - t) * (1.0 + t)
+        else:
+            e = math.exp(-2.0 * a)
+            t = (1.0 - e) / (1.0 + e)
+            d = 4.0 * e / ((1.0 + e) * (1.0 + e))
+        return math.copysign(t, h), d
+    if code == 6:
+        s = _expit(h)
+        return s, s * _expit(-h)
+    if code == 8:
+        s = _expit(h)
+        return h * s, s * (1.0 + h * (1.0 - s))
+    if code == 5:
+        a = p[0]
+        return math.erf(a * h), _TWO_OVER_SQRTPI * a * math.exp(-(a * h) * (a * h))
+    return phi(code, h, p), dphi(code, h, p)
+
+
 def builtin(code: int) -> tuple:
-    """Kernels ``(phi, dphi, d2phi, code)`` for a built-in; the code selects the branch."""
-    return phi, dphi, d2phi, code
+    """Kernels ``(phi, dphi, d2phi, code, phi_dphi)`` for a built-in; the code selects the branch."""
+    return phi, dphi, d2phi, code, phi_dphi
 
 
 def user(act) -> tuple:
@@ -131,4 +160,8 @@ def user(act) -> tuple:
     def ud2phi(code, h, p):
         return d2f(h)
 
-    return uphi, udphi, ud2phi, -1
+    @njit
+    def uboth(code, h, p):
+        return f(h), df(h)
+
+    return uphi, udphi, ud2phi, -1, uboth

@@ -164,7 +164,7 @@ class SpectralLaw:
     Examples
     --------
     >>> import numpy as np
-    >>> law = SpectralLaw(np.log([[4.0, 0.0]]).clip(-np.inf), np.array([[0.75, 0.25]]))
+    >>> law = SpectralLaw([[np.log(4.0), -np.inf]], [[0.75, 0.25]])  # 3/4 at 4, 1/4 at 0
     >>> law.mean().tolist(), law.var().tolist()
     ([3.0], [3.0])
     """

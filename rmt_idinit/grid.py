@@ -1,0 +1,111 @@
+"""Moments of the identity-init law on large (sigma, q0) grids, sharing work across q0.
+
+At identity init the input scale enters only through the input measure: the per-unit map
+``u -> g_L(u)`` depends on sigma, depth and bias, not on q0. So for each sigma the layer recursion
+runs once on a u-grid that serves every q0, and each q0 only re-weights the same nodes::
+
+    E_q0[lambda^k] = sum_j w_j N(u_j; 0, q0) g_L(u_j)^(2k).
+
+The nodes are composite 16-point Gauss-Legendre panels on a geometric grid in ``|u|`` (several
+panels per octave), which resolves both the input Gaussians of every scale and the changes of the
+gain at ``|u| ~ sigma^(-l)``. This shared grid is used for odd activations with decreasing phi'
+(tanh, erf, hard-tanh, linear) and no bias, whose gain decreases in ``|u|``; other activations can
+have gain peaks near unstable fixed points that only per-law adaptive panels resolve, so for them
+this function evaluates ``jjt_law(...).log_moment`` over the grid instead.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import special
+
+from . import _checks
+from .activations import Activation, get_activation
+from .recursion import run_layers
+
+__all__ = ["log_moment_grid", "moment_grid"]
+
+_Z_MAX = 38.5
+
+
+def _u_nodes(u_lo: float, u_hi: float, per_octave: int, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:
+    n_oct = max(1, int(math.ceil(math.log2(u_hi / u_lo) * per_octave)))
+    edges = np.concatenate([[0.0], u_lo * np.exp2(np.arange(n_oct + 1) / per_octave)])
+    x, w = np.polynomial.legendre.leggauss(16)
+    a, b = edges[:-1, None], edges[1:, None]
+    u = (0.5 * (b - a) * x + 0.5 * (a + b)).ravel()
+    wu = (0.5 * (b - a) * w).ravel()
+    if symmetric:
+        return u, 2.0 * wu
+    return np.concatenate([-u[::-1], u]), np.concatenate([wu[::-1], wu])
+
+
+def log_moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activation = "tanh",
+                    k: float = 1.0, bias: float = 0.0, *, per_octave: int = 4,
+                    **activation_params: float) -> np.ndarray:
+    """``log E[lambda_L^k]`` on the outer grid ``sigma x q0``, shape ``(len(sigma), len(q0))``.
+
+    Parameters
+    ----------
+    sigma, q0 : 1-D array_like
+        Grid axes (finite, > 0).
+    depth : int
+    activation : str or Activation
+    k : float
+        Moment order.
+    bias : float
+    per_octave : int
+        Gauss-Legendre panels per octave of ``|u|``.
+
+    Examples
+    --------
+    >>> import numpy as np, rmt_idinit as ri
+    >>> from rmt_idinit.grid import log_moment_grid
+    >>> g = log_moment_grid([1.0, 1.05], [0.5, 1.0], 30, "tanh")
+    >>> bool(np.allclose(np.exp(g[1, 0]), ri.jjt_law(1.05, 0.5, 30, "tanh").mean(), rtol=1e-8))
+    True
+    """
+    act = get_activation(activation, **activation_params)
+    s = np.atleast_1d(_checks.check_positive("sigma", sigma))
+    q = np.atleast_1d(_checks.check_positive("q0", q0))
+    if s.ndim != 1 or q.ndim != 1:
+        raise ValueError("sigma and q0 must be 1-D grid axes")
+    d = int(_checks.check_depth(depth))
+    b = float(_checks.check_finite("bias", bias))
+    kk = float(_checks.check_finite("k", k))
+    per_octave = int(_checks.check_int("per_octave", per_octave, minimum=1))
+    symmetric = act.even_decreasing_gain and b == 0.0
+    if not symmetric:
+        # Non-monotone gains (gelu, silu, bias...) can peak sharply near unstable fixed points,
+        # which a q0-independent grid cannot resolve: use the adaptive law, batched over the grid.
+        from .identity import jjt_law
+
+        return np.asarray(jjt_law(s[:, None], q[None, :], d, act, bias=b).log_moment(kk))
+    # the gain changes at |u| ~ sigma^(-depth) for sigma > 1: start the octaves well below that
+    with np.errstate(under="ignore"):
+        u_lo = float(np.clip(1e-3 * math.exp(-d * math.log(max(float(s.max()), 1.0))), 1e-300, 1e-6))
+        u_lo = min(u_lo, 1e-6 * math.sqrt(float(q.min())))
+    u_hi = _Z_MAX * math.sqrt(float(q.max()))
+    u, wu = _u_nodes(u_lo, u_hi, per_octave, symmetric)
+    # log weights per q0: log(w_j) + log N(u_j; 0, q0)
+    with np.errstate(divide="ignore"):
+        logw = np.log(wu)[None, :] - 0.5 * u[None, :] ** 2 / q[:, None] - 0.5 * np.log(2 * math.pi * q)[:, None]
+    out = np.empty((s.size, q.size))
+    chunk = max(1, int(4e6 // u.size))
+    for start in range(0, s.size, chunk):
+        ss = s[start:start + chunk]
+        lg, _ = run_layers(act, ss, np.full(ss.size, b), np.broadcast_to(u, (ss.size, u.size)), np.array([d]))
+        terms = 2.0 * kk * lg[0][:, None, :] + logw[None, :, :]
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            res = special.logsumexp(terms, axis=-1)
+        out[start:start + chunk] = np.where(np.isnan(res), -np.inf, res)
+    return out
+
+
+def moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activation = "tanh",
+                k: float = 1.0, bias: float = 0.0, **kwargs: Any) -> np.ndarray:
+    """``E[lambda_L^k]`` on the grid (``inf`` beyond double range; see :func:`log_moment_grid`)."""
+    with np.errstate(over="ignore"):
+        return np.exp(log_moment_grid(sigma, q0, depth, activation, k, bias, **kwargs))
