@@ -30,6 +30,34 @@ from .identity import (
 )
 from .laws import GridDensity, SpectralLaw
 
+# Heavier layers load on first use, so `import rmt_idinit` stays quick (no numba, scipy.optimize,
+# dask, torch or matplotlib at import time).
+_LAZY = {
+    **{name: "selection" for name in (
+        "best_sigma", "dead_fraction", "feasible_region", "feasible_sigma_interval", "gradient_scale",
+        "is_feasible", "isometry_loss", "max_depth", "max_q0", "sweep", "FeasibleRegion")},
+    **{name: "grid" for name in ("log_moment_grid", "moment_grid")},
+    **{name: "finite" for name in ("count_law", "dkw_band", "dkw_epsilon", "goodness_of_fit", "ks_distance")},
+}
+_SUBMODULES = ("activations", "laws", "identity", "piecewise", "recursion", "grid", "finite", "precise",
+               "symbolic", "selection", "plotting", "meanfield", "freeprob", "compare", "nn", "data", "cli")
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'rmt_idinit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+
 __all__ = [
     "__version__",
     "__citation__",
@@ -46,4 +74,5 @@ __all__ = [
     "forward_moments",
     "SpectralLaw",
     "GridDensity",
+    *_LAZY,
 ]
