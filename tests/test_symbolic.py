@@ -1,0 +1,103 @@
+"""The sympy forms: structure, derivations, LaTeX and lambdify (numbers checked in test_accuracy)."""
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+from rmt_idinit import precise as P
+from rmt_idinit import symbolic as sy
+
+
+def test_default_symbols_and_piecewise_regimes():
+    a = sy.alpha()
+    assert isinstance(a, sp.Piecewise)
+    assert a.free_symbols == {sy.SIGMA, sy.Q0, sy.DEPTH}
+    # sigma <= 1 branch does not depend on L; both branches agree at sigma = 1
+    assert sy.DEPTH not in a.args[1][0].free_symbols
+    assert sp.simplify(a.args[0][0].subs(sy.SIGMA, 1) - a.args[1][0].subs(sy.SIGMA, 1)) == 0
+    assert sy.alpha(2, sp.Rational(1, 2), 3) == sp.erf(sp.Rational(1, 8))
+    assert sy.alpha(sp.Rational(1, 2), 2, 10) == sp.erf(1)
+
+
+def test_complement_and_alpha_sum_to_one():
+    expr = sy.alpha() + sy.alpha_complement()
+    for s in (sp.Rational(1, 2), 1, 3):
+        assert sp.simplify(expr.subs(sy.SIGMA, s).rewrite(sp.erf)) == 1
+
+
+def test_relative_variance_is_one_over_alpha_minus_one():
+    a = sy.alpha(2, 1, 3)
+    assert sp.simplify(sy.relative_variance(2, 1, 3) - (1 / a - 1)) == 0
+    # and it is the ratio of the variance to the squared mean
+    assert sp.simplify((sy.variance(2, 1, 3) / sy.mean(2, 1, 3) ** 2 - (1 / a - 1)).rewrite(sp.erf)) == 0
+
+
+def test_moments_of_atoms():
+    atoms, weights = sy.jjt_law_atoms(2, 1, 3)
+    assert atoms == [64, 0]
+    m2 = sum(w * x ** 2 for w, x in zip(weights, atoms))
+    assert sp.simplify(m2 - sy.moment(2, 2, 1, 3)) == 0
+    assert sy.jjt_law_atoms(activation="linear") == ([sy.SIGMA ** (2 * sy.DEPTH)], [1])
+    with pytest.raises(ValueError, match="activation must be one of"):
+        sy.jjt_law_atoms(activation="tanh")
+
+
+def test_second_moment_derivation_matches_formula():
+    assert sp.simplify(sy.derive_hardtanh_second_moment() - sy.hardtanh_second_moment()) == 0
+
+
+def test_forward_moment_regimes():
+    fm = sy.forward_moment()
+    assert isinstance(fm, sp.Piecewise)
+    assert sp.simplify(sy.forward_moment(1, 1, 5) - sy.hardtanh_second_moment(1)) == 0
+
+
+@pytest.mark.parametrize("regime, m", [("sigma > 1", sy.DEPTH), ("sigma <= 1", 1)])
+def test_derive_q0_boundary(regime, m):
+    d = sy.derive_q0_boundary(regime)
+    assert d["x_solution"] == sp.erfinv(1 - sy.EPS)
+    expected = sy.SIGMA ** (-2 * m) / (2 * sp.erfinv(1 - sy.EPS) ** 2)
+    assert sp.simplify(d["boundary"] - expected) == 0
+    # at the boundary alpha = 1 - eps exactly, and alpha decreases in q0
+    x = sp.Symbol("x", positive=True)  # erfinv(1 - eps) > 0 for 0 < eps < 1
+    lhs = d["equation"].lhs.subs(sy.Q0, d["boundary"].subs(sp.erfinv(1 - sy.EPS), x))
+    assert sp.simplify(lhs) == sp.erf(x)
+    assert d["monotone"].subs({sy.SIGMA: 2, sy.Q0: 1, sy.DEPTH: 3}).evalf() < 0
+    # and the stated q0_max is the same expression
+    branch = 0 if regime == "sigma > 1" else 1
+    assert sp.simplify(sy.q0_max().args[branch][0] - expected) == 0
+    with pytest.raises(ValueError, match="regime must be"):
+        sy.derive_q0_boundary("sigma < 1")
+
+
+def test_q0_boundary_numerically_with_precise():
+    # alpha(sigma, q0_max, L) = 1 - eps, checked at 50 digits in mpmath
+    for s, L, eps in [(1.02, 50, "1e-3"), (0.9, 10, "1e-6"), (2.0, 3, "0.01")]:
+        q = sy.q0_max(sp.Float(s, 60), L, sp.Float(eps, 60)).evalf(55)
+        with mpmath.workdps(50):
+            c = P.alpha_complement(mpmath.mpf(str(sp.Float(s, 60))), mpmath.mpf(str(q)), L)
+            assert abs(c - mpmath.mpf(eps)) <= mpmath.mpf("1e-40") * mpmath.mpf(eps)
+
+
+def test_sigma_range():
+    lo, hi = sy.sigma_range(5, 1024)
+    assert (lo, hi) == (sp.Rational(1, 2), 2)
+    lo, hi = sy.sigma_range()
+    assert sp.simplify(hi ** (2 * sy.DEPTH) - sy.KAPPA) == 0 and sp.simplify(lo * hi - 1) == 0
+
+
+def test_latex_and_lambdify():
+    tex = sy.latex(sy.q0_max())
+    assert r"\operatorname{erfinv}" in tex and r"\varepsilon" in tex and r"\sigma" in tex
+    f = sy.lambdify(sy.alpha(), [sy.SIGMA, sy.Q0, sy.DEPTH], modules="scipy")
+    assert math.isclose(float(f(1.02, 0.1, 50)), 0.7599549998057694, rel_tol=1e-13)
+    assert math.isclose(float(f(0.9, 1.0, 7)), 0.733479474194989, rel_tol=1e-13)
+    g = sy.lambdify(sy.forward_moment(), modules="mpmath")  # args sorted by name: L, q0, sigma
+    with mpmath.workdps(30):
+        assert abs(g(3, mpmath.mpf(1), mpmath.mpf(1)) - P.hardtanh_second_moment(1, dps=30)) < mpmath.mpf("1e-28")
+    h = sy.lambdify(sy.q0_max(), [sy.SIGMA, sy.DEPTH, sy.EPS], modules="scipy")
+    assert np.all(np.isfinite(h(np.array([0.9, 1.5]), 10, 1e-3)))
