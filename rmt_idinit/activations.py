@@ -308,13 +308,13 @@ def get_activation(activation: str | Activation = "hardtanh", **params: float) -
         raise TypeError(f"activation must be a name or an Activation, got {type(activation).__name__}")
     key = activation.lower().replace("-", "_")
     if key in _FACTORIES:
-        try:
-            return _FACTORIES[key](**params)
-        except TypeError:
-            allowed = [p for p in _FACTORIES[key].__code__.co_varnames[: _FACTORIES[key].__code__.co_argcount]]
-            raise TypeError(
-                f"activation {key!r} takes parameters {allowed or 'none'}, got {sorted(params)}"
-            ) from None
+        import inspect
+
+        allowed = list(inspect.signature(_FACTORIES[key]).parameters)
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise TypeError(f"activation {key!r} takes parameters {allowed or 'none'}, got {unknown}")
+        return _FACTORIES[key](**params)
     if activation in _USER:
         if params:
             raise TypeError(f"unexpected activation parameters {sorted(params)} for {activation!r}")

@@ -52,11 +52,37 @@ def _params(sigma, q0, depth, bias=0.0):
     return _checks.broadcast(sigma=s, q0=q, depth=d, bias=b)
 
 
-def _hardtanh_arg(sigma, q0, depth):
-    """``x = sigma^(-m) / sqrt(2 q0)`` with m = depth (sigma > 1) or 1 (sigma <= 1), via logs."""
+def _hardtanh_log_arg(sigma, q0, depth):
+    """``log x`` for ``x = sigma^(-m) / sqrt(2 q0)``, m = depth (sigma > 1) or 1 (sigma <= 1)."""
     m = np.where(sigma > 1.0, depth, 1).astype(np.float64)
-    with np.errstate(over="ignore", under="ignore"):
-        return np.exp(-m * np.log(sigma) - 0.5 * np.log(2.0 * q0))
+    return -m * np.log(sigma) - 0.5 * np.log(2.0 * q0)
+
+
+def _hardtanh_arg(sigma, q0, depth):
+    """``x = sigma^(-m) / sqrt(2 q0)``, m = depth (sigma > 1) or 1 (sigma <= 1).
+
+    ``pow`` is correctly rounded where it neither overflows nor underflows; erfc multiplies the
+    relative error of x by 2x^2 (~1400 at erfc = 1e-300), so the exp-of-logs form, whose exponent
+    carries an absolute error ~|log(2 q0)| 1e-16, is used only outside that range.
+    """
+    m = np.where(sigma > 1.0, depth, 1).astype(np.float64)
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        direct = np.power(sigma, -m) / np.sqrt(2.0 * q0)
+        via_logs = np.exp(_hardtanh_log_arg(sigma, q0, depth))
+    ok = np.isfinite(direct) & (direct > 1e-290) & (direct < 1e290)
+    return np.where(ok, direct, via_logs)
+
+
+def _log_erf(x, log_x):
+    """``log erf(x)``, finite where erf(x) underflows (x < 1e-308): log(2/sqrt(pi)) + log x."""
+    with np.errstate(divide="ignore", under="ignore"):
+        tiny = log_x < -300.0 * math.log(10.0)
+        return np.where(tiny, math.log(2.0 / math.sqrt(math.pi)) + log_x, np.log(special.erf(x)))
+
+
+def _log_erfc(x):
+    """``log erfc(x) = log 2 + log_ndtr(-x sqrt 2)``, finite where erfc underflows."""
+    return math.log(2.0) + special.log_ndtr(-x * math.sqrt(2.0))
 
 
 def _zero_weight_generic(act, sigma, q0, depth, bias):
@@ -163,8 +189,7 @@ def log_alpha_complement(sigma: Any, q0: Any, depth: Any, activation: str | Acti
     act = get_activation(activation, **activation_params)
     s, q, d, _ = _params(sigma, q0, depth)
     if act._code == 0:
-        x = _hardtanh_arg(s, q, d)
-        return _scalarize(math.log(2.0) + special.log_ndtr(-x * math.sqrt(2.0)))
+        return _scalarize(_log_erfc(_hardtanh_arg(s, q, d)))
     with np.errstate(divide="ignore"):
         return _scalarize(np.log(np.asarray(_alpha_pair(s, q, d, act, 0.0, {})[1])))
 
@@ -552,15 +577,17 @@ def _closed_form(act: Activation, s, q, d, b):
         x = _hardtanh_arg(s, q, d)
         a, ac = special.erf(x), special.erfc(x)
         la = np.stack([two_l_log_s, np.full(s.shape, -np.inf)], axis=-1)
-        return la, np.stack([a, ac], axis=-1), np.stack([ac, a], axis=-1)
+        # log weights stay finite where alpha or 1 - alpha underflow (moments of deep laws)
+        lw = np.stack([_log_erf(x, _hardtanh_log_arg(s, q, d)), _log_erfc(x)], axis=-1)
+        return la, np.stack([a, ac], axis=-1), np.stack([ac, a], axis=-1), lw
     if act._code == 3:
-        return two_l_log_s[..., None], np.ones(s.shape + (1,)), np.zeros(s.shape + (1,))
+        return two_l_log_s[..., None], np.ones(s.shape + (1,)), np.zeros(s.shape + (1,)), None
     slope = act.params.get("negative_slope", 0.0)
     with np.errstate(divide="ignore"):
         neg = 2.0 * d * np.log(s * slope) if slope > 0 else np.full(s.shape, -np.inf)
     la = np.stack([two_l_log_s, neg], axis=-1)
     half = np.full(la.shape, 0.5)
-    return la, half, half.copy()
+    return la, half, half.copy(), None
 
 
 def jjt_law(sigma: Any, q0: Any = None, depth: Any = 1, activation: str | Activation = "hardtanh",
@@ -611,8 +638,8 @@ def jjt_law(sigma: Any, q0: Any = None, depth: Any = 1, activation: str | Activa
     desc = f"identity init, {act.name}"
     if use_cells:
         if act._code in (0, 1, 2, 3) and not np.any(b):
-            la, w, wc = _closed_form(act, s, q, d, b)
-            return SpectralLaw(la, w, description=desc, weights_complement=wc)
+            la, w, wc, lw = _closed_form(act, s, q, d, b)
+            return SpectralLaw(la, w, description=desc, weights_complement=wc, log_weights=lw)
         from .piecewise import piecewise_law
 
         results = [piecewise_law(act.pieces, float(s[i]), float(q[i]), int(d[i]), float(b[i]))
@@ -692,10 +719,38 @@ def jjt_eigenvalues(u: Any, sigma: float, depth: int, activation: str | Activati
         return np.exp(out)
 
 
+def _ht_second_moment_from_log(log_q: np.ndarray) -> np.ndarray:
+    """E_ht(q) from ``log q``, without cancellation in any regime.
+
+    * q < 0.02: ``q - (q - 1) erfc(x) - sqrt(2q/pi) exp(-x^2)``, x = 1/sqrt(2q) (E ~ q);
+    * 0.02 <= q < 4: the closed form;
+    * q >= 4: ``1 - sqrt(2/pi) sum_n (-1/2)^n/n! 2 c^(2n+1) / ((2n+1)(2n+3))`` with c = q^(-1/2),
+      i.e. ``1 - E = 2 int_0^c (1 - z^2/c^2) phi(z) dz`` expanded; the closed form would subtract
+      terms of size sqrt(q) and lose sqrt(q) 1e-16 absolutely.
+    """
+    log_q = np.asarray(log_q, dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        q = np.exp(log_q)
+        x = np.exp(-0.5 * log_q) / math.sqrt(2.0)
+        e = np.exp(-x * x)
+        small = q - (q - 1.0) * special.erfc(x) - np.sqrt(2.0 * q / math.pi) * e
+        mid = (q - 1.0) * special.erf(x) - np.sqrt(2.0 * q / math.pi) * e + 1.0
+        c = np.exp(-0.5 * np.maximum(log_q, math.log(4.0)))
+        series = np.zeros_like(c)
+        coef = 1.0  # (-1/2)^n / n!
+        for n in range(30):  # c <= 1/2: the terms fall faster than 8^-n / n!
+            series = series + coef * 2.0 * c ** (2 * n + 1) / ((2 * n + 1) * (2 * n + 3))
+            coef *= -0.5 / (n + 1)
+        large = 1.0 - math.sqrt(2.0 / math.pi) * series
+    return np.where(q < 0.02, small, np.where(q < 4.0, mid, large))
+
+
 def hardtanh_second_moment(q: Any) -> np.ndarray:
     """``E[clip(sqrt(q) z, -1, 1)^2]`` for ``z ~ N(0, 1)``::
 
-        E_ht(q) = (q - 1) erf(1/sqrt(2q)) - sqrt(2q/pi) exp(-1/(2q)) + 1.
+        E_ht(q) = (q - 1) erf(1/sqrt(2q)) - sqrt(2q/pi) exp(-1/(2q)) + 1,
+
+    evaluated without cancellation for small and for large ``q``.
 
     Examples
     --------
@@ -703,16 +758,7 @@ def hardtanh_second_moment(q: Any) -> np.ndarray:
     0.516058551
     """
     q = _checks.check_positive("q", q)
-    with np.errstate(over="ignore", under="ignore", divide="ignore"):
-        small = q < 0.02  # erf(1/sqrt(2q)) = 1 - erfc: use the complement to avoid cancellation
-        x = 1.0 / np.sqrt(2.0 * q)
-        e = np.exp(-x * x)
-        val = np.where(
-            small,
-            q - (q - 1.0) * special.erfc(x) - np.sqrt(2.0 * q / math.pi) * e,
-            (q - 1.0) * special.erf(x) - np.sqrt(2.0 * q / math.pi) * e + 1.0,
-        )
-    return _scalarize(np.asarray(val))
+    return _scalarize(_ht_second_moment_from_log(np.log(q)))
 
 
 def forward_moments(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh",
@@ -746,8 +792,9 @@ def forward_moments(sigma: Any, q0: Any, depth: int, activation: str | Activatio
         with np.errstate(over="ignore", under="ignore"):
             s2l = np.exp(2.0 * layers * np.log(S))
             if act._code == 0:
-                big = hardtanh_second_moment(np.minimum(s2l * Q, 1e300))
-                small = np.exp(2.0 * (layers - 1) * np.log(S)) * hardtanh_second_moment(S * S * Q)
+                # both branches from logs, so neither can underflow into an invalid argument
+                big = _ht_second_moment_from_log(2.0 * layers * np.log(S) + np.log(Q))
+                small = np.exp(2.0 * (layers - 1) * np.log(S)) * _ht_second_moment_from_log(np.log(S * S * Q))
                 return np.where(S > 1.0, big, small)
             factor = {1: 0.5, 3: 1.0}.get(act._code, (1.0 + act.params.get("negative_slope", 0.0) ** 2) / 2)
             return s2l * Q * factor

@@ -160,6 +160,9 @@ class SpectralLaw:
         Shown in ``repr``.
     weights_complement : array (*batch_shape, k), optional
         ``1 - weights`` computed without cancellation (used by ``sf``).
+    log_weights : array (*batch_shape, k), optional
+        ``log(weights)``, finite where a weight underflows double precision (e.g. the hard-tanh
+        alpha ~ 1e-856 of a very deep net); moments are computed from these.
 
     Examples
     --------
@@ -170,7 +173,8 @@ class SpectralLaw:
     """
 
     def __init__(self, log_atoms: Any, weights: Any, continuous: ContinuousPart | None = None,
-                 *, description: str = "", weights_complement: Any | None = None) -> None:
+                 *, description: str = "", weights_complement: Any | None = None,
+                 log_weights: Any | None = None) -> None:
         la = np.asarray(log_atoms, dtype=np.float64)
         w = np.asarray(weights, dtype=np.float64)
         if la.shape != w.shape or la.ndim < 1:
@@ -185,6 +189,12 @@ class SpectralLaw:
         self.continuous = continuous
         self.description = description
         self._weights_complement = None if weights_complement is None else np.asarray(weights_complement, float)
+        if log_weights is None:
+            with np.errstate(divide="ignore"):
+                log_weights = np.log(w)
+        self.log_weights = np.asarray(log_weights, dtype=np.float64)
+        if self.log_weights.shape != w.shape:
+            raise ValueError(f"log_weights must have shape {w.shape}, got {self.log_weights.shape}")
         if continuous is not None and tuple(continuous.batch_shape) != self.batch_shape:
             raise ValueError(f"continuous part batch shape {continuous.batch_shape} != {self.batch_shape}")
 
@@ -221,7 +231,8 @@ class SpectralLaw:
         wc = None if self._weights_complement is None else self._weights_complement[index + (slice(None),)]
         cont = None if self.continuous is None else self.continuous.take(index)
         return SpectralLaw(la, self.weights[index + (slice(None),)], cont,
-                           description=self.description, weights_complement=wc)
+                           description=self.description, weights_complement=wc,
+                           log_weights=self.log_weights[index + (slice(None),)])
 
     def _broadcast_x(self, name: str, x: Any) -> np.ndarray:
         x = as_float_array(name, x)
@@ -318,17 +329,20 @@ class SpectralLaw:
         return self.log_atoms.reshape(nb, k), self.weights.reshape(nb, k)
 
     def _all_nodes(self, flat_index: int) -> tuple[np.ndarray, np.ndarray]:
-        fla, fw = self._flat_atoms()
-        la, w = fla[flat_index], fw[flat_index]
+        """``(log lambda, log weight)`` of the atoms and the continuous part's quadrature nodes."""
+        fla, _ = self._flat_atoms()
+        la = fla[flat_index]
+        lw = self.log_weights.reshape(fla.shape)[flat_index]
         if self.continuous is None:
-            return la, w
+            return la, lw
         cl, cw = self.continuous.nodes(flat_index)
-        return np.concatenate([la, cl]), np.concatenate([w, cw])
+        with np.errstate(divide="ignore"):
+            return np.concatenate([la, cl]), np.concatenate([lw, np.log(cw)])
 
     def _per_element(self, fn) -> np.ndarray:
         n = int(np.prod(self.batch_shape, dtype=int))
         if self.continuous is None:
-            return fn(self.log_atoms, self.weights)
+            return fn(self.log_atoms, self.log_weights)
         out = np.array([fn(*self._all_nodes(i)) for i in range(n)], dtype=np.float64)
         return out.reshape(self.batch_shape)
 
@@ -338,12 +352,13 @@ class SpectralLaw:
         if not math.isfinite(k):
             raise ValueError(f"k must be a finite number, got {k}")
 
-        def fn(la, w):
+        def fn(la, lw):
+            alive = np.isfinite(lw)
             with np.errstate(invalid="ignore"):
-                terms = np.where(w > 0, k * la, -np.inf) if k != 0 else np.where(w > 0, 0.0, -np.inf)
-            if k < 0 and np.any((w > 0) & np.isneginf(la)):
+                terms = np.where(alive, (k * la if k != 0 else 0.0) + lw, -np.inf)
+            if k < 0 and np.any(alive & np.isneginf(la)):
                 return np.full(np.shape(la)[:-1], np.inf)
-            return _logsumexp(terms, w, axis=-1)
+            return _logsumexp(terms, np.ones_like(terms), axis=-1)
 
         return self._per_element(fn)
 
@@ -358,17 +373,22 @@ class SpectralLaw:
     def log_var(self) -> np.ndarray:
         """``log Var[lambda]`` computed as ``sum w (lambda - m)^2`` in scaled form (no cancellation)."""
 
-        def fn(la, w):
+        def fn(la, lw):
+            # Var = sum w (lambda - m)^2 with lambda scaled by the largest atom carrying weight;
+            # weights are used in logs so underflowed weights still count.
             la = np.atleast_2d(la)
-            w = np.atleast_2d(w)
-            top = np.max(np.where(w > 0, la, -np.inf), axis=-1, keepdims=True)
+            lw = np.atleast_2d(lw)
+            alive = np.isfinite(lw)
+            top = np.max(np.where(alive, la, -np.inf), axis=-1, keepdims=True)
             top = np.where(np.isfinite(top), top, 0.0)
-            with np.errstate(over="ignore", invalid="ignore"):
-                scaled = np.exp(la - top)
-                m = np.sum(w * scaled, axis=-1, keepdims=True)
-                v = np.sum(w * (scaled - m) ** 2, axis=-1)
-                with np.errstate(divide="ignore"):
-                    out = np.log(v) + 2 * top[..., 0]
+            with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+                scaled = np.where(alive, np.exp(la - top), 0.0)
+                log_m = _logsumexp(np.where(alive, lw + la - top, -np.inf), np.ones_like(la), axis=-1)[..., None]
+                m = np.exp(log_m)
+                dev = np.abs(scaled - m)
+                log_v = _logsumexp(np.where(alive & (dev > 0), lw + 2 * np.log(np.where(dev > 0, dev, 1.0)), -np.inf),
+                                   np.ones_like(la), axis=-1)
+                out = log_v + 2 * top[..., 0]
             return out if out.shape != (1,) or self.continuous is None else out[0]
 
         res = self._per_element(fn)

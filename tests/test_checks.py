@@ -181,8 +181,6 @@ def test_law_method_checks():
         ri.jjt_law([1.5, 2.0], 0.1, 3).cdf(np.ones(3))
 
 
-@pytest.mark.xfail(strict=True, reason="get_activation catches the factory's TypeError and reports "
-                   "\"activation 'leaky_relu' takes parameters ['negative_slope'], got ['negative_slope']\"")
 def test_activation_param_type_message():
     with pytest.raises(TypeError, match=r"^negative_slope must be a real number, got '0\.1'$"):
         ri.alpha(1.0, 0.5, 3, "leaky_relu", negative_slope="0.1")
