@@ -256,6 +256,12 @@ def _samples(cfg: Config, data) -> np.ndarray:
     return np.asarray(idx, dtype=np.int64)
 
 
+def _small(t) -> np.ndarray:
+    # maps are for looking at: 6 significant digits keep maps.json a few MB instead of tens
+    a = np.asarray(t.detach().cpu().numpy() if hasattr(t, "detach") else t, dtype=np.float64)
+    return np.asarray([float(f"{v:.6g}") for v in a.ravel()]).reshape(a.shape)
+
+
 def _guard(report: dict[str, Any], name: str, fn: Callable[[], Any]) -> Any:
     # one failing analysis must not lose the others (nor the trained model): record and go on
     try:
@@ -301,7 +307,7 @@ def analyse(cfg: Config, model, data) -> tuple[dict[str, Any], dict[str, Any]]:
         raw = contribution_maps(model, xs, layers, kind="raw")
         lik = class_likelihoods(model, xs, include_input=True).detach()[layers]  # (layers, n, C)
         maps["contribution"] = {"samples": idx, "labels": yte[idx], "layers": layers,
-                                "delta": delta.numpy().astype(np.float32), "raw": raw.numpy().astype(np.float32)}
+                                "delta": _small(delta), "raw": _small(raw)}
         return {"samples": idx.tolist(), "labels": yte[idx].tolist(), "layers": layers,
                 "likelihood": lik.permute(1, 0, 2).numpy(),  # (n, layers, C)
                 "delta_abs_mean_per_layer": delta.abs().mean(dim=(0, 2, 3)).numpy()}
@@ -321,8 +327,7 @@ def analyse(cfg: Config, model, data) -> tuple[dict[str, Any], dict[str, Any]]:
         rel = ((recon - ref).abs().max(1).values / ref.abs().max(1).values.clamp_min(1e-300)).numpy()
         xm = xte[idx].double()
         att = attribution_maps(model, xm, chunk_size=cfg.linearize_chunk)
-        maps["linearization"] = {"samples": idx, "attribution": att.maps.numpy().astype(np.float32),
-                                 "bias": att.bias.numpy()}
+        maps["linearization"] = {"samples": idx, "attribution": _small(att.maps), "bias": att.bias.numpy()}
         return {"n_checked": n, "dtype": "float64", "max_relative_error": float(rel.max()),
                 "median_relative_error": float(np.median(rel)),
                 "attribution_bias_share": (att.bias.abs() / (att.maps.flatten(2).sum(-1) + att.bias).abs()
@@ -391,8 +396,10 @@ def plot(cfg: Config, report: dict[str, Any], maps: dict[str, Any], out: Path) -
         c = maps["contribution"]
         titles = [FASHION_CLASSES[int(y)] for y in np.asarray(c["labels"])]
         for kind, cmap in (("delta", "RdBu_r"), ("raw", "gray")):
-            fig = ip.plot_map_grid(np.asarray(c[kind]), row_labels=titles,
-                                   col_labels=[f"layer {l}" for l in c["layers"]], cmap=cmap,
+            # layer 0 of the delta maps is identically 0: leave the blank column out
+            sl = slice(1, None) if kind == "delta" and c["layers"][0] == 0 else slice(None)
+            fig = ip.plot_map_grid(np.asarray(c[kind])[:, sl], row_labels=titles,
+                                   col_labels=[f"layer {l}" for l in c["layers"][sl]], cmap=cmap,
                                    symmetric=(kind == "delta"))
             fig.suptitle("contribution maps x^l_{1:N} - x" if kind == "delta" else "x^l_{1:N} (input-space part)")
             atomic_save_fig(fig, out / f"contribution_{kind}.png")

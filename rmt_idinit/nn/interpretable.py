@@ -101,7 +101,7 @@ class InterpretableMLP(nn.Module):
     >>> import torch
     >>> m = InterpretableMLP(4, 2, depth=3).double()
     >>> x = torch.tensor([[0.1, -0.2, 0.3, 0.5]], dtype=torch.float64)
-    >>> m(x)                     # identity init: scores are all 0
+    >>> m(x).detach()            # identity init: scores are all 0
     tensor([[0., 0.]], dtype=torch.float64)
     >>> contribution_maps(m, x, kind="raw")[0, -1]   # layer L still holds the (clipped) input
     tensor([ 0.1000, -0.2000,  0.3000,  0.5000], dtype=torch.float64)

@@ -163,7 +163,8 @@ def linearize(
     x : torch.Tensor
         Inputs ``(batch, N)`` (or ``(N,)``, or image-shaped ``(batch, *image_shape)``).
     layer : int, optional
-        F = the map up to layer l (1-based). ``None``: the whole network.
+        F = the map up to layer l (1-based): :math:`x^l = \phi(h^l)`; for an ``nn.Sequential``,
+        everything before its (l+1)-th ``Linear``. ``None``: the whole network.
     output : {"logits", "hidden"}
         ``"logits"``: class scores (IdentityMLP: readout of the last layer; InterpretableMLP: the
         scores :math:`s z^l` of layer l, as in :func:`~rmt_idinit.nn.interpretable.layer_scores`).
