@@ -84,7 +84,7 @@ class Config:
 
 
 PRESETS = {
-    "quick": dict(n_real=2, n_gauss=2, width_gauss=256, cases=[list(c) for c in CASES_QUICK]),
+    "quick": dict(n_real=1, n_gauss=3, width_gauss=256, cases=[list(c) for c in CASES_QUICK]),
     "paper": dict(n_real=8, n_gauss=8, width_gauss=784, cases=[list(c) for c in CASES_PAPER]),
 }
 

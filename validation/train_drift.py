@@ -215,7 +215,8 @@ def train_one(
         shuffle_gen.set_state(ck["rng"]["shuffle"])
         if "cuda" in ck["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
-        hist.setdefault("resumed_at", []).append([epoch, step])
+        if epoch < cfg.epochs(init):  # a finished model reloaded for the report is not a resume
+            hist.setdefault("resumed_at", []).append([epoch, step])
     else:
         t0 = time.perf_counter()
         ev = evaluate(cfg, model, data)
@@ -303,7 +304,7 @@ def init_prediction(cfg: Config, data, measured0: np.ndarray) -> dict[str, Any]:
     abs_err = float(np.abs(meas[zero]).max()) if zero.any() else 0.0
     rel = np.abs(meas[~zero] - pred[~zero]) / np.abs(pred[~zero])
     out = {"available": True, "max_relative_error_nonzero": float(rel.max()) if rel.size else 0.0,
-           "max_abs_error_zero": abs_err, "n_zero": int(zero.sum()), "n": int(pred.size)}
+           "max_abs_error_at_zero": abs_err, "n_zero": int(zero.sum()), "n": int(pred.size)}
     try:
         law = th.jjt_law(cfg.sigma, cfg.q0, cfg.depth, cfg.activation)
         out["gaussian_law"] = {"mean": float(law.mean()), "var": float(law.var()),

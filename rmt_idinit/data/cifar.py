@@ -17,7 +17,7 @@ import numpy as np
 
 from .fashion_mnist import DatasetError
 
-__all__ = ["ALLOWED_GLOBALS", "RestrictedUnpickler", "load_cifar10", "load_cifar_batch"]
+__all__ = ["ALLOWED_GLOBALS", "ForbiddenGlobalError", "RestrictedUnpickler", "load_cifar10", "load_cifar_batch"]
 
 #: (module, name) pairs the unpickler resolves. numpy moved ``core`` to ``_core`` in 2.0, and
 #: protocol-2 pickles written by Python 3 encode bytes with ``_codecs.encode``.
@@ -41,6 +41,11 @@ ALLOWED_GLOBALS = frozenset(
 )
 
 
+class ForbiddenGlobalError(pickle.UnpicklingError):
+    """The pickle asked for a global outside :data:`ALLOWED_GLOBALS` (a subclass of
+    :class:`pickle.UnpicklingError`, kept apart from merely truncated pickles)."""
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """``pickle.Unpickler`` whose ``find_class`` admits only :data:`ALLOWED_GLOBALS`.
 
@@ -53,13 +58,13 @@ class RestrictedUnpickler(pickle.Unpickler):
     >>> RestrictedUnpickler(io.BytesIO(pickle.dumps(Evil()))).load()
     Traceback (most recent call last):
     ...
-    _pickle.UnpicklingError: refusing to unpickle global 'posix.system' (not needed by a CIFAR batch)
+    rmt_idinit.data.cifar.ForbiddenGlobalError: refusing to unpickle global 'posix.system' (not needed by a CIFAR batch)
     """
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in ALLOWED_GLOBALS:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(
+        raise ForbiddenGlobalError(
             f"refusing to unpickle global '{module}.{name}' (not needed by a CIFAR batch)"
         )
 
@@ -85,7 +90,7 @@ def load_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     ------
     FileNotFoundError
         Missing file (message names it).
-    pickle.UnpicklingError
+    ForbiddenGlobalError (a pickle.UnpicklingError)
         The pickle asks for a global outside :data:`ALLOWED_GLOBALS`.
     DatasetError
         The content is not a CIFAR batch (message names the file).
@@ -96,8 +101,8 @@ def load_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     raw = path.read_bytes()
     try:
         obj = RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
-    except pickle.UnpicklingError as exc:
-        raise pickle.UnpicklingError(f"{path}: {exc}") from None
+    except ForbiddenGlobalError as exc:
+        raise ForbiddenGlobalError(f"{path}: {exc}") from None
     except Exception as exc:  # truncated / garbage pickles raise many different types
         raise DatasetError(f"cannot unpickle CIFAR-10 batch {path}: {exc!r}") from exc
     if not isinstance(obj, dict):
