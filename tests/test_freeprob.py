@@ -7,6 +7,7 @@ resolved), seed 0:
     orthogonal, L = 2:  N = 500: 0.025   N = 1000: 0.016   N = 2000: 0.0077
     orthogonal, L = 8:  N = 500: 0.021   N = 1000: 0.018   N = 2000: 0.014
     gaussian,   L = 2:  N = 500: 0.026   N = 1000: 0.018   N = 2000: 0.0047
+    gaussian,   L = 8:  N = 500: 0.039   N = 1000: 0.030   N = 2000: 0.0071
 
 i.e. roughly halving when N doubles (finite-N corrections ~ L/N, far below the i.i.d. DKW scale
 1.36/sqrt(N) because eigenvalues are rigid). The tests use N = 1000 and the tolerance
