@@ -244,6 +244,8 @@ def _newton(x, target, d, wd, L, kind):
     """Safeguarded Newton for log lambda(x) = target: keeps Im x > 0, backtracks on the residual."""
     f, df, M = _eval(x, d, wd, L, kind)
     r = f - target
+    # round-off floor of the residual: the L-fold logs carry ~L ulps of |log x|
+    tol = 4e-16 * (L + 2.0) * (1.0 + abs(target))
     for _ in range(100):
         step = r / df
         t = 1.0
@@ -253,7 +255,7 @@ def _newton(x, target, d, wd, L, kind):
             if xn.imag > 0.0:
                 fn, dfn, Mn = _eval(xn, d, wd, L, kind)
                 rn = fn - target
-                if abs(rn) < abs(r) or abs(rn) < 1e-13:
+                if abs(rn) < abs(r) or abs(rn) < tol:
                     ok = True
                     break
             t *= 0.5
@@ -261,7 +263,7 @@ def _newton(x, target, d, wd, L, kind):
             return x, M, abs(r) < 1e-9
         moved = abs(xn - x)
         x, f, df, M, r = xn, fn, dfn, Mn, rn
-        if moved <= 1e-15 * abs(x) or abs(r) < 1e-14:
+        if moved <= 1e-14 * abs(x) or abs(r) < tol:
             return x, M, True
     return x, M, abs(r) < 1e-9
 
