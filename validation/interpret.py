@@ -327,7 +327,10 @@ def analyse(cfg: Config, model, data) -> tuple[dict[str, Any], dict[str, Any]]:
         rel = ((recon - ref).abs().max(1).values / ref.abs().max(1).values.clamp_min(1e-300)).numpy()
         xm = xte[idx].double()
         att = attribution_maps(model, xm, chunk_size=cfg.linearize_chunk)
-        maps["linearization"] = {"samples": idx, "attribution": _small(att.maps), "bias": att.bias.numpy()}
+        lin_m = linearize(model, xm, chunk_size=cfg.linearize_chunk, dtype=torch.float64)
+        own = lin_m.weight[torch.arange(len(idx)), yte[idx]].reshape(len(idx), 28, 28)
+        maps["linearization"] = {"samples": idx, "attribution": _small(att.maps), "bias": att.bias.numpy(),
+                                 "weight_true_class": _small(own)}
         return {"n_checked": n, "dtype": "float64", "max_relative_error": float(rel.max()),
                 "median_relative_error": float(np.median(rel)),
                 "attribution_bias_share": (att.bias.abs() / (att.maps.flatten(2).sum(-1) + att.bias).abs()
@@ -410,14 +413,16 @@ def plot(cfg: Config, report: dict[str, Any], maps: dict[str, Any], out: Path) -
         att = np.asarray(lin["attribution"])  # (n, C, 28, 28)
         own = att[np.arange(len(labels)), labels]
         raw0 = np.asarray(c["raw"])[:, 0]
-        grid = np.stack([raw0, own], axis=1)
-        fig = ip.plot_map_grid(grid, row_labels=[FASHION_CLASSES[int(y)] for y in labels],
-                               col_labels=["input x", "W_x[y] * x (true class)"], cmap="RdBu_r", symmetric=True)
-        fig.suptitle("instance-wise linearization F(x) = W_x x + b_x")
+        cols = [raw0, np.asarray(lin["weight_true_class"]), own] if "weight_true_class" in lin else [raw0, own]
+        col_labels = (["input x", "W_x[y] (template)", "W_x[y] * x"] if len(cols) == 3 else ["input x", "W_x[y] * x"])
+        fig = ip.plot_map_grid(np.stack(cols, axis=1), row_labels=[FASHION_CLASSES[int(y)] for y in labels],
+                               col_labels=col_labels, cmaps=["gray"] + ["RdBu_r"] * (len(cols) - 1),
+                               symmetric=True, scale="col", panel_size=1.6)
+        fig.suptitle("instance-wise linearization F(x) = W_x x + b_x, true class y")
         atomic_save_fig(fig, out / "linearization.png")
         names.append("linearization.png")
         fig = ip.plot_map_grid(att[0], row_labels=None, col_labels=list(FASHION_CLASSES), cmap="RdBu_r",
-                               symmetric=True, ncols=5)
+                               symmetric=True, ncols=5, scale="all")
         fig.suptitle(f"attribution W_x[k] * x of one {FASHION_CLASSES[int(labels[0])]} image for every class k")
         atomic_save_fig(fig, out / "attribution_all_classes.png")
         names.append("attribution_all_classes.png")

@@ -101,8 +101,10 @@ def plot_map_grid(
     symmetric: bool = True,
     ncols: int | None = None,
     panel_size: float = 1.4,
+    scale: str = "row",
+    cmaps: Sequence[str] | None = None,
 ):
-    """Grid of image-shaped maps; one color scale per row, with its colorbar.
+    """Grid of image-shaped maps with shared color scales (``scale``) and their colorbars.
 
     Parameters
     ----------
@@ -111,6 +113,12 @@ def plot_map_grid(
         ``ncols`` columns and ``col_labels`` then title every panel.
     row_labels, col_labels : sequence of str, optional
         Row labels (e.g. class names) on the left, column titles (e.g. layers) on top.
+    scale : {"row", "col", "all", "panel"}
+        Panels sharing one color scale: each row (default: e.g. one sample across layers), each
+        column (e.g. input | weights | attribution), the whole grid (comparable magnitudes), or
+        none. Signed maps (``symmetric``) are centred on 0.
+    cmaps : sequence of str, optional
+        One colormap per column (overrides ``cmap``).
 
     Returns
     -------
@@ -136,23 +144,31 @@ def plot_map_grid(
         titles_each, col_labels = col_labels, None
     if m.ndim != 4:
         raise ValueError(f"maps must have shape (rows, cols, H, W) or (n, H, W), got {np.shape(maps)}")
+    if scale not in ("row", "col", "all", "panel"):
+        raise ValueError(f"scale must be 'row', 'col', 'all' or 'panel', got {scale!r}")
     R, K = m.shape[:2]
     fig, axes = plt.subplots(R, K, figsize=(panel_size * K + 1.0, panel_size * R + 0.6), squeeze=False)
+
+    def limits(block: np.ndarray) -> tuple[float, float]:
+        fin = block[np.isfinite(block)]
+        if not fin.size:
+            return -1.0, 1.0
+        if symmetric:
+            v = float(np.abs(fin).max()) or 1.0
+            return -v, v
+        lo, hi = float(fin.min()), float(fin.max())
+        return (lo, hi) if hi > lo else (lo - 1, hi + 1)
+
+    groups = {"row": lambda r, k: m[r], "col": lambda r, k: m[:, k], "all": lambda r, k: m,
+              "panel": lambda r, k: m[r, k]}[scale]
     for r in range(R):
-        row = m[r]
-        finite = row[np.isfinite(row)]
-        vmax = float(np.abs(finite).max()) if finite.size else 1.0
-        vmax = vmax or 1.0
-        im = None
         for k in range(K):
             ax = axes[r, k]
-            if not np.isfinite(row[k]).any():
+            if not np.isfinite(m[r, k]).any():
                 ax.axis("off")
                 continue
-            if symmetric:
-                im = ax.imshow(row[k], cmap=cmap, vmin=-vmax, vmax=vmax)
-            else:
-                im = ax.imshow(row[k], cmap=cmap, vmin=float(finite.min()), vmax=float(finite.max()))
+            lo, hi = limits(groups(r, k))
+            im = ax.imshow(m[r, k], cmap=cmaps[k] if cmaps is not None else cmap, vmin=lo, vmax=hi)
             ax.set_xticks([])
             ax.set_yticks([])
             if titles_each is not None and r * K + k < len(titles_each):
@@ -161,8 +177,12 @@ def plot_map_grid(
                 ax.set_title(col_labels[k], fontsize=8)
             if k == 0 and row_labels is not None and r < len(row_labels):
                 ax.set_ylabel(row_labels[r], fontsize=8)
-        if im is not None:
-            fig.colorbar(im, ax=list(axes[r]), fraction=0.02, pad=0.01)
+            # one colorbar per scale group: at the row's end, the column's foot, the grid's corner
+            if (scale == "panel" or (scale == "row" and k == K - 1) or (scale == "col" and r == R - 1)
+                    or (scale == "all" and r == R - 1 and k == K - 1)):
+                cb = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03,
+                                  orientation="horizontal" if scale == "col" else "vertical")
+                cb.ax.tick_params(labelsize=6)
     return fig
 
 
