@@ -123,3 +123,12 @@ def test_bad_arguments():
         linearize(IdentityMLP(3, 2), torch.zeros(1, 3), 1)
     with pytest.raises(TypeError, match="model must be"):
         linearize(nn.Linear(3, 3), torch.zeros(1, 3))
+
+
+def test_submodule_does_not_shadow_the_package_function():
+    # rmt_idinit.nn exports a function `linearize` (jacobian.py) and has a submodule of that name
+    import rmt_idinit.nn.linearize  # noqa: F401
+    from rmt_idinit.nn import linearize as fn
+    from rmt_idinit.nn import linearize_exact
+
+    assert callable(fn) and linearize_exact is linearize

@@ -37,3 +37,45 @@ __all__ = [
     "make_activation",
     "weight_drift",
 ]
+
+# Interpretation tools (THEORY.md section 6). The submodule ``linearize`` shares its name with the
+# function ``linearize`` exported above: importing the submodule first and re-binding the name keeps
+# ``from rmt_idinit.nn import linearize`` the function however the submodule is imported later
+# (a first import of a submodule would otherwise overwrite the package attribute with the module).
+import importlib as _importlib  # noqa: E402
+
+# `from . import linearize` would return the function above; import_module loads the submodule
+_linearize_module = _importlib.import_module(".linearize", __name__)
+from .jacobian import linearize  # noqa: E402,F811
+from .feature_subsets import (  # noqa: E402
+    class_feature_subsets,
+    dropped_feature_accuracy,
+    layer_features,
+    subspace_decomposition,
+)
+from .interpretable import (  # noqa: E402
+    InterpretableMLP,
+    class_likelihoods,
+    contribution_maps,
+    interpretable_loss,
+    layer_accuracy,
+    layer_scores,
+)
+
+attribution_maps = _linearize_module.attribution_maps
+linearize_exact = _linearize_module.linearize
+
+__all__ += [
+    "InterpretableMLP",
+    "attribution_maps",
+    "class_feature_subsets",
+    "class_likelihoods",
+    "contribution_maps",
+    "dropped_feature_accuracy",
+    "interpretable_loss",
+    "layer_accuracy",
+    "layer_features",
+    "layer_scores",
+    "linearize_exact",
+    "subspace_decomposition",
+]
