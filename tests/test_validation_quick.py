@@ -46,7 +46,8 @@ def test_init_spectrum_matches_exact_prediction(quick_report):
     assert rep["all_passed"] and rep["worst_relative_error"] <= 1e-10
     assert summary["init_spectrum"]["all_passed"]
     # some cases really have zero eigenvalues (saturated hard-tanh units), so both branches are tested
-    assert rep["cases"]["hardtanh(sigma=1.05,q0=0.1,L=8)"]["fashion_mnist"]["n_predicted_zero"] > 0
+    assert rep["cases"]["hardtanh(sigma=0.9,q0=1.0,L=8)"]["fashion_mnist"]["n_predicted_zero"] > 0
+    assert rep["cases"]["hardtanh(sigma=1.05,q0=0.1,L=8)"]["gaussian"]["n_predicted_zero"] > 0
 
 
 @pytest.mark.slow
