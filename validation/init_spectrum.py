@@ -139,6 +139,7 @@ def run_case(cfg: Config, case, th, real_u: np.ndarray) -> dict[str, Any]:
     for name, u in inputs.items():
         model = IdentityMLP(u.shape[1], depth, act, sigma=sigma, **params).to(torch.float64)
         model.reset_parameters()  # refill sigma*I in float64: float32 would round sigma
+        model = model.to(cfg.device)
         t0 = time.perf_counter()
         meas = jacobian_spectra(model, torch.from_numpy(u).to(cfg.device), chunk_size=cfg.chunk_size).cpu().numpy()
         seconds = time.perf_counter() - t0

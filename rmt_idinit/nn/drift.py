@@ -75,8 +75,8 @@ def weight_drift(
         for l, (lin, ref) in enumerate(zip(layers, refs)):
             w = lin.weight.detach().to(torch.float64)
             if ref is None:
-                ref = sigma * torch.eye(w.shape[0], dtype=torch.float64)
-            ref = ref.detach().to(torch.float64)
+                ref = sigma * torch.eye(w.shape[0], dtype=torch.float64, device=w.device)
+            ref = ref.detach().to(device=w.device, dtype=torch.float64)
             if ref.shape != w.shape:
                 raise ValueError(f"reference {l} has shape {tuple(ref.shape)}, layer has {tuple(w.shape)}")
             diff = w - ref
