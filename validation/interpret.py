@@ -42,6 +42,7 @@ if __package__ in (None, ""):  # `python validation/interpret.py`
     __package__ = "validation"
 
 from validation._common import (  # noqa: E402
+    _atomic,
     atomic_save_fig,
     atomic_torch_save,
     atomic_write_json,
@@ -156,6 +157,19 @@ def _test_accuracy(cfg: Config, model, data) -> tuple[float, list[float]]:
     return float(acc[-1]), acc.tolist()
 
 
+# what a checkpoint must agree on to be resumed (epochs may grow: a finished run can be extended)
+_RESUME_KEYS = ("depth", "activation", "sigma", "q0", "readout", "logit_scale", "supervision", "n_train",
+                "batch_size", "optimizer", "lr", "seed")
+
+
+def _check_resumable(cfg: Config, saved: dict[str, Any], path: Path) -> None:
+    now = jsonable(dataclasses.asdict(cfg))
+    diff = {k: (saved.get(k), now[k]) for k in _RESUME_KEYS if k in saved and saved.get(k) != now[k]}
+    if diff:
+        raise ValueError(f"checkpoint {path} was written with other settings (saved, now): {diff}; "
+                         "use another --out or delete the checkpoint")
+
+
 def train(cfg: Config, data, out: Path, callback: Callable[[int, int], None] | None = None):
     """Train (resuming from ``out/ckpt.pt``); return the model and its history."""
     import torch
@@ -175,6 +189,7 @@ def train(cfg: Config, data, out: Path, callback: Callable[[int, int], None] | N
     epoch, step, loss_sum, perm = 0, 0, 0.0, None
     if ckpt_path.exists():
         ck = load_checkpoint(ckpt_path)
+        _check_resumable(cfg, ck.get("config", {}), ckpt_path)
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
         epoch, step, loss_sum = int(ck["epoch"]), int(ck["step"]), float(ck["loss_sum"])
@@ -479,6 +494,19 @@ def assemble_report(cfg: Config, out: Path, model=None, data=None, hist=None,
     report["figures"] = _guard(report, "plots", lambda: plot(cfg, report, maps, out))
     atomic_write_json(out / "interpret.json", report)
     atomic_write_json(out / "maps.json", maps)
+    if report.get("layer_accuracy"):
+        la = report["layer_accuracy"]
+        lines = ["| layer | test accuracy |", "|---:|---:|"]
+        lines += [f"| {r['layer']} | {r['accuracy']:.4f} |" for r in la["table"]]
+        lines.append(f"\nModel test accuracy {la['model_test_accuracy']:.4f} (last layer equals it: "
+                     f"{la['last_layer_equals_model']}); {report['epochs_trained']} epochs.\n")
+        text = "\n".join(lines)
+
+        def write(tmp):
+            with open(tmp, "w") as fh:
+                fh.write(text)
+
+        _atomic(out / "layer_accuracy.md", write)
     return report
 
 
