@@ -70,17 +70,20 @@ def iter_hidden_jacobians(
         weights = [(lin.weight.to(dtype), None if lin.bias is None else lin.bias.to(dtype)) for lin in model.layers]
         for start in range(0, x.shape[0], step):
             xc = x[start : start + step].to(dtype)
-            jac = None
+            jac = None  # layout (N_out, chunk, N_in) so that W @ J is one large GEMM
+            nb = xc.shape[0]
             for w, b in weights:
                 h = xc @ w.T
                 if b is not None:
                     h = h + b
                 d = _elementwise_derivative(model.act, h)
-                # (D W J): W @ J broadcasts over the chunk; D scales rows.
-                jac = w.expand(xc.shape[0], -1, -1) if jac is None else torch.matmul(w, jac)
-                jac = d.unsqueeze(-1) * jac
+                if jac is None:
+                    jac = w.unsqueeze(1).expand(-1, nb, -1)
+                else:
+                    jac = (w @ jac.reshape(jac.shape[0], -1)).reshape(w.shape[0], nb, -1)
+                jac = jac * d.T.unsqueeze(-1)  # D scales the output rows
                 xc = model.act(h)
-            yield jac
+            yield jac.permute(1, 0, 2).contiguous()
 
 
 def hidden_jacobian(
