@@ -369,8 +369,9 @@ def plot(report: dict[str, Any], out: Path) -> None:
     for init, m in models.items():
         h = m["history"]
         axes[0].plot(h["epoch"], h["test_accuracy"], "o-", label=init)
-        med = [np.median(d) for d in h["drift_frobenius"]]
-        axes[1].plot(h["epoch"], med, "o-", label=init)
+        # drift is exactly 0 at epoch 0, which a log axis cannot show
+        med = [np.median(d) for d in h["drift_frobenius"][1:]]
+        axes[1].plot(h["epoch"][1:], med, "o-", label=init)
         axes[2].plot(np.arange(1, len(h["drift_frobenius"][-1]) + 1), h["drift_frobenius"][-1], label=init)
     axes[0].set(xlabel="epoch", ylabel="test accuracy", title="Fashion-MNIST test accuracy")
     axes[1].set(xlabel="epoch", ylabel="median relative drift (Frobenius)", yscale="log", title="weight drift")
@@ -385,7 +386,8 @@ def plot(report: dict[str, Any], out: Path) -> None:
         for e, s in zip(h["epoch"], h["spectrum"]):
             lam = np.asarray(s, dtype=np.float64).ravel()
             ax.hist(np.log10(np.maximum(lam, 1e-30)), bins=80, histtype="step", label=f"epoch {e}")
-        ax.set(xlabel="log10 eigenvalue of J J^T (1e-30 floor)", ylabel="count", title=f"{init}: probe spectrum")
+        ax.set(xlabel="log10 eigenvalue of J J^T (1e-30 floor; < ~1e-13 x max is round-off)", ylabel="count",
+               title=f"{init}: probe spectrum")
         ax.legend(fontsize=7)
     atomic_save_fig(fig, out / "spectrum.png")
 
