@@ -37,15 +37,29 @@ _LAZY = {
         "best_sigma", "dead_fraction", "feasible_region", "feasible_sigma_interval", "gradient_scale",
         "is_feasible", "isometry_loss", "max_depth", "max_q0", "sweep", "FeasibleRegion")},
     **{name: "grid" for name in ("log_moment_grid", "moment_grid")},
+    **{name: "meanfield" for name in (
+        "q_map", "q_star", "q_layers", "c_map", "c_star", "chi1", "depth_scales", "critical_line")},
+    **{name: "freeprob" for name in ("random_jjt_law", "fuss_catalan_law")},
+    **{name: "compare" for name in ("compare", "plot_compare")},
     **{name: "finite" for name in ("count_law", "dkw_band", "dkw_epsilon", "goodness_of_fit", "ks_distance")},
 }
 _SUBMODULES = ("activations", "laws", "identity", "piecewise", "recursion", "grid", "finite", "precise",
                "symbolic", "selection", "plotting", "meanfield", "freeprob", "compare", "nn", "data", "cli")
 
 
+# random-init names that would otherwise read as identity-init functions
+_RENAMED = {"random_jjt_moments": ("freeprob", "jjt_moments"), "random_jjt_edge": ("freeprob", "jjt_edge"),
+            "random_jjt_density": ("freeprob", "jjt_density")}
+
+
 def __getattr__(name: str):
     import importlib
 
+    if name in _RENAMED:
+        mod, attr = _RENAMED[name]
+        value = getattr(importlib.import_module(f".{mod}", __name__), attr)
+        globals()[name] = value
+        return value
     if name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value
@@ -56,7 +70,7 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))
+    return sorted(set(globals()) | set(_LAZY) | set(_RENAMED) | set(_SUBMODULES))
 
 __all__ = [
     "__version__",
@@ -75,4 +89,5 @@ __all__ = [
     "SpectralLaw",
     "GridDensity",
     *_LAZY,
+    *_RENAMED,
 ]
