@@ -327,6 +327,9 @@ def assemble_report(cfg: Config, out: Path, data=None, histories=None, wall_seco
                 histories[init] = json.loads(p.read_text())
     if data is None:
         data = load_data(cfg)
+    previous = out / "train_drift.json"
+    if wall_seconds is None and previous.exists():  # --report-only keeps the training run's timing
+        wall_seconds = json.loads(previous.read_text()).get("wall_seconds")
     report: dict[str, Any] = {
         "experiment": "train_drift",
         "config": dataclasses.asdict(cfg),
