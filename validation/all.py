@@ -34,7 +34,8 @@ def run(preset: str = "quick", out: str | None = None, *, epochs: int | None = N
         device = "cuda" if (preset == "paper" and torch.cuda.is_available()) else "cpu"
     t0 = time.perf_counter()
     rep_is = init_spectrum.run(init_spectrum.make_config(
-        preset, out=str(root / "init_spectrum"), threads=threads, device=device, data_dir=data_dir))
+        preset, out=str(root / "init_spectrum"), threads=threads, device=device, data_dir=data_dir,
+        progress=progress))
     t1 = time.perf_counter()
     rep_td = train_drift.run(train_drift.make_config(
         preset, out=str(root / "train_drift"), epochs_identity=epochs, epochs_baseline=epochs,

@@ -80,6 +80,7 @@ class Config:
     threads: int | None = None
     device: str = "cpu"
     data_dir: str | None = None
+    progress: bool = True
     cases: list = dataclasses.field(default_factory=lambda: [list(c) for c in CASES_QUICK])
 
 
@@ -221,7 +222,7 @@ def run(cfg: Config) -> dict[str, Any]:
     partial_path = out / "partial.json"
     results: dict[str, Any] = json.loads(partial_path.read_text()) if partial_path.exists() else {}
     t0 = time.perf_counter()
-    for case in tqdm(cfg.cases, desc="init_spectrum", file=sys.stderr):
+    for case in tqdm(cfg.cases, desc="init_spectrum", file=sys.stderr, disable=not cfg.progress):
         key = _case_key(case)
         if key in results:
             continue
@@ -254,9 +255,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--threads", type=int)
     p.add_argument("--device")
     p.add_argument("--data-dir")
+    p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     cfg = make_config(a.preset, out=a.out, n_real=a.n_real, n_gauss=a.n_gauss, threads=a.threads,
-                      device=a.device, data_dir=a.data_dir)
+                      device=a.device, data_dir=a.data_dir, progress=False if a.no_progress else None)
     rep = run(cfg)
     for k, v in rep["summary"].items():
         print(f"{k:55s} rel {v['max_relative_error']:.2e}  abs0 {v['max_abs_error_at_zero']:.1e}  "
