@@ -17,7 +17,6 @@ import argparse
 import io
 import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -132,11 +131,9 @@ def _writable(path: str) -> Path:
 
 
 def _save_fig(fig, path: Path) -> None:
-    from .report import atomic_write_bytes
+    from .atomic import atomic_save_png
 
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_save_png(fig, path)
 
 
 def _cmd_report(ns) -> int:
@@ -228,7 +225,7 @@ def _cmd_sweep(ns) -> int:
     import numpy as np
 
     from . import selection as sel
-    from .report import atomic_write_bytes
+    from .atomic import atomic_write_bytes
 
     out = _writable(ns.out)
     sig = _grid("sigma", ns.sigma) if ns.sigma else np.exp(np.linspace(-4, 4, 201) / ns.depth)

@@ -20,44 +20,18 @@ import html
 import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["FASHION_MNIST_Q0", "fashion_mnist_q0", "make_report", "atomic_write_bytes", "atomic_write_text"]
+from .atomic import atomic_save_png, atomic_write_text
+
+__all__ = ["FASHION_MNIST_Q0", "fashion_mnist_q0", "make_report"]
 
 #: mean((pixel/255)^2) over the 60000 Fashion-MNIST training images (47,040,000 coordinates).
 FASHION_MNIST_Q0 = 0.20644534034103837
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``,
-    so a reader never sees a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _save_figure(fig, path: Path) -> None:
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def fashion_mnist_q0(data_dir: str | os.PathLike | None = None) -> tuple[float, str, Any]:
@@ -153,7 +127,7 @@ def make_report(outdir: str | os.PathLike = "reports/paper", *, depth: int = 100
                   marks=[(settings["best"], q0_val, f"best sigma = {settings['best']:.6f}"),
                          (1.0, q0_val, "sigma = 1")])
     ax.axhline(q0_val, color="red", lw=0.8, ls=":")
-    _save_figure(fig, out / "phase_diagram.png"); plt.close(fig)
+    atomic_save_png(fig, out / "phase_diagram.png"); plt.close(fig)
     files["phase_diagram"] = "phase_diagram.png"
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -161,7 +135,7 @@ def make_report(outdir: str | os.PathLike = "reports/paper", *, depth: int = 100
     plot_layer_alphas([(settings["best"], q0_val), (1.0, q0_val)] + extra, depth, activation, ax=ax)
     ax.axhline(1.0 - eps, color="black", ls="--", lw=0.8, label=f"1 - eps = {1 - eps:g}")
     ax.legend(fontsize=8)
-    _save_figure(fig, out / "layer_alphas.png"); plt.close(fig)
+    atomic_save_png(fig, out / "layer_alphas.png"); plt.close(fig)
     files["layer_alphas"] = "layer_alphas.png"
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
@@ -172,7 +146,7 @@ def make_report(outdir: str | os.PathLike = "reports/paper", *, depth: int = 100
         u = rng.standard_normal(784) * math.sqrt(q0_val)
         plot_law(law, ax=axx, sample=ri.jjt_eigenvalues(u, settings[key], depth, activation),
                  label=f"{activation}, L={depth}, sigma={settings[key]:.6g}, q0={q0_val:.4g}")
-    _save_figure(fig, out / "law.png"); plt.close(fig)
+    atomic_save_png(fig, out / "law.png"); plt.close(fig)
     files["law"] = "law.png"
 
     results = {

@@ -6,7 +6,6 @@ import math
 import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -47,19 +46,9 @@ def jsonable(obj: Any) -> Any:
 
 
 def _atomic(path: Path, write) -> None:
-    # Write next to the target, then os.replace: a reader (or a kill) never sees half a file.
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; reports are meant to be read by others
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from rmt_idinit.atomic import atomic_write
+
+    atomic_write(path, write)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
