@@ -44,7 +44,6 @@ from typing import Any
 
 import numba
 import numpy as np
-from scipy import special
 
 from . import _checks
 from . import meanfield as mf

@@ -425,7 +425,6 @@ class PushforwardPart(ContinuousPart):
         out = np.zeros(n)
         if self.symmetric:
             # g decreasing in |u| on u >= 0: below = [r, inf) mirrored, mass erfc(r / sqrt(2 q0))
-            first_zero = ~below[:, 0]
             r = np.zeros(n)
             r[pair] = roots
             zr = np.where(below[:, 0], 0.0, r) / (sd * math.sqrt(2.0))
@@ -443,7 +442,6 @@ class PushforwardPart(ContinuousPart):
                     if g0 > level[k]:  # crossing between 0 and the first node
                         rr = _bisect_scalar(self, b_idx[k], level[k], 0.0, sd[k] * self._z[0])
                         out[k] = special.erfc(rr / (sd[k] * math.sqrt(2.0)))
-            del first_zero
             return out
         for k in range(n):
             mine = pair == k

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from ._checks import as_float_array, check_int, check_probability, check_rng
+from ._checks import as_float_array, check_int, check_rng
 
 __all__ = ["SpectralLaw", "ContinuousPart", "GridDensity"]
 

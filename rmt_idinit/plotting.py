@@ -13,7 +13,6 @@ Examples
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -107,7 +106,7 @@ def phase_diagram(depth: int, eps: float = 0.05, kappa: float = 10.0,
     ax.set_ylabel("input variance q0")
     ax.set_title(f"{r.activation}, depth L = {r.depth}: eps = {r.eps:g}, kappa = {r.kappa:g}")
     handles = [Patch(facecolor="none", edgecolor="black", lw=2, label="feasible region"),
-               Line2D([], [], color="orange", lw=1.5, label=f"dead fraction = eps (q0_max)"),
+               Line2D([], [], color="orange", lw=1.5, label="dead fraction = eps (q0_max)"),
                Line2D([], [], color="white", ls="--", lw=0.8, label="log10 sigma^(2L)")]
     handles += [h for h in ax.get_legend_handles_labels()[0]]
     leg = ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.85)

@@ -26,7 +26,6 @@ Examples
 """
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any, Callable, Sequence
 

@@ -2,7 +2,6 @@
 import math
 import sys
 
-import numpy as np
 import pytest
 
 from rmt_idinit.compare import compare, plot_compare

@@ -1,7 +1,5 @@
 """IdentityMLP construction, forward pass and random baselines."""
-import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -42,7 +40,7 @@ def test_orthogonal_init_is_scaled_orthogonal_and_stored():
         w = lin.weight.double()
         assert torch.allclose(w @ w.T, 1.69 * torch.eye(50, dtype=torch.float64), atol=1e-5)
         assert torch.equal(getattr(m, f"initial_weight_{l}"), lin.weight)
-    assert f"initial_weight_0" in m.state_dict()
+    assert "initial_weight_0" in m.state_dict()
 
 
 def test_gaussian_init_variance():

@@ -2,7 +2,6 @@
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import rmt_idinit as ri

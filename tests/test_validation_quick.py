@@ -1,6 +1,5 @@
 """The quick preset of every validation script, end to end (real Fashion-MNIST)."""
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path

@@ -1,7 +1,6 @@
 """Kill-and-resume: an interrupted training run ends bit-identical to an uninterrupted one."""
 import json
 
-import numpy as np
 import pytest
 import torch
 
