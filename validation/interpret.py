@@ -432,7 +432,7 @@ def plot(cfg: Config, report: dict[str, Any], maps: dict[str, Any], out: Path) -
         col_labels = (["input x", "W_x[y] (template)", "W_x[y] * x"] if len(cols) == 3 else ["input x", "W_x[y] * x"])
         fig = ip.plot_map_grid(np.stack(cols, axis=1), row_labels=[FASHION_CLASSES[int(y)] for y in labels],
                                col_labels=col_labels, cmaps=["gray"] + ["RdBu_r"] * (len(cols) - 1),
-                               symmetric=True, scale="col", panel_size=1.6)
+                               symmetric=True, scale="panel", panel_size=1.6)  # |W_x| varies by 100x
         fig.suptitle("instance-wise linearization F(x) = W_x x + b_x, true class y")
         atomic_save_fig(fig, out / "linearization.png")
         names.append("linearization.png")
@@ -510,6 +510,18 @@ def assemble_report(cfg: Config, out: Path, model=None, data=None, hist=None,
     return report
 
 
+def replot(out: Path) -> dict[str, Any]:
+    """Redraw every PNG from the saved ``interpret.json`` and ``maps.json`` (seconds, no torch model)."""
+    import json
+
+    report = json.loads((out / "interpret.json").read_text())
+    maps = json.loads((out / "maps.json").read_text())
+    cfg = Config(**{k: v for k, v in report["config"].items() if k in Config.__dataclass_fields__})
+    report["figures"] = plot(cfg, report, maps, out)
+    atomic_write_json(out / "interpret.json", report)
+    return report
+
+
 def run(cfg: Config, callback: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Train (resuming where a checkpoint exists), analyse, write the report folder."""
     out = Path(cfg.out)
@@ -545,7 +557,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--data-dir")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--report-only", action="store_true", help="rebuild the report from ckpt.pt in --out")
+    p.add_argument("--plots-only", action="store_true",
+                   help="redraw the PNGs from interpret.json and maps.json in --out (no model needed)")
     a = p.parse_args(argv)
+    if a.plots_only:
+        return replot(Path(a.out or make_config(a.preset).out))
     cfg = make_config(
         a.preset, out=a.out, epochs=a.epochs, epochs_note=a.epochs_note, depth=a.depth, sigma=a.sigma, q0=a.q0,
         readout=a.readout, logit_scale=a.logit_scale, supervision=a.supervision, lr=a.lr,
