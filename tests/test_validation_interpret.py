@@ -49,6 +49,9 @@ def test_quick_preset_report(tmp_path):
                  "attribution_all_classes", "feature_subsets"):
         assert (tmp_path / f"{name}.png").stat().st_size > 5000, name
     assert set(on_disk["figures"]) >= {"layer_accuracy.png", "feature_subsets.png"}
+    (tmp_path / "linearization.png").unlink()
+    interpret.replot(tmp_path)  # the figures come back from the JSON alone
+    assert (tmp_path / "linearization.png").exists()
 
 
 class Killed(Exception):
