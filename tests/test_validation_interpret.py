@@ -1,6 +1,5 @@
 """validation/interpret.py on the quick preset, kill-and-resume, and the interpretation notebook."""
 import json
-import os
 from pathlib import Path
 
 import numpy as np

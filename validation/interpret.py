@@ -42,7 +42,6 @@ if __package__ in (None, ""):  # `python validation/interpret.py`
     __package__ = "validation"
 
 from validation._common import (  # noqa: E402
-    _atomic,
     atomic_save_fig,
     atomic_torch_save,
     atomic_write_json,
@@ -500,13 +499,9 @@ def assemble_report(cfg: Config, out: Path, model=None, data=None, hist=None,
         lines += [f"| {r['layer']} | {r['accuracy']:.4f} |" for r in la["table"]]
         lines.append(f"\nModel test accuracy {la['model_test_accuracy']:.4f} (last layer equals it: "
                      f"{la['last_layer_equals_model']}); {report['epochs_trained']} epochs.\n")
-        text = "\n".join(lines)
+        from rmt_idinit.atomic import atomic_write_text
 
-        def write(tmp):
-            with open(tmp, "w") as fh:
-                fh.write(text)
-
-        _atomic(out / "layer_accuracy.md", write)
+        atomic_write_text(out / "layer_accuracy.md", "\n".join(lines))
     return report
 
 
