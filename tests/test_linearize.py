@@ -5,7 +5,7 @@ from torch import nn
 
 from rmt_idinit.nn import IdentityMLP
 from rmt_idinit.nn.interpretable import InterpretableMLP, layer_scores
-from rmt_idinit.nn.linearize import attribution_maps, linearize, piecewise_linear_parts
+from rmt_idinit.nn.linearization import attribution_maps, linearize, piecewise_linear_parts
 
 pytestmark = pytest.mark.torch
 
@@ -125,10 +125,9 @@ def test_bad_arguments():
         linearize(nn.Linear(3, 3), torch.zeros(1, 3))
 
 
-def test_submodule_does_not_shadow_the_package_function():
-    # rmt_idinit.nn exports a function `linearize` (jacobian.py) and has a submodule of that name
-    import rmt_idinit.nn.linearize  # noqa: F401
+def test_package_linearize_is_the_exact_one():
+    # one linearization in the package: the exact, bias-propagating one
+    import rmt_idinit.nn.linearization  # noqa: F401
     from rmt_idinit.nn import linearize as fn
-    from rmt_idinit.nn import linearize_exact
 
-    assert callable(fn) and linearize_exact is linearize
+    assert fn is linearize

@@ -329,7 +329,7 @@ def analyse(cfg: Config, model, data) -> tuple[dict[str, Any], dict[str, Any]]:
     rep["contribution"] = _guard(rep, "contribution", contrib)
 
     def linear():
-        from rmt_idinit.nn.linearize import attribution_maps, linearize
+        from rmt_idinit.nn.linearization import attribution_maps, linearize
 
         n = min(cfg.n_linearize, len(yte))
         xs = xte[:n].double()

@@ -24,7 +24,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
 from .activations import ACTIVATIONS, make_activation
 from .drift import weight_drift
 from .init import identity_
-from .jacobian import hidden_jacobian, jacobian_spectra, linearize
+from .jacobian import hidden_jacobian, jacobian_spectra
 from .models import IdentityMLP
 
 __all__ = [
@@ -33,27 +33,18 @@ __all__ = [
     "hidden_jacobian",
     "identity_",
     "jacobian_spectra",
-    "linearize",
     "make_activation",
     "weight_drift",
 ]
 
-# Interpretation tools (THEORY.md section 6). The submodule ``linearize`` shares its name with the
-# function ``linearize`` exported above: importing the submodule first and re-binding the name keeps
-# ``from rmt_idinit.nn import linearize`` the function however the submodule is imported later
-# (a first import of a submodule would otherwise overwrite the package attribute with the module).
-import importlib as _importlib  # noqa: E402
-
-# `from . import linearize` would return the function above; import_module loads the submodule
-_linearize_module = _importlib.import_module(".linearize", __name__)
-from .jacobian import linearize  # noqa: E402,F811
-from .feature_subsets import (  # noqa: E402
+# Interpretation tools (THEORY.md section 6).
+from .feature_subsets import (
     class_feature_subsets,
     dropped_feature_accuracy,
     layer_features,
     subspace_decomposition,
 )
-from .interpretable import (  # noqa: E402
+from .interpretable import (
     InterpretableMLP,
     class_likelihoods,
     contribution_maps,
@@ -61,9 +52,7 @@ from .interpretable import (  # noqa: E402
     layer_accuracy,
     layer_scores,
 )
-
-attribution_maps = _linearize_module.attribution_maps
-linearize_exact = _linearize_module.linearize
+from .linearization import attribution_maps, linearize
 
 __all__ += [
     "InterpretableMLP",
@@ -76,6 +65,6 @@ __all__ += [
     "layer_accuracy",
     "layer_features",
     "layer_scores",
-    "linearize_exact",
+    "linearize",
     "subspace_decomposition",
 ]

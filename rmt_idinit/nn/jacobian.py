@@ -11,7 +11,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-__all__ = ["hidden_jacobian", "iter_hidden_jacobians", "jacobian_spectra", "linearize"]
+__all__ = ["hidden_jacobian", "iter_hidden_jacobians", "jacobian_spectra"]
 
 
 def _elementwise_derivative(act: nn.Module, h: torch.Tensor) -> torch.Tensor:
@@ -158,31 +158,3 @@ def jacobian_spectra(
         else:
             out.append(torch.linalg.svdvals(jac).flip(-1) ** 2)
     return torch.cat(out, dim=0)
-
-
-def linearize(
-    model: nn.Module, x: torch.Tensor, *, dtype: torch.dtype | None = torch.float64
-) -> tuple[torch.Tensor, torch.Tensor]:
-    r"""Instance-wise linearization :math:`F(x) = W_x x + b_x` of the logits (THEORY.md section 6).
-
-    :math:`W_x = W_{out} J(x)` and :math:`b_x = F(x) - W_x x`. For piecewise-linear activations
-    this is the exact affine map of the linear region containing x.
-
-    Returns
-    -------
-    (W_x, b_x) : tuple of torch.Tensor
-        Shapes ``(batch, n_classes, N)`` and ``(batch, n_classes)``.
-    """
-    x = _check_x(model, x)
-    dtype = dtype or x.dtype
-    jac = hidden_jacobian(model, x, dtype=dtype)
-    with torch.no_grad():
-        wr = model.readout.weight.to(dtype)
-        wx = torch.matmul(wr, jac)
-        xd = x.to(dtype)
-        h = xd
-        for lin in model.layers:
-            h = model.act(h @ lin.weight.to(dtype).T + (0 if lin.bias is None else lin.bias.to(dtype)))
-        logits = h @ wr.T + model.readout.bias.to(dtype)
-        bx = logits - torch.einsum("bcn,bn->bc", wx, xd)
-    return wx, bx
