@@ -312,7 +312,7 @@ def interpretable_loss(
     --------
     >>> import torch
     >>> m = InterpretableMLP(3, 2, depth=2)
-    >>> round(float(interpretable_loss(m, torch.zeros(4, 3), torch.tensor([0, 1, 0, 1]))), 4)  # log 2
+    >>> round(interpretable_loss(m, torch.zeros(4, 3), torch.tensor([0, 1, 0, 1])).item(), 4)  # log 2
     0.6931
     """
     model = _check_model(model)
