@@ -1,6 +1,7 @@
 """Shared plumbing of the validation scripts: atomic output, checkpoints, versions, threads."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -15,6 +16,8 @@ __all__ = [
     "atomic_save_fig",
     "atomic_torch_save",
     "atomic_write_json",
+    "preset_config",
+    "seed_for",
     "jsonable",
     "load_checkpoint",
     "set_threads",
@@ -69,6 +72,23 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
     import torch
 
     _atomic(Path(path), lambda tmp: torch.save(obj, tmp))
+
+
+def preset_config(config_cls: type, presets: dict, name: str, preset: str, **overrides: Any) -> Any:
+    """``config_cls`` from a named preset, then explicit overrides (``None`` overrides are ignored);
+    the report folder defaults to ``reports/<name>_<preset>``."""
+    if preset not in presets:
+        raise ValueError(f"preset must be one of {sorted(presets)}, got {preset!r}")
+    kw = dict(presets[preset])
+    kw.update({k: v for k, v in overrides.items() if v is not None})
+    kw.setdefault("out", f"reports/{name}_{preset}")
+    return config_cls(preset=preset, **kw)
+
+
+def seed_for(*parts: Any) -> int:
+    """A 63-bit seed derived from ``parts``, stable across processes (unlike ``hash()``), so a
+    resumed run regenerates the same permutations and initial weights."""
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little") & (2**63 - 1)
 
 
 def load_checkpoint(path: str | os.PathLike) -> Any:

@@ -31,7 +31,14 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "validation"
 
-from validation._common import atomic_save_fig, atomic_write_json, set_threads, theory, versions  # noqa: E402
+from validation._common import (  # noqa: E402
+    atomic_save_fig,
+    atomic_write_json,
+    preset_config,
+    set_threads,
+    theory,
+    versions,
+)
 
 PIECEWISE = {"hardtanh", "relu", "leaky_relu"}
 
@@ -91,12 +98,8 @@ PRESETS = {
 
 
 def make_config(preset: str = "quick", **overrides: Any) -> Config:
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
-    kw = dict(PRESETS[preset])
-    kw.update({k: v for k, v in overrides.items() if v is not None})
-    kw.setdefault("out", f"reports/init_spectrum_{preset}")
-    return Config(preset=preset, **kw)
+    """Preset values, then explicit overrides (``None`` overrides are ignored)."""
+    return preset_config(Config, PRESETS, "init_spectrum", preset, **overrides)
 
 
 def _case_key(case) -> str:

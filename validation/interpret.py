@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import math
 import sys
 import time
@@ -47,6 +46,8 @@ from validation._common import (  # noqa: E402
     atomic_write_json,
     jsonable,
     load_checkpoint,
+    preset_config,
+    seed_for,
     set_threads,
     versions,
 )
@@ -101,17 +102,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def make_config(preset: str = "quick", **overrides: Any) -> Config:
     """Preset values, then explicit overrides (``None`` overrides are ignored)."""
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
-    kw = dict(PRESETS[preset])
-    kw.update({k: v for k, v in overrides.items() if v is not None})
-    kw.setdefault("out", f"reports/interpret_{preset}")
-    return Config(preset=preset, **kw)
-
-
-def _seed_for(*parts: Any) -> int:
-    # stable across processes, so a resumed run regenerates the same permutations
-    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little") & (2**63 - 1)
+    return preset_config(Config, PRESETS, "interpret", preset, **overrides)
 
 
 def load_data(cfg: Config) -> dict[str, Any]:
@@ -179,8 +170,8 @@ def train(cfg: Config, data, out: Path, callback: Callable[[int, int], None] | N
     ckpt_path = out / "ckpt.pt"
     model = build_model(cfg).to(cfg.device)
     opt = _optimizer(cfg, model)
-    shuffle_gen = torch.Generator().manual_seed(_seed_for(cfg.seed, "shuffle"))
-    torch.manual_seed(_seed_for(cfg.seed, "torch"))
+    shuffle_gen = torch.Generator().manual_seed(seed_for(cfg.seed, "shuffle"))
+    torch.manual_seed(seed_for(cfg.seed, "torch"))
     n = len(data["ytr"])
     steps = n // cfg.batch_size
     hist: dict[str, Any] = {"epoch": [], "test_accuracy": [], "layer_accuracy": [], "train_loss": [],
@@ -374,7 +365,7 @@ def analyse(cfg: Config, model, data) -> tuple[dict[str, Any], dict[str, Any]]:
         out["sizes"] = dict(zip(FASHION_CLASSES, cs.sizes.tolist()))
         out["subspace"] = subspace_decomposition(w, b, cs, fte, yte).as_dict()
         curve = dropped_feature_accuracy(fte, w, b, yte, cs, n_points=cfg.drop_points, n_random=cfg.random_seeds,
-                                         rng=np.random.default_rng(_seed_for(cfg.seed, "random-control")))
+                                         rng=np.random.default_rng(seed_for(cfg.seed, "random-control")))
         out["curves"] = curve.as_dict()
         return out
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import math
 import sys
 import time
@@ -42,6 +41,8 @@ from validation._common import (  # noqa: E402
     atomic_write_json,
     jsonable,
     load_checkpoint,
+    preset_config,
+    seed_for,
     set_threads,
     theory,
     versions,
@@ -95,17 +96,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def make_config(preset: str = "quick", **overrides: Any) -> Config:
     """Preset values, then explicit overrides (``None`` overrides are ignored)."""
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
-    kw = dict(PRESETS[preset])
-    kw.update({k: v for k, v in overrides.items() if v is not None})
-    kw.setdefault("out", f"reports/train_drift_{preset}")
-    return Config(preset=preset, **kw)
-
-
-def _seed_for(*parts: Any) -> int:
-    # Stable across processes (unlike hash()): resumed runs regenerate the same permutations.
-    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little") & (2**63 - 1)
+    return preset_config(Config, PRESETS, "train_drift", preset, **overrides)
 
 
 def load_data(cfg: Config):
@@ -134,7 +125,7 @@ def build_model(cfg: Config, init: str):
 
     from rmt_idinit.nn import IdentityMLP
 
-    gen = torch.Generator().manual_seed(_seed_for(cfg.seed, init, "init"))
+    gen = torch.Generator().manual_seed(seed_for(cfg.seed, init, "init"))
     return IdentityMLP(
         784, cfg.depth, cfg.activation, sigma=cfg.sigma, n_classes=10, init=init,
         sigma_w=math.sqrt(cfg.sigma_w2), sigma_b=math.sqrt(cfg.sigma_b2), generator=gen,
@@ -197,8 +188,8 @@ def train_one(
     ckpt_path = out / f"ckpt_{init}.pt"
     model = build_model(cfg, init).to(cfg.device)
     opt = _optimizer(cfg, model)
-    shuffle_gen = torch.Generator().manual_seed(_seed_for(cfg.seed, init, "shuffle"))
-    torch.manual_seed(_seed_for(cfg.seed, init, "torch"))
+    shuffle_gen = torch.Generator().manual_seed(seed_for(cfg.seed, init, "shuffle"))
+    torch.manual_seed(seed_for(cfg.seed, init, "torch"))
     n = len(data["ytr"])
     steps = n // cfg.batch_size  # drop the last partial batch: every step has the same size
     hist: dict[str, Any] = {"epoch": [], "test_accuracy": [], "train_loss": [], "drift_frobenius": [],
