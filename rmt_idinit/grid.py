@@ -23,11 +23,11 @@ from scipy import special
 
 from . import _checks
 from .activations import Activation, get_activation
+from .identity import _Z_MAX
 from .recursion import run_layers
 
 __all__ = ["log_moment_grid", "moment_grid"]
 
-_Z_MAX = 38.5
 
 
 def _u_nodes(u_lo: float, u_hi: float, per_octave: int, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:

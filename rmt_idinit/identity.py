@@ -416,33 +416,34 @@ class PushforwardPart(ContinuousPart):
                              self._flat("depth")[b_idx][pair], lo, hi, f_lo, level[pair])
         return below, pair, j, roots
 
+    def _symmetric_radius(self, b_idx, level):
+        """For a gain decreasing in |u|: the r >= 0 with {u : log|g(u)| <= level} = {|u| >= r}.
+
+        ``inf`` where the gain never falls to the level, 0 where it is below it already at u = 0.
+        """
+        from .recursion import log_gain_scalar, refine_roots
+
+        below, pair, _, roots = self._crossings(b_idx, level)
+        r = np.full(b_idx.size, np.inf)
+        r[pair] = roots
+        at0 = np.nonzero(below[:, 0])[0]  # below at the first node: the crossing is in [0, z_0]
+        if at0.size:
+            s, b, d = (self._flat(k)[b_idx[at0]] for k in ("sigma", "bias", "depth"))
+            f0 = np.array([log_gain_scalar(self.act, s[i], b[i], 0.0, int(d[i])) for i in range(at0.size)])
+            f0 = f0 - level[at0]
+            hi = np.sqrt(self._flat("q0")[b_idx[at0]]) * self._z[0]
+            inner = refine_roots(self.act, s, b, d, np.zeros(at0.size), hi, f0, level[at0])
+            r[at0] = np.where(f0 > 0, inner, 0.0)
+        return r
+
     def _mass_below(self, b_idx, level):
         """Gaussian mass of {u: log|g(u)| <= level} for each pair."""
         n = b_idx.size
-        below, pair, j, roots = self._crossings(b_idx, level)
-        q = self._flat("q0")[b_idx]
-        sd = np.sqrt(q)
-        out = np.zeros(n)
+        sd = np.sqrt(self._flat("q0")[b_idx])
         if self.symmetric:
-            # g decreasing in |u| on u >= 0: below = [r, inf) mirrored, mass erfc(r / sqrt(2 q0))
-            r = np.zeros(n)
-            r[pair] = roots
-            zr = np.where(below[:, 0], 0.0, r) / (sd * math.sqrt(2.0))
-            out = special.erfc(zr)
-            # no crossing and never below -> 0; at u=0 already below -> need g(0) check
-            none = ~below.any(axis=1)
-            out[none] = 0.0
-            at0 = below[:, 0]
-            if at0.any():
-                from .recursion import log_gain_scalar
-
-                for k in np.nonzero(at0)[0]:
-                    g0 = log_gain_scalar(self.act, self._flat("sigma")[b_idx[k]], 0.0, 0.0,
-                                         int(self._flat("depth")[b_idx[k]]))
-                    if g0 > level[k]:  # crossing between 0 and the first node
-                        rr = _bisect_scalar(self, b_idx[k], level[k], 0.0, sd[k] * self._z[0])
-                        out[k] = special.erfc(rr / (sd[k] * math.sqrt(2.0)))
-            return out
+            return special.erfc(self._symmetric_radius(b_idx, level) / (sd * math.sqrt(2.0)))
+        below, pair, j, roots = self._crossings(b_idx, level)
+        out = np.zeros(n)
         for k in range(n):
             mine = pair == k
             bnds = np.concatenate([[-np.inf], roots[mine], [np.inf]])
@@ -485,7 +486,10 @@ class PushforwardPart(ContinuousPart):
         pos = xs > 0
         if pos.any():
             if self.symmetric:
-                out[pos] = self._chunked(lambda b, lv: _sym_sf(self, b, lv), b_idx[pos], 0.5 * np.log(xs[pos]))
+                # erf(r / sqrt(2 q0)): the complement of the cdf's erfc, with no 1 - F cancellation
+                out[pos] = self._chunked(
+                    lambda b, lv: special.erf(self._symmetric_radius(b, lv) / np.sqrt(2.0 * self._flat("q0")[b])),
+                    b_idx[pos], 0.5 * np.log(xs[pos]))
             else:
                 out[pos] = 1.0 - self._chunked(self._mass_below, b_idx[pos], 0.5 * np.log(xs[pos]))
         return out.reshape(shape)
@@ -538,34 +542,6 @@ def _gmass(a: float, c: float, sd: float) -> float:
     from .piecewise import gaussian_interval_mass
 
     return float(gaussian_interval_mass(np.array(a), np.array(c), sd * sd))
-
-
-def _bisect_scalar(part: PushforwardPart, b: int, level: float, lo: float, hi: float) -> float:
-    from .recursion import log_gain_scalar
-
-    s, bias, d = (part._flat(k)[b] for k in ("sigma", "bias", "depth"))
-    for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if mid in (lo, hi):
-            break
-        if log_gain_scalar(part.act, s, bias, mid, int(d)) <= level:
-            hi = mid
-        else:
-            lo = mid
-    return 0.5 * (lo + hi)
-
-
-def _sym_sf(part: PushforwardPart, b_idx, level):
-    cdf = part._mass_below(b_idx, level)
-    # erf(r/sqrt(2 q0)) is the accurate complement of erfc(r/sqrt(2 q0)); recover r from the roots
-    below, pair, j, roots = part._crossings(b_idx, level)
-    sd = np.sqrt(part._flat("q0")[b_idx])
-    out = 1.0 - cdf
-    r = np.full(b_idx.size, np.nan)
-    r[pair] = roots
-    ok = np.isfinite(r) & ~below[:, 0]
-    out[ok] = special.erf(r[ok] / (sd[ok] * math.sqrt(2.0)))
-    return out
 
 
 def _closed_form(act: Activation, s, q, d, b):
