@@ -376,8 +376,6 @@ class SpectralLaw:
         def fn(la, lw):
             # Var = sum w (lambda - m)^2 with lambda scaled by the largest atom carrying weight;
             # weights are used in logs so underflowed weights still count.
-            la = np.atleast_2d(la)
-            lw = np.atleast_2d(lw)
             alive = np.isfinite(lw)
             top = np.max(np.where(alive, la, -np.inf), axis=-1, keepdims=True)
             top = np.where(np.isfinite(top), top, 0.0)
@@ -388,11 +386,9 @@ class SpectralLaw:
                 dev = np.abs(scaled - m)
                 log_v = _logsumexp(np.where(alive & (dev > 0), lw + 2 * np.log(np.where(dev > 0, dev, 1.0)), -np.inf),
                                    np.ones_like(la), axis=-1)
-                out = log_v + 2 * top[..., 0]
-            return out if out.shape != (1,) or self.continuous is None else out[0]
+                return log_v + 2 * top[..., 0]
 
-        res = self._per_element(fn)
-        return res.reshape(self.batch_shape) if self.continuous is None else res
+        return self._per_element(fn)
 
     def var(self) -> np.ndarray:
         with np.errstate(over="ignore"):
