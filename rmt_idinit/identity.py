@@ -545,7 +545,11 @@ def _gmass(a: float, c: float, sd: float) -> float:
 
 
 def _closed_form(act: Activation, s, q, d, b):
-    """(log_atoms, weights, complement) for built-in piecewise-linear activations with no bias."""
+    """(log_atoms, weights, log_weights or None) for built-in piecewise-linear activations, no bias.
+
+    The hard-tanh weights are erf and erfc of the same argument, so each is accurate on its own
+    (no 1 - alpha cancellation); log weights stay finite where either underflows.
+    """
     two_l_log_s = 2.0 * d * np.log(s)
     if act._code == 0:
         x = _hardtanh_arg(s, q, d)
@@ -553,15 +557,14 @@ def _closed_form(act: Activation, s, q, d, b):
         la = np.stack([two_l_log_s, np.full(s.shape, -np.inf)], axis=-1)
         # log weights stay finite where alpha or 1 - alpha underflow (moments of deep laws)
         lw = np.stack([_log_erf(x, _hardtanh_log_arg(s, q, d)), _log_erfc(x)], axis=-1)
-        return la, np.stack([a, ac], axis=-1), np.stack([ac, a], axis=-1), lw
+        return la, np.stack([a, ac], axis=-1), lw
     if act._code == 3:
-        return two_l_log_s[..., None], np.ones(s.shape + (1,)), np.zeros(s.shape + (1,)), None
+        return two_l_log_s[..., None], np.ones(s.shape + (1,)), None
     slope = act.params.get("negative_slope", 0.0)
     with np.errstate(divide="ignore"):
         neg = 2.0 * d * np.log(s * slope) if slope > 0 else np.full(s.shape, -np.inf)
     la = np.stack([two_l_log_s, neg], axis=-1)
-    half = np.full(la.shape, 0.5)
-    return la, half, half.copy(), None
+    return la, np.full(la.shape, 0.5), None
 
 
 def jjt_law(sigma: Any, q0: Any = None, depth: Any = 1, activation: str | Activation = "hardtanh",
@@ -612,8 +615,8 @@ def jjt_law(sigma: Any, q0: Any = None, depth: Any = 1, activation: str | Activa
     desc = f"identity init, {act.name}"
     if use_cells:
         if act._code in (0, 1, 2, 3) and not np.any(b):
-            la, w, wc, lw = _closed_form(act, s, q, d, b)
-            return SpectralLaw(la, w, description=desc, weights_complement=wc, log_weights=lw)
+            la, w, lw = _closed_form(act, s, q, d, b)
+            return SpectralLaw(la, w, description=desc, log_weights=lw)
         from .piecewise import piecewise_law
 
         results = [piecewise_law(act.pieces, float(s[i]), float(q[i]), int(d[i]), float(b[i]))

@@ -158,8 +158,6 @@ class SpectralLaw:
         The absolutely continuous part, whose ``mass`` must be ``1 - weights.sum(-1)``.
     description : str
         Shown in ``repr``.
-    weights_complement : array (*batch_shape, k), optional
-        ``1 - weights`` computed without cancellation (used by ``sf``).
     log_weights : array (*batch_shape, k), optional
         ``log(weights)``, finite where a weight underflows double precision (e.g. the hard-tanh
         alpha ~ 1e-856 of a very deep net); moments are computed from these.
@@ -173,8 +171,7 @@ class SpectralLaw:
     """
 
     def __init__(self, log_atoms: Any, weights: Any, continuous: ContinuousPart | None = None,
-                 *, description: str = "", weights_complement: Any | None = None,
-                 log_weights: Any | None = None) -> None:
+                 *, description: str = "", log_weights: Any | None = None) -> None:
         la = np.asarray(log_atoms, dtype=np.float64)
         w = np.asarray(weights, dtype=np.float64)
         if la.shape != w.shape or la.ndim < 1:
@@ -188,7 +185,6 @@ class SpectralLaw:
         self.batch_shape: tuple[int, ...] = la.shape[:-1]
         self.continuous = continuous
         self.description = description
-        self._weights_complement = None if weights_complement is None else np.asarray(weights_complement, float)
         if log_weights is None:
             with np.errstate(divide="ignore"):
                 log_weights = np.log(w)
@@ -228,11 +224,9 @@ class SpectralLaw:
         if not isinstance(index, tuple):
             index = (index,)
         la = self.log_atoms[index + (slice(None),)]
-        wc = None if self._weights_complement is None else self._weights_complement[index + (slice(None),)]
         cont = None if self.continuous is None else self.continuous.take(index)
         return SpectralLaw(la, self.weights[index + (slice(None),)], cont,
-                           description=self.description, weights_complement=wc,
-                           log_weights=self.log_weights[index + (slice(None),)])
+                           description=self.description, log_weights=self.log_weights[index + (slice(None),)])
 
     def _broadcast_x(self, name: str, x: Any) -> np.ndarray:
         x = as_float_array(name, x)

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-__all__ = ["run_layers", "log_gain_scalar", "dlog_gain_du_scalar"]
+__all__ = ["run_layers", "log_gain_scalar", "refine_roots", "dlog_gain_du"]
 
 _LN2 = math.log(2.0)
 _BLOCK = 8  # units interleaved per inner loop
@@ -222,8 +222,3 @@ def log_gain_scalar(act, sigma: float, bias: float, u: float, depth: int) -> flo
     """``log|g_depth(u)|`` for one unit (``-inf`` when a layer's phi' is 0)."""
     f, df, _, code, _ = act.kernels()
     return _log_gain_scalar(f, df, code, act.param_array, float(sigma), float(bias), float(u), int(depth))
-
-
-def dlog_gain_du_scalar(act, sigma: float, bias: float, u: float, depth: int) -> float:
-    f, df, d2f, code, _ = act.kernels()
-    return _dlog_gain_du(f, df, d2f, code, act.param_array, float(sigma), float(bias), float(u), int(depth))
