@@ -83,18 +83,21 @@ def test_trained_model_importance_beats_random_control():
     d = curves.as_dict()
     full = d["full_accuracy"]
     assert full > 0.7
-    inner = slice(1, -1)  # m = 0 and m = F are the same model for both orders
-    # removing the most important features hurts more than removing as many random ones, at every m
-    # (the last layer is redundant: random removals barely matter until half the features are gone) ...
-    assert np.all(curves.drop_importance[inner] <= curves.drop_random.min(0)[inner])
-    assert d["drop_importance_mean_over_counts"] < d["drop_random_mean_over_counts"] - 0.02
+    # Margins from the statistics: an accuracy on n test images has standard error <= 0.5/sqrt(n), so a
+    # difference of two of them (importance order vs the mean of random orders) has SE <= sqrt(2/4n)
+    # (0.032 at n = 500); we claim only gaps of >= 3 such SEs, where the method promises a wide one.
+    n = len(yte)
+    margin = 3 * np.sqrt(2 * 0.25 / n)
+    # removing the most important half hurts far more than removing as many random features (the
+    # last layer is redundant: random removals barely matter until half the features are gone) ...
     half = int(np.searchsorted(curves.counts, w.shape[1] // 2))
-    assert curves.drop_importance[half] < curves.drop_random.min(0)[half] - 0.05
-    # ... and keeping only them classifies far better than keeping as many random ones
-    assert d["keep_importance_mean_over_counts"] > d["keep_random_mean_over_counts"] + 0.05
-    assert np.all(curves.keep_importance[inner] >= curves.keep_random.mean(0)[inner])
-    few = (curves.counts >= 1) & (curves.counts <= 15)  # with few features, by a wide margin
-    assert np.all(curves.keep_importance[few] > curves.keep_random.max(0)[few])
+    assert curves.drop_importance[half] < curves.drop_random.mean(0)[half] - margin
+    # ... and keeping only the few most important ones (<= 1% of the features) classifies far better
+    # than keeping as many random ones
+    few = (curves.counts >= 1) & (curves.counts <= w.shape[1] // 100)
+    assert few.sum() >= 3
+    assert np.all(curves.keep_importance[few] > curves.keep_random.mean(0)[few] + margin)
+    assert d["keep_importance_mean_over_counts"] > d["keep_random_mean_over_counts"] + margin
     assert curves.drop_importance[-1] == curves.keep_importance[0]  # all dropped == none kept
     dec = subspace_decomposition(w, b, cs, fte, yte)
     assert dec.accuracy_decomposed > full - 0.1

@@ -12,6 +12,7 @@ q0s = st.floats(1e-10, 1e4)
 depths = st.integers(1, 100_000)
 pw = st.sampled_from(["hardtanh", "relu", "leaky_relu", "linear"])
 FAST = settings(max_examples=60, deadline=None)
+ULPS = 8 * np.finfo(float).eps  # rounding allowance of erf/erfc and of sigma**(-L)
 
 
 @FAST
@@ -26,15 +27,16 @@ def test_alpha_in_unit_interval_and_complement(s, q, d, act):
 @given(sigmas, q0s, q0s, depths)
 def test_alpha_non_increasing_in_q0(s, q1, q2, d):
     lo, hi = min(q1, q2), max(q1, q2)
-    assert ri.alpha(s, lo, d) >= ri.alpha(s, hi, d)
-    assert ri.alpha_complement(s, lo, d) <= ri.alpha_complement(s, hi, d)
+    # weakly monotone up to the few ulps of erf/erfc's own rounding (ties are allowed, flips are not)
+    assert ri.alpha(s, lo, d) >= ri.alpha(s, hi, d) * (1 - ULPS)
+    assert ri.alpha_complement(s, lo, d) <= ri.alpha_complement(s, hi, d) * (1 + ULPS)
 
 
 @FAST
 @given(sigmas, q0s, depths, depths)
 def test_alpha_non_increasing_in_depth(s, q, d1, d2):
     lo, hi = min(d1, d2), max(d1, d2)
-    assert ri.alpha(s, q, lo) >= ri.alpha(s, q, hi)
+    assert ri.alpha(s, q, lo) >= ri.alpha(s, q, hi) * (1 - ULPS)
 
 
 @FAST
@@ -42,7 +44,7 @@ def test_alpha_non_increasing_in_depth(s, q, d1, d2):
 def test_layer_alphas_monotone_and_consistent(s, q, d):
     la = ri.layer_alphas(s, q, d)
     assert la.shape == (d,)
-    assert np.all(np.diff(la) <= 0)
+    assert np.all(np.diff(la) <= ULPS * la[1:])
     assert la[-1] == ri.alpha(s, q, d)
     if s <= 1:  # a unit unsaturated at layer 1 never saturates
         assert np.all(la == la[0])

@@ -62,7 +62,8 @@ def test_hardtanh_best_sigma_is_a_minimum():
         s = float(sel.best_sigma(L, q0))
         f = lambda x: float(sel.isometry_loss(x, q0, L))  # noqa: E731
         for h in (1e-5, 1e-4, 1e-3):
-            assert f(s) <= f(s * (1 + h)) and f(s) <= f(s * (1 - h))
+            # the loss rises by ~f''(s) (s h)^2 >> its round-off (1e-13 relative) for these h
+            assert f(s) <= f(s * (1 + h)) * (1 + 1e-13) and f(s) <= f(s * (1 - h)) * (1 + 1e-13)
         # the loss is the law's E[(lambda - 1)^2]
         law = ri.jjt_law(s, q0, L)
         assert f(s) == pytest.approx(float(law.moment(2) - 2 * law.mean() + 1), rel=1e-9, abs=1e-15)

@@ -38,8 +38,13 @@ def test_quick_preset_report(tmp_path):
     fs = on_disk["feature_subsets"]
     assert len(fs["sizes"]) == 10 and all(0 < s <= fs["n_features"] for s in fs["sizes"].values())
     c = fs["curves"]
-    assert c["keep_importance_mean_over_counts"] > c["keep_random_mean_over_counts"]
-    assert c["drop_importance_mean_over_counts"] < c["drop_random_mean_over_counts"]
+    # A mean over counts of accuracies on n test images has SE <= 0.5/sqrt(n); a difference of two,
+    # SE <= sqrt(2/4n) (0.041 at the preset's n = 300). Keeping the important features wins by > 2 SE
+    # (measured gap 0.135), dropping them loses by > 1 SE (measured 0.066): the wiring of the report,
+    # not the statistics, is under test here (tests/test_feature_subsets.py holds the wide margins).
+    se = np.sqrt(2 * 0.25 / cfg.n_test)
+    assert c["keep_importance_mean_over_counts"] > c["keep_random_mean_over_counts"] + 2 * se
+    assert c["drop_importance_mean_over_counts"] < c["drop_random_mean_over_counts"] - se
 
     maps = json.loads((tmp_path / "maps.json").read_text())
     assert np.asarray(maps["contribution"]["delta"]).shape[-2:] == (28, 28)
