@@ -55,9 +55,10 @@ BAD = {
     "activation": ["no-such-activation", 5, None, 2.5],
     "law": [None, 5, "law", np.array([1.0, 2.0])],
     "rng": [-1, "abc", 2.5, object()],
-    "array": ["abc", None, RAGGED, np.array([]), np.array(["a", "b"])],
+    "array": ["abc", None, RAGGED, np.array(["a", "b"])],
+    "callable": [None, 5, "abc"],
     "tensor": [None, "abc", np.zeros((2, 4)), torch.zeros(0, 4), torch.zeros(2, 4, dtype=torch.int64),
-               torch.zeros(2, 5), torch.zeros(4)[None, None]],
+               torch.zeros(2, 5)],
     "model": [None, 5, "model", torch.nn.Linear(4, 4)],
     "path": [None, 5, "/nonexistent/rmt_idinit_path"],
     "sym": [-1.0, 0.0, math.nan, math.inf, "abc", np.array([1.0, 2.0]), None],
@@ -70,6 +71,8 @@ BAD["finite1"] = BAD["finite"] + SCALAR_EXTRA
 BAD["prob1"] = BAD["prob"] + SCALAR_EXTRA
 BAD["int1"] = BAD["int"] + [np.array([], dtype=int), np.array([2, 3])]
 BAD["int01"] = BAD["int0"] + [np.array([], dtype=int), np.array([2, 3])]
+# where data are needed, an empty array is bad too (elsewhere it broadcasts to an empty result)
+BAD["array1"] = BAD["array"] + [np.array([])]
 # symbolic: a number goes through the float64 checks; sympy symbols pass (not in the bad list)
 BAD["sympos"] = [-1.0, 0.0, math.nan, math.inf, "-1", 1j, np.array([1.0, 2.0]), RAGGED]
 BAD["symint"] = [0, -2, 2.5, math.nan, "2.5", np.array([1, 2]), 2 ** 63]
@@ -150,7 +153,7 @@ def _specs() -> list[Spec]:
              {"activation": "model"}, allow={}))
     add(Spec("activations.Activation", lambda **kw: ri.Activation(**kw),
              {"name": "mine", "phi": np.tanh, "dphi": lambda x: 1 - np.tanh(x) ** 2},
-             {"name": "choice", "phi": "model", "dphi": "model"}, allow={"name": ["no-such-choice"]}))
+             {"name": "choice", "phi": "callable", "dphi": "callable"}, allow={"name": ["no-such-choice"]}))
     add(Spec("activations.Pieces", lambda **kw: ri.activations.Pieces(**kw),
              {"breakpoints": (0.0,), "slopes": (0.0, 1.0), "intercepts": (0.0, 0.0)},
              {"breakpoints": "array", "slopes": "array", "intercepts": "array"}))
@@ -162,7 +165,7 @@ def _specs() -> list[Spec]:
         ("ppf", {"q": 0.5}, {"q": "array"}),
         ("moment", {"k": 1.0}, {"k": "array"}),
         ("log_moment", {"k": 1.0}, {"k": "array"}),
-        ("rvs", {"size": 3, "rng": 0}, {"size": "int0", "rng": "rng"}),
+        ("rvs", {"n": 3, "rng": 0}, {"n": "int01", "rng": "rng"}),
         ("count_law", {"width": 10, "atom": 0}, {"width": "int1", "atom": "int01"}),
     ):
         add(Spec(f"SpectralLaw.{meth}", getattr(law, meth), args, kinds))
@@ -192,12 +195,12 @@ def _specs() -> list[Spec]:
              {"depth": "int1", "eps": "prob1", "kappa": "pos1", "activation": "activation", "sigma": "array",
               "q0": "array", "chunk_size": "int1"}, allow={"chunk_size": [None], "sigma": [None], "q0": [None]}))
     add(Spec("selection.sweep", selection.sweep, {"fn": lambda a: a, "grid": np.arange(3.0), "progress": False},
-             {"fn": "law", "grid": "array", "chunk_size": "int1"}, allow={"chunk_size": [None]}))
+             {"fn": "callable", "grid": "array1", "chunk_size": "int1"}, allow={"chunk_size": [None]}))
     add(Spec("selection.FeasibleRegion", lambda **kw: selection.FeasibleRegion(**kw), {}, {}, ))
     # --- grid ---
     for f in (grid.log_moment_grid, grid.moment_grid):
         add(Spec(f"grid.{f.__name__}", f, {"sigma": [0.9, 1.0], "q0": [0.1], "depth": 3, "activation": "hardtanh"},
-                 {"sigma": "array", "q0": "array", "depth": "int1", "activation": "activation", "k": "pos1",
+                 {"sigma": "array1", "q0": "array1", "depth": "int1", "activation": "activation", "k": "finite1",
                   "bias": "finite1"}))
     # --- finite ---
     add(Spec("finite.count_law", finite.count_law, {"law": law, "width": 10}, {"law": "law", "width": "int1",
@@ -206,9 +209,9 @@ def _specs() -> list[Spec]:
     add(Spec("finite.dkw_band", finite.dkw_band, {"law": law, "x": [0.5], "n": 10},
              {"law": "law", "x": "array", "n": "int1", "confidence": "prob1"}))
     add(Spec("finite.ks_distance", finite.ks_distance, {"sample": [0.0, 1.0], "law": law},
-             {"sample": "array", "law": "law"}))
+             {"sample": "array1", "law": "law"}))
     add(Spec("finite.goodness_of_fit", finite.goodness_of_fit, {"sample": [0.0, 1.0], "law": law},
-             {"sample": "array", "law": "law", "confidence": "prob1"}))
+             {"sample": "array1", "law": "law", "confidence": "prob1"}))
     add(Spec("finite.FitResult", lambda **kw: finite.FitResult(**kw), {}, {}))
     # --- precise ---
     for f in (precise.alpha, precise.alpha_complement, precise.log_alpha_complement, precise.layer_alphas,
@@ -246,13 +249,13 @@ def _specs() -> list[Spec]:
              {"depth": "symint", "kappa": "sympos"}))
     add(Spec("symbolic.derive_q0_boundary", symbolic.derive_q0_boundary, {}, {"regime": "choice"}))
     add(Spec("symbolic.latex", symbolic.latex, {"expr": symbolic.SIGMA}, {"expr": "model"},
-             allow={"expr": [5]}))
+             allow={"expr": [5, "model"]}))
     add(Spec("symbolic.lambdify", symbolic.lambdify, {"expr": symbolic.SIGMA}, {"expr": "model", "args": "law"},
-             allow={"expr": [5], "args": [None]}))
+             allow={"expr": [5, "model"], "args": [None]}))
     # --- meanfield / freeprob / compare (random-init baselines) ---
     mf = {"sigma_w": "pos", "sigma_b": "nonneg", "activation": "activation"}
     add(Spec("meanfield.gaussian_expectation", meanfield.gaussian_expectation, {"f": np.tanh, "q": 0.5},
-             {"f": "law", "q": "nonneg"}))
+             {"f": "callable", "q": "nonneg"}))
     add(Spec("meanfield.phi_second_moment", meanfield.phi_second_moment, {"q": 0.5},
              {"q": "nonneg", "activation": "activation"}))
     add(Spec("meanfield.derivative_moment", meanfield.derivative_moment, {"q": 0.5},
@@ -297,8 +300,8 @@ def _specs() -> list[Spec]:
     # --- data ---
     x8 = np.arange(8.0).reshape(2, 4)
     add(Spec("data.normalize", ridata.normalize, {"x": x8, "q0": 0.5},
-             {"x": "array", "q0": "pos1", "reference": "array"}, allow={"reference": [None]}))
-    add(Spec("data.Normalizer.fit", ridata.Normalizer.fit, {"x": x8, "q0": 0.5}, {"x": "array", "q0": "pos1"}))
+             {"x": "array1", "q0": "pos1", "reference": "array1"}, allow={"reference": [None]}))
+    add(Spec("data.Normalizer.fit", ridata.Normalizer.fit, {"x": x8, "q0": 0.5}, {"x": "array1", "q0": "pos1"}))
     add(Spec("data.Normalizer", lambda **kw: ridata.Normalizer(**kw)(x8), {"mean": 1.0, "std": 2.0, "q0": 0.5},
              {"mean": "finite1", "std": "pos1", "q0": "pos1"}))
     add(Spec("data.load_fashion_mnist", ridata.load_fashion_mnist, {"split": "test", "limit": 5},
@@ -347,14 +350,14 @@ def _specs() -> list[Spec]:
     wt, bs, lab = np.ones((3, 4)), np.zeros(3), np.array([0, 1, 2, 0, 1, 2])
     add(Spec("nn.class_feature_subsets", rinn.class_feature_subsets,
              {"features": feats, "weight": wt, "bias": bs, "labels": lab, "correct_only": False},
-             {"features": "array", "weight": "array", "labels": "array", "fraction": "prob1", "mode": "choice"}))
+             {"features": "array1", "weight": "array1", "labels": "array1", "fraction": "prob1", "mode": "choice"}))
     subsets = rinn.class_feature_subsets(feats, wt, bs, lab, correct_only=False)
     add(Spec("nn.dropped_feature_accuracy", rinn.dropped_feature_accuracy,
              {"features": feats, "weight": wt, "bias": bs, "labels": lab, "subsets": subsets, "n_points": 3,
               "n_random": 1},
-             {"features": "array", "labels": "array", "n_points": "int1", "n_random": "int1"}))
+             {"features": "array1", "labels": "array1", "n_points": "int1", "n_random": "int1"}))
     add(Spec("nn.subspace_decomposition", rinn.subspace_decomposition,
-             {"weight": wt, "bias": bs, "subsets": subsets}, {"weight": "array", "subsets": "law"}))
+             {"weight": wt, "bias": bs, "subsets": subsets}, {"weight": "array1", "subsets": "law"}))
     return s
 
 
@@ -444,6 +447,10 @@ def _call_bad(spec: Spec, param: str, bad: Any) -> str | None:
             spec.call(**{param: bad})
     except _Overtime:
         return f"{spec.name}({param}={_show(bad)}): still running after {CALL_LIMIT_S} s (accepted)"
+    except OSError as exc:
+        if spec.kinds.get(param) == "path" and str(bad) in str(exc):
+            return None
+        return f"{spec.name}({param}={_show(bad)}): raw {type(exc).__name__}: {str(exc)[:120]}"
     except OK_TYPES as exc:
         msg = str(exc)
         if param not in msg:
