@@ -408,7 +408,7 @@ def var(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtan
     >>> mpmath.nstr(precise.var(1.02, 0.1, 50), 15)
     '9.57447332749328'
     """
-    la, w = jjt_law_atoms(sigma, q0, depth, activation, dps=dps + 5, **activation_params)
+    la, w = jjt_law_atoms(sigma, q0, depth, activation, dps=_dps(dps) + 5, **activation_params)
     with mpmath.workdps(_dps(dps) + 5):
         atoms = [mpmath.mpf(0) if a == mpmath.ninf else mpmath.exp(a) for a in la]
         m = mpmath.fsum(wi * ai for wi, ai in zip(w, atoms))

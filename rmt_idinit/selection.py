@@ -737,8 +737,8 @@ def feasible_region(depth: int, eps: float = DEFAULT_EPS, kappa: float = DEFAULT
     [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
     """
     act = _act(activation, activation_params)
-    e = _checks.check_scalar("eps", eps, _eps)
-    k = _checks.check_scalar("kappa", kappa, _kappa)
+    e = _checks.check_scalar("eps", eps, lambda _, v: _eps(v))
+    k = _checks.check_scalar("kappa", kappa, lambda _, v: _kappa(v))
     d = _checks.check_scalar_int("depth", depth)
     if chunk_size is not None:
         chunk_size = _checks.check_scalar_int("chunk_size", chunk_size)

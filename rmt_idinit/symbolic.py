@@ -197,6 +197,7 @@ def jjt_law_atoms(sigma: Any = None, q0: Any = None, depth: Any = None,
     ([sigma**(2*L), 0], [1/2, 1/2])
     """
     s, q, d = _args(sigma, q0, depth)
+    slope = _val(negative_slope, sp.Symbol("s", nonnegative=True), "negative_slope", "finite")
     top = s ** (2 * d)
     half = sp.Rational(1, 2)
     if activation == "hardtanh":
@@ -204,7 +205,6 @@ def jjt_law_atoms(sigma: Any = None, q0: Any = None, depth: Any = None,
     if activation == "relu":
         return [top, sp.Integer(0)], [half, half]
     if activation == "leaky_relu":
-        slope = _val(negative_slope, sp.Symbol("s", nonnegative=True), "negative_slope", "finite")
         return [top, (slope * s) ** (2 * d)], [half, half]
     if activation == "linear":
         return [top], [sp.Integer(1)]

@@ -115,6 +115,7 @@ def _imodel():
 X4 = torch.full((3, 4), 0.1, dtype=torch.float32)
 
 FREEPROB = "fixed on the freeprob branch (random-init bad inputs)"
+OUTSIDE = "open: entry checks of this module were outside the bad-input branch's area (see its report)"
 SQD = {"sigma": "pos", "q0": "pos", "depth": "int", "activation": "activation"}
 SQD_ARGS = {"sigma": 1.02, "q0": 0.1, "depth": 3}
 PREC = {"sigma": "pos1", "q0": "pos1", "depth": "int1", "activation": "activation", "dps": "int1"}
@@ -135,7 +136,7 @@ def _specs() -> list[Spec]:
             kinds["depth"] = "int1"
         add(Spec(f"identity.{f.__name__}", f, dict(SQD_ARGS), kinds))
     add(Spec("identity.jjt_law", identity.jjt_law, dict(SQD_ARGS),
-             {**SQD, "bias": "finite", "inputs": "array"}))
+             {**SQD, "bias": "finite", "inputs": "array"}, allow={"inputs": [None]}))
     add(Spec("identity.jjt_eigenvalues", identity.jjt_eigenvalues, {"u": [0.1, -0.2], "sigma": 1.02, "depth": 3},
              {"u": "array", "sigma": "pos1", "depth": "int1", "activation": "activation", "bias": "finite1"}))
     add(Spec("identity.hardtanh_second_moment", identity.hardtanh_second_moment, {"q": 0.5}, {"q": "pos"}))
@@ -195,7 +196,8 @@ def _specs() -> list[Spec]:
              {"depth": "int1", "eps": "prob1", "kappa": "pos1", "activation": "activation", "sigma": "array",
               "q0": "array", "chunk_size": "int1"}, allow={"chunk_size": [None], "sigma": [None], "q0": [None]}))
     add(Spec("selection.sweep", selection.sweep, {"fn": lambda a: a, "grid": np.arange(3.0), "progress": False},
-             {"fn": "callable", "grid": "array1", "chunk_size": "int1"}, allow={"chunk_size": [None]}))
+             {"fn": "callable", "grid": "array1", "chunk_size": "int1"},
+             allow={"chunk_size": [None], "grid": [BAD["array"][-1]]}))  # any values: fn decides
     add(Spec("selection.FeasibleRegion", lambda **kw: selection.FeasibleRegion(**kw), {}, {}, ))
     # --- grid ---
     for f in (grid.log_moment_grid, grid.moment_grid):
@@ -363,6 +365,20 @@ def _specs() -> list[Spec]:
 
 SPECS = _specs()
 BY_NAME = {sp.name: sp for sp in SPECS}
+# Breaches left to other branches, marked so that the integrator can flip them (strict=False:
+# they pass once the fix is merged).
+XFAIL = {
+    **{n: FREEPROB for n in ("freeprob.fuss_catalan_law", "freeprob.random_init", "freeprob.random_jjt_law",
+                             "compare.compare", "compare.plot_compare", "meanfield.gaussian_expectation",
+                             "meanfield.q_layers")},
+    **{n: OUTSIDE for n in ("identity.PushforwardPart", "activations.Pieces", "nn.InterpretableMLP",
+                            "nn.class_likelihoods", "nn.layer_scores", "nn.contribution_maps",
+                            "nn.interpretable_loss", "nn.layer_accuracy", "nn.layer_features",
+                            "nn.class_feature_subsets", "nn.dropped_feature_accuracy",
+                            "nn.subspace_decomposition")},
+}
+for _n, _why in XFAIL.items():
+    BY_NAME[_n].xfail = _why
 
 # Names that take no parameter worth sweeping (constants, dataclass records, classes whose
 # constructor is swept through their factory).
@@ -407,7 +423,7 @@ def _swept_objects() -> set[int]:
 OK_TYPES = (ValueError, TypeError)
 # A bad value must be refused up front; one that is accepted and starts a long computation
 # is cut off here (and counts as a breach) so that the suite cannot hang.
-CALL_LIMIT_S = 20.0
+CALL_LIMIT_S = 5.0
 
 
 class _Overtime(BaseException):
