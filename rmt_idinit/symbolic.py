@@ -6,9 +6,11 @@ to any precision (``expr.evalf(50)``) or as fast functions (:func:`lambdify`).
 
 Every function takes optional values; a parameter left as ``None`` stays the default symbol
 (``sigma``, ``q0``, ``L``, ``l``, ``eps``, ``kappa``, with the assumptions ``sigma, q0, kappa > 0``,
-``L, l`` positive integers, ``0 < eps < 1``). Numbers may be ints, floats, sympy numbers or other
-expressions; they are passed through ``sympy.sympify`` unchanged (use ``sympy.Rational`` or
-strings for exact input).
+``L, l`` positive integers, ``0 < eps < 1``). Numbers may be ints, floats, numpy scalars or 0-d
+arrays, sympy numbers or other expressions; they are kept exact (use ``sympy.Rational`` or strings
+such as ``"1/2"`` for exact input). A number, or a constant expression, goes through the same
+checks as the float64 API (``sigma=-1`` raises ``ValueError: sigma must be a finite number > 0``,
+``depth=2.5`` is refused); an expression with free symbols passes unchanged.
 
 Examples
 --------

@@ -115,7 +115,6 @@ def _imodel():
 X4 = torch.full((3, 4), 0.1, dtype=torch.float32)
 
 FREEPROB = "fixed on the freeprob branch (random-init bad inputs)"
-OUTSIDE = "open: entry checks of this module were outside the bad-input branch's area (see its report)"
 SQD = {"sigma": "pos", "q0": "pos", "depth": "int", "activation": "activation"}
 SQD_ARGS = {"sigma": 1.02, "q0": 0.1, "depth": 3}
 PREC = {"sigma": "pos1", "q0": "pos1", "depth": "int1", "activation": "activation", "dps": "int1"}
@@ -347,12 +346,14 @@ def _specs() -> list[Spec]:
     add(Spec("nn.layer_accuracy", rinn.layer_accuracy, {"model": im, "data": (X4, torch.tensor([0, 1, 2]))},
              {"model": "model", "batch_size": "int1"}))
     add(Spec("nn.layer_features", rinn.layer_features, {"model": im, "x": X4},
-             {"model": "model", "x": "tensor", "batch_size": "int1"}))
+             {"model": "model", "x": "tensor", "batch_size": "int1"},
+             allow={"x": [BAD["tensor"][2], BAD["tensor"][4]]}))  # arrays and integer images are converted
     feats = np.abs(np.random.default_rng(0).normal(size=(6, 4)))
     wt, bs, lab = np.ones((3, 4)), np.zeros(3), np.array([0, 1, 2, 0, 1, 2])
     add(Spec("nn.class_feature_subsets", rinn.class_feature_subsets,
              {"features": feats, "weight": wt, "bias": bs, "labels": lab, "correct_only": False},
-             {"features": "array1", "weight": "array1", "labels": "array1", "fraction": "prob1", "mode": "choice"}))
+             {"features": "array1", "weight": "array1", "labels": "array1", "fraction": "prob1", "mode": "choice"},
+             allow={"fraction": [1.0]}))  # the whole class score is a valid target
     subsets = rinn.class_feature_subsets(feats, wt, bs, lab, correct_only=False)
     add(Spec("nn.dropped_feature_accuracy", rinn.dropped_feature_accuracy,
              {"features": feats, "weight": wt, "bias": bs, "labels": lab, "subsets": subsets, "n_points": 3,
@@ -371,11 +372,6 @@ XFAIL = {
     **{n: FREEPROB for n in ("freeprob.fuss_catalan_law", "freeprob.random_init", "freeprob.random_jjt_law",
                              "compare.compare", "compare.plot_compare", "meanfield.gaussian_expectation",
                              "meanfield.q_layers")},
-    **{n: OUTSIDE for n in ("identity.PushforwardPart", "activations.Pieces", "nn.InterpretableMLP",
-                            "nn.class_likelihoods", "nn.layer_scores", "nn.contribution_maps",
-                            "nn.interpretable_loss", "nn.layer_accuracy", "nn.layer_features",
-                            "nn.class_feature_subsets", "nn.dropped_feature_accuracy",
-                            "nn.subspace_decomposition")},
 }
 for _n, _why in XFAIL.items():
     BY_NAME[_n].xfail = _why

@@ -182,7 +182,7 @@ def test_law_method_checks():
 
 
 def test_activation_param_type_message():
-    with pytest.raises(TypeError, match=r"^negative_slope must be a real number, got '0\.1'$"):
+    with pytest.raises(TypeError, match=r"^negative_slope must be a real number or array of real numbers, got '0\.1'$"):
         ri.alpha(1.0, 0.5, 3, "leaky_relu", negative_slope="0.1")
 
 
@@ -225,3 +225,12 @@ def test_size_refusals_up_front(monkeypatch):
 def test_rng_negative_seed_names_rng():
     with pytest.raises(ValueError, match=r"^rng must be None, an int seed >= 0"):
         ri.jjt_law(1.0, 0.1, 2).rvs(3, rng=-1)
+
+
+def test_numpy_activation_parameters_are_accepted():
+    """Before: softplus beta=np.array(1.0) raised "beta must be a real number"."""
+    a = ri.get_activation("softplus", beta=np.array(2.0))
+    assert a.params == {"beta": 2.0}
+    assert ri.get_activation("leaky_relu", negative_slope=np.float32(0.25)).params == {"negative_slope": 0.25}
+    with pytest.raises(TypeError, match=r"^beta must be a single number, got an array of shape \(2,\)$"):
+        ri.get_activation("softplus", beta=np.array([1.0, 2.0]))
