@@ -41,6 +41,13 @@ def _describe(value: Any) -> str:
     return f"array of shape {arr.shape}"
 
 
+def _to_float(v: numbers.Real) -> float:
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
 def as_float_array(name: str, value: Any) -> np.ndarray:
     """Convert ``value`` to a float64 array or raise TypeError naming ``name``."""
     if isinstance(value, (str, bytes)) or value is None:
@@ -52,9 +59,7 @@ def as_float_array(name: str, value: Any) -> np.ndarray:
     if arr.dtype == object and arr.size and all(
             isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in arr.flat):
         # Python ints beyond 64 bits (e.g. 10**30) are real numbers: convert (inf beyond double range)
-        with np.errstate(over="ignore"):
-            arr = np.array([float(v) if abs(v) < 2 ** 1024 else (math.inf if v > 0 else -math.inf) for v in arr.flat],
-                           dtype=np.float64).reshape(arr.shape)
+        arr = np.array([_to_float(v) for v in arr.flat], dtype=np.float64).reshape(arr.shape)
     if arr.dtype.kind == "b":
         raise TypeError(f"{name} must be a real number, not a boolean")
     if arr.dtype.kind == "c":
@@ -274,7 +279,7 @@ def check_tensor(name: str, x: Any, *, features: int | None = None, flatten: boo
 
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not (x.is_floating_point() or x.is_complex()) or x.is_complex():
+    if not x.is_floating_point():
         raise TypeError(f"{name} must be a real floating-point tensor, got dtype {x.dtype} "
                         f"(convert with {name}.float() or {name}.double())")
     if x.dim() == 0:
