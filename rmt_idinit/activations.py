@@ -44,6 +44,13 @@ class Pieces:
     intercepts: tuple[float, ...]
 
     def __post_init__(self) -> None:
+        from ._checks import check_finite
+
+        for name in ("breakpoints", "slopes", "intercepts"):
+            arr = check_finite(name, getattr(self, name))
+            if arr.ndim != 1:
+                raise TypeError(f"{name} must be a 1-D sequence of numbers, got shape {arr.shape}")
+            object.__setattr__(self, name, tuple(float(v) for v in arr))
         if len(self.slopes) != len(self.breakpoints) + 1 or len(self.intercepts) != len(self.slopes):
             raise ValueError("pieces need len(slopes) == len(intercepts) == len(breakpoints) + 1")
         if any(b2 <= b1 for b1, b2 in zip(self.breakpoints, self.breakpoints[1:])):
@@ -257,13 +264,10 @@ def _softplus(beta: float = 1.0) -> Activation:
 
 
 def _positive_param(name: str, value: float, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0)
-    if not ok:
-        raise ValueError(f"{name} must be a finite number {'>= 0' if allow_zero else '> 0'}, got {v!r}")
-    return v
+    """One number (Python or numpy scalar, 0-d array) > 0 (or >= 0), through the shared checks."""
+    from . import _checks
+
+    return _checks.check_scalar(name, value, _checks.check_nonnegative if allow_zero else _checks.check_positive)
 
 
 _FACTORIES: dict[str, Callable[..., Activation]] = {

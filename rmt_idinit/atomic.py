@@ -2,16 +2,23 @@
 
 A reader, or a run killed mid-write, never sees half a file. Used by the report job, the CLI
 and the validation scripts.
+
+A process killed by SIGKILL between creating its temporary file and the rename cannot clean up.
+The temporary names are therefore recognisable, ``.<name>.<pid>.<random>.tmp``, and every writer
+of the same target first removes the temporaries of processes that no longer exist (or, for a
+name without a live pid, that are older than the writer's own process).
 """
 from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_save_png"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "atomic_save_png", "clean_stale_temporaries"]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> None:
@@ -22,7 +29,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    clean_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
@@ -32,6 +40,63 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+_PROCESS_START = time.time()
+_LIVE_PID_GRACE_S = 3600.0
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return True
+    return True
+
+
+def clean_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove temporaries of ``path`` left by writers that were killed; return what was removed.
+
+    A temporary ``.<name>.<pid>.<random>.tmp`` is stale when no process ``pid`` exists; one whose
+    pid is alive (a live writer, or a reused pid) is kept unless untouched for an hour. Names
+    without a pid (``.<name>.<random>.tmp``, from older versions) are removed when older than
+    this process.
+    """
+    path = Path(path)
+    pat = re.compile(rf"^\.{re.escape(path.name)}\.(?:(\d+)\.)?[^.]+\.tmp$")
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = pat.match(entry.name)
+        if not m or not entry.is_file(follow_symlinks=False):
+            continue
+        pid = int(m.group(1)) if m.group(1) else None
+        if pid == os.getpid():
+            continue  # our own writer (another thread) is using it
+        try:
+            mtime = entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        if pid is None:
+            stale = mtime < _PROCESS_START
+        else:
+            stale = not _pid_alive(pid) or mtime < time.time() - _LIVE_PID_GRACE_S
+        if stale:
+            try:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except OSError:  # another writer removed it first
+                pass
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from . import _checks
+
 __all__ = ["main", "build_parser"]
 
 
@@ -155,6 +157,8 @@ def _cmd_alpha(ns) -> int:
     import rmt_idinit as ri
 
     if ns.layers:
+        # one float64 per layer, a few working copies, and one printed line (~25 bytes) each
+        _checks.check_memory(64.0 * ns.depth, f"alpha --layers at depth={ns.depth}")
         vals = np.asarray(ri.layer_alphas(ns.sigma, ns.q0, ns.depth, ns.activation))
         for layer, v in enumerate(vals, 1):
             print(f"{layer}\t{v:.17g}")
@@ -165,12 +169,21 @@ def _cmd_alpha(ns) -> int:
     return 0
 
 
+_SMOOTH_LAW_BYTES_PER_LAYER = 2048
+
+
 def _cmd_law(ns) -> int:
     import numpy as np
 
     import rmt_idinit as ri
 
-    law = ri.jjt_law(ns.sigma, ns.q0, ns.depth, ns.activation)
+    act = ri.get_activation(ns.activation)
+    if act.pieces is None:
+        # a smooth law's quadrature refines around the fixed points layer by layer: up to ~2 KiB of
+        # nodes and gains per layer were measured (depth 1e8 asked for 7-196 GiB), so refuse up front
+        _checks.check_memory(_SMOOTH_LAW_BYTES_PER_LAYER * ns.depth,
+                             f"law with the smooth activation {act.name!r} at depth={ns.depth}")
+    law = ri.jjt_law(ns.sigma, ns.q0, ns.depth, act)
     info = {"description": law.description, "log_atoms": np.asarray(law.log_atoms).tolist(),
             "weights": np.asarray(law.weights).tolist(), "mean": float(law.mean()), "var": float(law.var()),
             "quantiles": {str(q): float(law.ppf(q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)}}

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ._checks import as_float_array, check_int, check_probability
+from ._checks import as_float_array, check_law, check_probability, check_scalar, check_scalar_int
 from .laws import SpectralLaw
 
 __all__ = ["count_law", "dkw_epsilon", "dkw_band", "ks_distance", "goodness_of_fit", "FitResult"]
@@ -33,7 +33,7 @@ def count_law(law: SpectralLaw, width: int, atom: int = 0):
     >>> round(float(count_law(ri.jjt_law(1.02, 0.1, 50), 400000).mean()), 1)
     303982.0
     """
-    return law.count_law(width, atom)
+    return check_law("law", law).count_law(width, atom)
 
 
 def dkw_epsilon(n: int, confidence: float = 0.95) -> float:
@@ -44,13 +44,14 @@ def dkw_epsilon(n: int, confidence: float = 0.95) -> float:
     >>> round(dkw_epsilon(500, 0.95), 5)
     0.06074
     """
-    n = int(check_int("n", n, minimum=1))
-    c = float(check_probability("confidence", confidence))
+    n = check_scalar_int("n", n, minimum=1)
+    c = check_scalar("confidence", confidence, check_probability)
     return math.sqrt(math.log(2.0 / (1.0 - c)) / (2.0 * n))
 
 
 def dkw_band(law: SpectralLaw, x: Any, n: int, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper DKW bounds on the empirical CDF of ``n`` eigenvalues at ``x``."""
+    check_law("law", law)
     e = dkw_epsilon(n, confidence)
     f = law.cdf(x)
     return np.clip(f - e, 0.0, 1.0), np.clip(f + e, 0.0, 1.0)
@@ -62,7 +63,7 @@ def ks_distance(sample: Any, law: SpectralLaw) -> float:
     The supremum is attained at a sample point, just before or at it; both sides are checked,
     so atoms (where F jumps) are handled exactly.
     """
-    if law.batch_shape != ():
+    if check_law("law", law).batch_shape != ():
         raise ValueError(f"ks_distance needs a single law (batch shape ()), got {law.batch_shape}")
     x = np.sort(as_float_array("sample", sample).ravel())
     if x.size == 0:
@@ -94,6 +95,7 @@ def goodness_of_fit(sample: Any, law: SpectralLaw, confidence: float = 0.95) -> 
     any law and is the bound to compare ``statistic`` with.
     """
     x = as_float_array("sample", sample).ravel()
+    check_scalar("confidence", confidence, check_probability)
     d = ks_distance(x, law)
     p = float(stats.kstwo.sf(d, x.size))
     return FitResult(d, p, dkw_epsilon(x.size, confidence), x.size)

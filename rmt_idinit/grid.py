@@ -72,10 +72,12 @@ def log_moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activatio
     q = np.atleast_1d(_checks.check_positive("q0", q0))
     if s.ndim != 1 or q.ndim != 1:
         raise ValueError("sigma and q0 must be 1-D grid axes")
-    d = int(_checks.check_depth(depth))
-    b = float(_checks.check_finite("bias", bias))
-    kk = float(_checks.check_finite("k", k))
-    per_octave = int(_checks.check_int("per_octave", per_octave, minimum=1))
+    if not s.size or not q.size:
+        raise ValueError(f"sigma and q0 must be non-empty grid axes, got sizes sigma {s.size}, q0 {q.size}")
+    d = _checks.check_scalar_int("depth", depth)
+    b = _checks.check_scalar("bias", bias)
+    kk = _checks.check_scalar("k", k)
+    per_octave = _checks.check_scalar_int("per_octave", per_octave, minimum=1)
     symmetric = act.even_decreasing_gain and b == 0.0
     if not symmetric:
         # Non-monotone gains (gelu, silu, bias...) can peak sharply near unstable fixed points,

@@ -355,7 +355,7 @@ class PushforwardPart(ContinuousPart):
 
     def __init__(self, act: Activation, sigma, q0, depth, bias):
         self.act = act
-        self.sigma, self.q0, self.depth, self.bias = (np.asarray(a) for a in (sigma, q0, depth, bias))
+        self.sigma, self.q0, self.depth, self.bias = _params(sigma, q0, depth, bias)  # public: checked
         self.batch_shape = self.sigma.shape
         self.mass = np.ones(self.batch_shape)
         self.symmetric = bool(act.even_decreasing_gain and not np.any(self.bias))

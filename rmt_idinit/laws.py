@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from ._checks import as_float_array, check_int, check_rng
+from ._checks import as_float_array, check_int, check_rng, check_scalar, check_scalar_int
 
 __all__ = ["SpectralLaw", "ContinuousPart", "GridDensity"]
 
@@ -172,8 +172,8 @@ class SpectralLaw:
 
     def __init__(self, log_atoms: Any, weights: Any, continuous: ContinuousPart | None = None,
                  *, description: str = "", log_weights: Any | None = None) -> None:
-        la = np.asarray(log_atoms, dtype=np.float64)
-        w = np.asarray(weights, dtype=np.float64)
+        la = as_float_array("log_atoms", log_atoms)
+        w = as_float_array("weights", weights)
         if la.shape != w.shape or la.ndim < 1:
             raise ValueError(f"log_atoms and weights need one shape (*batch, k); got {la.shape} and {w.shape}")
         if np.isnan(la).any() or np.isposinf(la).any():
@@ -342,9 +342,7 @@ class SpectralLaw:
 
     def log_moment(self, k: float) -> np.ndarray:
         """``log E[lambda^k]``, finite even where the moment overflows double precision."""
-        k = float(as_float_array("k", k))
-        if not math.isfinite(k):
-            raise ValueError(f"k must be a finite number, got {k}")
+        k = check_scalar("k", k)
 
         def fn(la, lw):
             alive = np.isfinite(lw)
@@ -429,7 +427,8 @@ class SpectralLaw:
         """
         from scipy import stats
 
-        width = int(check_int("width", width, minimum=1))
+        width = check_scalar_int("width", width, minimum=1)
+        atom = check_scalar_int("atom", atom, minimum=0)
         if not 0 <= atom < self.log_atoms.shape[-1]:
             raise ValueError(f"atom must be an index in [0, {self.log_atoms.shape[-1] - 1}], got {atom}")
         return stats.binom(width, self.weights[..., atom])

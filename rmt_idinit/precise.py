@@ -82,14 +82,19 @@ def _to_mpf(name: str, value: Any, check: Callable[[str, Any], np.ndarray]) -> m
 
 
 def _depth(value: Any, name: str = "depth") -> int:
-    d = _checks.check_depth(value, name)
-    if d.ndim != 0:
-        raise TypeError(f"{name} must be a single integer in rmt_idinit.precise, got shape {d.shape}")
-    return int(d)
+    return _checks.check_scalar_int(name, value, minimum=1)
+
+
+#: Largest working precision accepted. An mpf of 10**5 digits is ~40 KB and one multiplication
+#: of two already takes ~1 ms, so a single depth-100 quadrature would run for hours; beyond this
+#: a request is a mistake (``dps=10**9`` would need gigabytes per number), refused up front.
+MAX_DPS = 100_000
+
+_METHODS = ("gauss-legendre", "tanh-sinh")
 
 
 def _dps(dps: Any) -> int:
-    return int(_checks.check_int("dps", dps, minimum=1))
+    return _checks.check_scalar_int("dps", dps, minimum=1, maximum=MAX_DPS)
 
 
 def _activation(activation: str | Activation, params: dict) -> Activation:
@@ -403,7 +408,7 @@ def var(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtan
     >>> mpmath.nstr(precise.var(1.02, 0.1, 50), 15)
     '9.57447332749328'
     """
-    la, w = jjt_law_atoms(sigma, q0, depth, activation, dps=dps + 5, **activation_params)
+    la, w = jjt_law_atoms(sigma, q0, depth, activation, dps=_dps(dps) + 5, **activation_params)
     with mpmath.workdps(_dps(dps) + 5):
         atoms = [mpmath.mpf(0) if a == mpmath.ninf else mpmath.exp(a) for a in la]
         m = mpmath.fsum(wi * ai for wi, ai in zip(w, atoms))
@@ -673,8 +678,14 @@ def jjt_moments(ks: Sequence[Any], sigma: Any, q0: Any, depth: int, activation: 
     ['0.1764364492', '0.118063792']
     """
     act = _activation(activation, activation_params)
+    _checks.check_choice("method", method, _METHODS)
+    if isinstance(ks, (str, bytes)) or not isinstance(ks, Sequence) and not (
+            isinstance(ks, np.ndarray) and ks.ndim == 1):
+        raise TypeError(f"ks must be a sequence of numbers > 0 (e.g. [1, 2]), got {type(ks).__name__}")
+    if len(ks) == 0:
+        raise ValueError("ks must hold at least one moment order, got an empty sequence")
     with mpmath.workdps(_dps(dps)):
-        kk = [_to_mpf("k", k, _checks.check_positive) for k in ks]
+        kk = [_to_mpf("ks", k, _checks.check_positive) for k in ks]
         s = _to_mpf("sigma", sigma, _checks.check_positive)
         q = _to_mpf("q0", q0, _checks.check_positive)
         b = _to_mpf("bias", bias, _checks.check_finite)
@@ -717,5 +728,7 @@ def jjt_moment(k: Any, sigma: Any, q0: Any, depth: int, activation: str | Activa
     >>> mpmath.nstr(precise.jjt_moment(1, 1.0, 1.0, 10, "tanh", dps=15), 10)
     '0.1764364492'
     """
+    with mpmath.workdps(_dps(dps)):
+        _to_mpf("k", k, _checks.check_positive)  # named as the caller wrote it
     return jjt_moments([k], sigma, q0, depth, activation, bias=bias, dps=dps, method=method,
                        **activation_params)[0]

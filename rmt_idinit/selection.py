@@ -550,7 +550,7 @@ def max_depth(sigma: Any, q0: Any, eps: Any = DEFAULT_EPS, kappa: Any = DEFAULT_
     e, k = _eps(eps), _kappa(kappa)
     s = _checks.check_positive("sigma", sigma)
     q = _checks.check_positive("q0", q0)
-    lim = int(_checks.check_int("depth_limit", depth_limit))
+    lim = _checks.check_scalar_int("depth_limit", depth_limit)
     s, q, e, k = _checks.broadcast(sigma=s, q0=q, eps=e, kappa=k)
     if _is_hardtanh(act):
         x = special.erfcinv(e) * np.sqrt(2.0 * q)
@@ -737,8 +737,11 @@ def feasible_region(depth: int, eps: float = DEFAULT_EPS, kappa: float = DEFAULT
     [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
     """
     act = _act(activation, activation_params)
-    e, k = float(_eps(eps)), float(_kappa(kappa))
-    d = int(_checks.check_depth(depth))
+    e = _checks.check_scalar("eps", eps, lambda _, v: _eps(v))
+    k = _checks.check_scalar("kappa", kappa, lambda _, v: _kappa(v))
+    d = _checks.check_scalar_int("depth", depth)
+    if chunk_size is not None:
+        chunk_size = _checks.check_scalar_int("chunk_size", chunk_size)
     sig = np.exp(np.linspace(-3.0, 3.0, 201) / d) if sigma is None else _checks.check_positive("sigma", sigma)
     qq = np.logspace(-4, 1, 201) if q0 is None else _checks.check_positive("q0", q0)
     if sig.ndim != 1 or qq.ndim != 1 or not sig.size or not qq.size:
@@ -782,6 +785,13 @@ def _mask_edges(mask: np.ndarray, sig: np.ndarray) -> np.ndarray:
 
 # --- sweeps ------------------------------------------------------------------------------
 
+def _grid_axis(name: str, values: Any) -> np.ndarray:
+    try:
+        return np.asarray(values)
+    except ValueError:  # ragged nested lists
+        raise TypeError(f"{name} must be an array (not a ragged nested list)") from None
+
+
 def _call_chunk(fn, kwargs):
     return fn(**kwargs) if isinstance(kwargs, dict) else fn(kwargs)
 
@@ -821,7 +831,7 @@ def sweep(fn: Callable[..., Any], grid: Any, *, chunk_size: int | None = None,
     if isinstance(grid, Mapping):
         if not grid:
             raise ValueError("grid must name at least one parameter")
-        axes = {name: np.asarray(v) for name, v in grid.items()}
+        axes = {name: _grid_axis(f"grid[{name!r}]", v) for name, v in grid.items()}
         for name, v in axes.items():
             if v.ndim != 1 or v.size == 0:
                 raise ValueError(f"grid[{name!r}] must be a non-empty 1-D array, got shape {v.shape}")
@@ -830,13 +840,13 @@ def sweep(fn: Callable[..., Any], grid: Any, *, chunk_size: int | None = None,
         flat = {name: m.ravel() for name, m in zip(axes, mesh)}
         n = int(np.prod(shape))
     else:
-        arr = np.asarray(grid)
+        arr = _grid_axis("grid", grid)
         if arr.ndim == 0 or arr.shape[0] == 0:
             raise ValueError("grid must be a mapping of 1-D arrays or a non-empty array")
         shape, flat, n = (arr.shape[0],), arr, arr.shape[0]
     if chunk_size is None:
         chunk_size = max(1, -(-n // 64))
-    cs = int(_checks.check_int("chunk_size", chunk_size))
+    cs = _checks.check_scalar_int("chunk_size", chunk_size)
     starts = list(range(0, n, cs))
     tasks = [{k: v[a:a + cs] for k, v in flat.items()} if isinstance(flat, dict) else flat[a:a + cs]
              for a in starts]

@@ -6,9 +6,11 @@ to any precision (``expr.evalf(50)``) or as fast functions (:func:`lambdify`).
 
 Every function takes optional values; a parameter left as ``None`` stays the default symbol
 (``sigma``, ``q0``, ``L``, ``l``, ``eps``, ``kappa``, with the assumptions ``sigma, q0, kappa > 0``,
-``L, l`` positive integers, ``0 < eps < 1``). Numbers may be ints, floats, sympy numbers or other
-expressions; they are passed through ``sympy.sympify`` unchanged (use ``sympy.Rational`` or
-strings for exact input).
+``L, l`` positive integers, ``0 < eps < 1``). Numbers may be ints, floats, numpy scalars or 0-d
+arrays, sympy numbers or other expressions; they are kept exact (use ``sympy.Rational`` or strings
+such as ``"1/2"`` for exact input). A number, or a constant expression, goes through the same
+checks as the float64 API (``sigma=-1`` raises ``ValueError: sigma must be a finite number > 0``,
+``depth=2.5`` is refused); an expression with free symbols passes unchanged.
 
 Examples
 --------
@@ -20,9 +22,13 @@ erf(1/8)
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
+import numpy as np
 import sympy as sp
+
+from . import _checks
 
 __all__ = [
     "SIGMA",
@@ -59,8 +65,73 @@ _Q = sp.Symbol("q", positive=True)
 _K = sp.Symbol("k", positive=True)
 
 
-def _val(value: Any, default: sp.Basic) -> sp.Basic:
-    return default if value is None else sp.sympify(value)
+def _val(value: Any, default: sp.Basic, name: str | None = None, kind: str = "any") -> sp.Basic:
+    """``value`` as a sympy expression (``default`` for None), checked like the float64 API.
+
+    A number (or a constant expression such as ``sqrt(2)`` or ``"1/2"``) must satisfy the same
+    rule as in :mod:`rmt_idinit._checks` (``kind``: ``"positive"``, ``"depth"``, ``"probability"``,
+    ``"finite"``, ``"kappa"``); an expression with free symbols passes unchanged. Arrays, lists,
+    complex numbers and unparsable strings raise TypeError naming the parameter.
+    """
+    if value is None:
+        return default
+    label = name or "value"
+    if isinstance(value, np.ndarray):
+        if value.ndim != 0:
+            raise TypeError(f"{label} must be a single number or sympy expression, got an array of shape {value.shape}")
+        value = value.item()
+    if isinstance(value, (list, tuple, dict, set)):
+        raise TypeError(f"{label} must be a single number or sympy expression, got {type(value).__name__}")
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{label} must be a number or sympy expression, not a boolean")
+    try:
+        expr = sp.sympify(value)
+    except (sp.SympifyError, TypeError, ValueError, SyntaxError) as exc:
+        raise TypeError(f"{label} must be a number or sympy expression, got {value!r}") from exc
+    if not isinstance(expr, sp.Expr) or isinstance(expr, sp.MatrixBase):
+        raise TypeError(f"{label} must be a number or sympy expression, got {type(expr).__name__}")
+    if kind == "any" or expr.free_symbols:
+        return expr
+    if expr.has(sp.nan, sp.zoo):
+        raise ValueError(f"{label} must be a finite number, got {expr}")
+    if expr.has(sp.oo, -sp.oo):
+        num = float(expr) if expr.is_extended_real else complex(expr)
+    else:
+        try:
+            num = complex(sp.N(expr, 30))
+        except OverflowError:  # beyond double range: only the sign matters to the checks
+            num = math.inf if sp.N(expr, 30) > 0 else -math.inf
+    if isinstance(num, complex):
+        if num.imag != 0:
+            raise TypeError(f"{label} must be real, got {expr}")
+        num = num.real
+    if kind == "depth":
+        _checks.check_int(label, num if expr.is_integer is not True else int(expr), minimum=1)
+        return sp.Integer(int(expr)) if expr.is_integer else sp.Integer(int(num))
+    checks = {"positive": _checks.check_positive, "finite": _checks.check_finite,
+              "probability": _checks.check_probability, "kappa": _kappa}
+    checks[kind](label, num)
+    return expr
+
+
+def _expr(expr: Any) -> sp.Basic:
+    try:
+        out = sp.sympify(expr)
+    except (sp.SympifyError, TypeError, ValueError, SyntaxError) as exc:
+        raise TypeError(f"expr must be a sympy expression, got {type(expr).__name__}") from exc
+    if not isinstance(out, sp.Basic):
+        raise TypeError(f"expr must be a sympy expression, got {type(expr).__name__}")
+    return out
+
+
+def _kappa(name: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 1):
+        raise ValueError(f"{name} must be a finite number > 1, got {value!r}")
+
+
+def _args(sigma, q0, depth, depth_name="depth"):
+    return (_val(sigma, SIGMA, "sigma", "positive"), _val(q0, Q0, "q0", "positive"),
+            _val(depth, DEPTH if depth_name == "depth" else LAYER, depth_name, "depth"))
 
 
 def _regimes(big: sp.Basic, small: sp.Basic, sigma: sp.Basic) -> sp.Basic:
@@ -84,7 +155,7 @@ def alpha(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
     >>> sy.alpha(1, 2, sy.DEPTH)
     erf(1/2)
     """
-    s, q, d = _val(sigma, SIGMA), _val(q0, Q0), _val(depth, DEPTH)
+    s, q, d = _args(sigma, q0, depth)
     return _regimes(sp.erf(s ** (-d) / sp.sqrt(2 * q)), sp.erf(1 / (s * sp.sqrt(2 * q))), s)
 
 
@@ -97,7 +168,7 @@ def alpha_complement(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp
     >>> sy.alpha_complement(1, "1/200", 1)
     erfc(10)
     """
-    s, q, d = _val(sigma, SIGMA), _val(q0, Q0), _val(depth, DEPTH)
+    s, q, d = _args(sigma, q0, depth)
     return _regimes(sp.erfc(s ** (-d) / sp.sqrt(2 * q)), sp.erfc(1 / (s * sp.sqrt(2 * q))), s)
 
 
@@ -110,7 +181,8 @@ def layer_alpha(sigma: Any = None, q0: Any = None, layer: Any = None) -> sp.Basi
     >>> sy.layer_alpha(2, "1/2", 2)
     erf(1/4)
     """
-    return alpha(sigma, q0, _val(layer, LAYER))
+    s, q, l = _args(sigma, q0, layer, "layer")
+    return alpha(s, q, l)
 
 
 def jjt_law_atoms(sigma: Any = None, q0: Any = None, depth: Any = None,
@@ -126,7 +198,8 @@ def jjt_law_atoms(sigma: Any = None, q0: Any = None, depth: Any = None,
     >>> sy.jjt_law_atoms(activation="relu")
     ([sigma**(2*L), 0], [1/2, 1/2])
     """
-    s, q, d = _val(sigma, SIGMA), _val(q0, Q0), _val(depth, DEPTH)
+    s, q, d = _args(sigma, q0, depth)
+    slope = _val(negative_slope, sp.Symbol("s", nonnegative=True), "negative_slope", "finite")
     top = s ** (2 * d)
     half = sp.Rational(1, 2)
     if activation == "hardtanh":
@@ -134,7 +207,6 @@ def jjt_law_atoms(sigma: Any = None, q0: Any = None, depth: Any = None,
     if activation == "relu":
         return [top, sp.Integer(0)], [half, half]
     if activation == "leaky_relu":
-        slope = _val(negative_slope, sp.Symbol("s", nonnegative=True))
         return [top, (slope * s) ** (2 * d)], [half, half]
     if activation == "linear":
         return [top], [sp.Integer(1)]
@@ -150,8 +222,8 @@ def moment(k: Any = None, sigma: Any = None, q0: Any = None, depth: Any = None) 
     >>> sy.moment(2, 1, 2, 5)
     erf(1/2)
     """
-    kk = _val(k, _K)
-    s, q, d = _val(sigma, SIGMA), _val(q0, Q0), _val(depth, DEPTH)
+    kk = _val(k, _K, "k", "positive")
+    s, q, d = _args(sigma, q0, depth)
     return alpha(s, q, d) * s ** (2 * d * kk)
 
 
@@ -169,7 +241,7 @@ def variance(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
     >>> sy.variance(1, 2, 3)
     erf(1/2)*erfc(1/2)
     """
-    s, q, d = _val(sigma, SIGMA), _val(q0, Q0), _val(depth, DEPTH)
+    s, q, d = _args(sigma, q0, depth)
     return alpha(s, q, d) * alpha_complement(s, q, d) * s ** (4 * d)
 
 
@@ -182,7 +254,7 @@ def relative_variance(sigma: Any = None, q0: Any = None, depth: Any = None) -> s
     >>> sy.relative_variance(2, 1, 3)
     -1 + 1/erf(sqrt(2)/16)
     """
-    s, q, d = _val(sigma, SIGMA), _val(q0, Q0), _val(depth, DEPTH)
+    s, q, d = _args(sigma, q0, depth)
     a = sp.Dummy("a", positive=True)
     ratio = sp.simplify((a * (1 - a) * s ** (4 * d)) / (a * s ** (2 * d)) ** 2)
     return sp.expand(ratio).subs(a, alpha(s, q, d))
@@ -197,7 +269,7 @@ def hardtanh_second_moment(q: Any = None) -> sp.Basic:
     >>> sy.hardtanh_second_moment(1)
     -sqrt(2)*exp(-1/2)/sqrt(pi) + 1
     """
-    qq = _val(q, _Q)
+    qq = _val(q, _Q, "q", "positive")
     return (qq - 1) * sp.erf(1 / sp.sqrt(2 * qq)) - sp.sqrt(2 * qq / sp.pi) * sp.exp(-1 / (2 * qq)) + 1
 
 
@@ -233,7 +305,7 @@ def forward_moment(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.B
     >>> sy.forward_moment(1, 1, 4)
     -sqrt(2)*exp(-1/2)/sqrt(pi) + 1
     """
-    s, q, d = _val(sigma, SIGMA), _val(q0, Q0), _val(depth, DEPTH)
+    s, q, d = _args(sigma, q0, depth)
     return _regimes(hardtanh_second_moment(s ** (2 * d) * q),
                     s ** (2 * (d - 1)) * hardtanh_second_moment(s ** 2 * q), s)
 
@@ -252,7 +324,8 @@ def q0_max(sigma: Any = None, depth: Any = None, eps: Any = None) -> sp.Basic:
     >>> sy.q0_max(1, 10, sy.EPS)
     1/(2*erfinv(1 - eps)**2)
     """
-    s, d, e = _val(sigma, SIGMA), _val(depth, DEPTH), _val(eps, EPS)
+    s, d = _val(sigma, SIGMA, "sigma", "positive"), _val(depth, DEPTH, "depth", "depth")
+    e = _val(eps, EPS, "eps", "probability")
     x = sp.erfinv(1 - e)
     return _regimes(s ** (-2 * d) / (2 * x ** 2), 1 / (2 * s ** 2 * x ** 2), s)
 
@@ -267,7 +340,7 @@ def sigma_range(depth: Any = None, kappa: Any = None) -> tuple[sp.Basic, sp.Basi
     >>> sy.sigma_range(5, 1024)
     (1/2, 2)
     """
-    d, k = _val(depth, DEPTH), _val(kappa, KAPPA)
+    d, k = _val(depth, DEPTH, "depth", "depth"), _val(kappa, KAPPA, "kappa", "kappa")
     return k ** (-1 / (2 * d)), k ** (1 / (2 * d))
 
 
@@ -335,7 +408,7 @@ def latex(expr: Any, **options: Any) -> str:
     """
     names = {EPS: r"\varepsilon", Q0: "q_0"}
     names.update(options.pop("symbol_names", {}))
-    return sp.latex(sp.sympify(expr), symbol_names=names, **options)
+    return sp.latex(_expr(expr), symbol_names=names, **options)
 
 
 def lambdify(expr: Any, args: Iterable[sp.Symbol] | None = None, modules: Any = "mpmath"):
@@ -350,7 +423,10 @@ def lambdify(expr: Any, args: Iterable[sp.Symbol] | None = None, modules: Any = 
     >>> round(float(f(1.02, 0.1, 50)), 6)
     0.759955
     """
-    expr = sp.sympify(expr)
+    expr = _expr(expr)
     if args is None:
         args = sorted(expr.free_symbols, key=lambda s: s.name)
+    elif isinstance(args, (str, bytes)) or not isinstance(args, Iterable) or not all(
+            isinstance(a, sp.Symbol) for a in args):
+        raise TypeError(f"args must be a sequence of sympy Symbols (e.g. [sy.SIGMA, sy.Q0]), got {args!r}")
     return sp.lambdify(list(args), expr, modules=modules)

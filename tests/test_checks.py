@@ -182,5 +182,55 @@ def test_law_method_checks():
 
 
 def test_activation_param_type_message():
-    with pytest.raises(TypeError, match=r"^negative_slope must be a real number, got '0\.1'$"):
+    with pytest.raises(TypeError, match=r"^negative_slope must be a real number or array of real numbers, got '0\.1'$"):
         ri.alpha(1.0, 0.5, 3, "leaky_relu", negative_slope="0.1")
+
+
+@pytest.mark.parametrize("bad", [2 ** 63, 10 ** 30, np.uint64(2 ** 63), 1e300])
+def test_depth_beyond_int64_states_the_limit(bad):
+    """Before: 2**63 wrapped to "got -9223372036854775808"; 10**30 raised a TypeError that said
+    it was not an integer >= 1."""
+    with pytest.raises(ValueError, match=r"^depth must be an integer in \[1, 2\*\*63 - 1\], got "):
+        ri.alpha(1.0, 0.1, bad)
+
+
+@pytest.mark.parametrize("depth", [np.int64(3), np.array(3), np.uint8(3), 3.0])
+def test_integer_like_depth_is_accepted(depth):
+    assert float(ri.alpha(1.02, 0.1, depth)) == float(ri.alpha(1.02, 0.1, 3))
+
+
+def test_check_memory_names_what_and_limit(monkeypatch):
+    from rmt_idinit import _checks
+
+    with pytest.raises(ValueError, match=r"^depth=5 would need 2 GiB of memory, above the limit of 1 GiB"):
+        _checks.check_memory(2 * 2 ** 30, "depth=5", limit=2 ** 30)
+    monkeypatch.setenv("RMT_IDINIT_MAX_BYTES", "100")
+    with pytest.raises(ValueError, match="RMT_IDINIT_MAX_BYTES"):
+        _checks.check_memory(101, "x")
+    _checks.check_memory(100, "x")
+
+
+def test_size_refusals_up_front(monkeypatch):
+    from rmt_idinit import cli, precise
+    from rmt_idinit.nn import IdentityMLP
+
+    with pytest.raises(ValueError, match=r"^dps must be an integer in \[1, 100000\], got 1000000000$"):
+        precise.alpha(1.0, 0.1, 3, dps=10 ** 9)
+    with pytest.raises(ValueError, match=r"IdentityMLP\(width=4, depth=1000000000\) would need"):
+        IdentityMLP(4, 10 ** 9)
+    assert cli.main(["law", "1.0", "0.5", "100000000", "--activation", "tanh"]) == 2
+    assert cli.main(["alpha", "0.5", "0.1", "1000000000", "--layers"]) == 2
+
+
+def test_rng_negative_seed_names_rng():
+    with pytest.raises(ValueError, match=r"^rng must be None, an int seed >= 0"):
+        ri.jjt_law(1.0, 0.1, 2).rvs(3, rng=-1)
+
+
+def test_numpy_activation_parameters_are_accepted():
+    """Before: softplus beta=np.array(1.0) raised "beta must be a real number"."""
+    a = ri.get_activation("softplus", beta=np.array(2.0))
+    assert a.params == {"beta": 2.0}
+    assert ri.get_activation("leaky_relu", negative_slope=np.float32(0.25)).params == {"negative_slope": 0.25}
+    with pytest.raises(TypeError, match=r"^beta must be a single number, got an array of shape \(2,\)$"):
+        ri.get_activation("softplus", beta=np.array([1.0, 2.0]))

@@ -53,7 +53,7 @@ def test_read_idx_bad_magic_names_path(tmp_path):
 def test_read_idx_size_mismatch_and_not_gzip(tmp_path):
     p = tmp_path / "long.gz"
     _write_idx(p, np.zeros((2, 2), np.uint8), extra=b"\x00")
-    with pytest.raises(DatasetError, match=r"long\.gz holds 5 data bytes, its header \(2, 2\) says 4"):
+    with pytest.raises(DatasetError, match=r"long\.gz holds at least 5 data bytes, its header \(2, 2\) says 4"):
         read_idx(p)
     q = tmp_path / "plain.gz"
     q.write_bytes(b"this is not gzip")
@@ -93,3 +93,62 @@ def test_real_fashion_mnist_default_path():
     assert x.shape == (10000, 28, 28)
     assert np.array_equal(np.bincount(y), np.full(10, 1000))  # test set is balanced
     assert y[:5].tolist() == [9, 2, 1, 1, 6]  # known first labels of the t10k file
+
+
+def test_read_idx_checks_header_before_decompressing(tmp_path, monkeypatch):
+    """A file whose header is wrong is refused after reading 4 bytes, not after the whole stream;
+    a correct header bounds the read to its declared size (plus one byte)."""
+    import gzip as gz
+
+    reads = []
+    real_open = gz.open
+
+    class Counting:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def read(self, n=-1):
+            reads.append(n)
+            return self.fh.read(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    p = tmp_path / "big.gz"
+    _write_idx(p, np.zeros((1000, 28, 28), np.uint8), magic_type=0x0D)
+    q = tmp_path / "ok.gz"
+    _write_idx(q, np.zeros((3, 2), np.uint8))
+    monkeypatch.setattr(gz, "open", lambda *a, **k: Counting(real_open(*a, **k)))
+    with pytest.raises(DatasetError, match="bad magic"):
+        read_idx(p)
+    assert reads == [4]  # never asked for the rest
+    reads.clear()
+    assert read_idx(q).shape == (3, 2)
+    assert reads == [4, 8, 7]  # magic, two dimensions, payload of 6 bytes + 1
+
+
+def test_read_idx_refuses_a_header_that_declares_too_much(tmp_path, monkeypatch):
+    monkeypatch.setenv("RMT_IDINIT_MAX_BYTES", "1000")
+    p = tmp_path / "huge.gz"
+    _write_idx(p, np.zeros((40, 28), np.uint8))
+    with pytest.raises(ValueError, match=r"huge\.gz \(header shape \(40, 28\)\) would need .* RMT_IDINIT_MAX_BYTES"):
+        read_idx(p)
+
+
+def test_directory_paths_are_named_as_directories(tmp_path):
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        read_idx(tmp_path)
+    f = tmp_path / "file"
+    f.write_bytes(b"")
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        load_fashion_mnist(f)
+
+
+def test_numpy_integer_limit_is_accepted():
+    x, y = load_fashion_mnist(split="test", limit=np.int64(5))
+    assert x.shape == (5, 28, 28)
+    with pytest.raises(ValueError, match=r"limit must be an integer >= 1, got 0"):
+        load_fashion_mnist(split="test", limit=0)

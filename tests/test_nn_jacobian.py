@@ -84,7 +84,7 @@ def test_linearization_reproduces_forward(act):
 
 def test_input_errors():
     m = _random_net("tanh", {})
-    with pytest.raises(ValueError, match=r"x must have shape \(batch, 7\)"):
+    with pytest.raises(ValueError, match=r"x must have 7 features per sample, got shape \(2, 5\)"):
         hidden_jacobian(m, torch.zeros(2, 5, dtype=torch.float64))
     with pytest.raises(ValueError, match="chunk_size must be an integer >= 1"):
         hidden_jacobian(m, torch.zeros(2, 7, dtype=torch.float64), chunk_size=0)

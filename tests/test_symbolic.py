@@ -101,3 +101,39 @@ def test_latex_and_lambdify():
         assert abs(g(3, mpmath.mpf(1), mpmath.mpf(1)) - P.hardtanh_second_moment(1, dps=30)) < mpmath.mpf("1e-28")
     h = sy.lambdify(sy.q0_max(), [sy.SIGMA, sy.DEPTH, sy.EPS], modules="scipy")
     assert np.all(np.isfinite(h(np.array([0.9, 1.5]), 10, 1e-3)))
+
+
+# --- bad input: numbers are checked like the float64 API, symbols pass ------------------------
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: sy.alpha(-1.0, 0.1, 50), r"^sigma must be a finite number > 0, got -1.0$"),
+    (lambda: sy.alpha(1.0, -1, 50), r"^q0 must be a finite number > 0, got -1.0$"),
+    (lambda: sy.alpha(1.0, 0.1, 2.5), r"^depth must be an integer >= 1, got 2.5$"),
+    (lambda: sy.alpha(1.0, 0.1, "5/2"), r"^depth must be an integer >= 1, got 2.5$"),
+    (lambda: sy.q0_max(1.0, 10, 1.5), r"^eps must be a number in the open interval \(0, 1\), got 1.5$"),
+    (lambda: sy.sigma_range(10, "1/2"), r"^kappa must be a finite number > 1, got 0.5$"),
+    (lambda: sy.moment(0, 1, 1, 1), r"^k must be a finite number > 0, got 0.0$"),
+])
+def test_numbers_are_checked(call, match):
+    """Before: symbolic.alpha(-1.0, 0.1, 50) returned -0.998, q0 = -1 a complex erf, depth 2.5 was
+    accepted."""
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_arrays_and_garbage_are_type_errors():
+    with pytest.raises(TypeError, match="^sigma must be a single number or sympy expression"):
+        sy.alpha(np.array([1.0, 2.0]), 0.1, 3)
+    with pytest.raises(TypeError, match="^q0 must be a number or sympy expression"):
+        sy.alpha(1.0, "1/", 3)
+    with pytest.raises(TypeError, match="^q0 must be real"):
+        sy.alpha(1.0, 1j, 3)
+
+
+def test_numpy_scalars_and_symbols_pass():
+    """0-d numpy arrays raised raw sympy errors before."""
+    assert sy.alpha(np.float64(2.0), np.array(0.5), np.int64(3)) == sy.alpha(2.0, 0.5, 3)
+    e = sy.alpha(sy.SIGMA, sp.Rational(1, 2), sy.DEPTH)
+    assert e.free_symbols == {sy.SIGMA, sy.DEPTH}
+    x = sp.Symbol("x")  # no assumptions: still passes, the user owns it
+    assert sy.alpha(x, 0.1, 3).has(x)

@@ -67,3 +67,44 @@ def test_interrupted_run_resumes_bit_identical(tmp_path):
     assert res["models"]["identity"]["history"]["resumed_at"] == [[0, 2]]
     assert res["models"]["gaussian"]["history"]["resumed_at"] == [[1, 4]]
     assert json.loads((out / "train_drift.json").read_text())["models"]["gaussian"]["epochs_trained"] == 2
+
+
+def _one_epoch(out, **kw):
+    from validation import train_drift
+
+    cfg = _cfg(out)
+    return train_drift.make_config(
+        "quick", out=str(out), inits=("identity",), depth=kw.pop("depth", 3), n_train=40, n_test=20,
+        batch_size=20, epochs_identity=1, epochs_baseline=1, probe_size=1, threads=1, progress=False,
+        spectral_drift=False, lr=kw.pop("lr", cfg.lr), **kw)
+
+
+@pytest.mark.parametrize("change", [{"lr": 0.5}, {"depth": 4}])
+def test_resume_refuses_a_checkpoint_of_other_settings(tmp_path, change):
+    """Before: --lr 0.5 on an lr 1e-3 checkpoint exited 0 and recorded lr 0.5 while training went
+    on at 1e-3; a depth mismatch died in load_state_dict without naming the checkpoint."""
+    from validation import train_drift
+    from validation._common import CheckpointError
+
+    train_drift.run(_one_epoch(tmp_path, lr=1e-3))
+    key = next(iter(change))
+    with pytest.raises(CheckpointError, match=rf"checkpoint .*ckpt_identity\.pt was written with other settings.*'{key}'"
+                                               r".*delete it"):
+        train_drift.run(_one_epoch(tmp_path, **{"lr": 1e-3, **change}))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "structure"])
+def test_damaged_checkpoint_is_named(tmp_path, damage):
+    from validation import train_drift
+    from validation._common import CheckpointError
+
+    train_drift.run(_one_epoch(tmp_path))
+    ck = tmp_path / "ckpt_identity.pt"
+    if damage == "truncated":
+        ck.write_bytes(ck.read_bytes()[: ck.stat().st_size // 2])
+    elif damage == "empty":
+        ck.write_bytes(b"")
+    else:
+        torch.save({"model": {}}, ck)
+    with pytest.raises(CheckpointError, match=r"checkpoint .*ckpt_identity\.pt .*delete it"):
+        train_drift.run(_one_epoch(tmp_path))

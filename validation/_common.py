@@ -91,11 +91,59 @@ def seed_for(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little") & (2**63 - 1)
 
 
-def load_checkpoint(path: str | os.PathLike) -> Any:
-    """``torch.load(path, weights_only=True)``: a checkpoint can never execute code."""
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be resumed: unreadable, mis-structured or from other settings.
+    The message names the file and what to do about it."""
+
+
+_WHAT_TO_DO = "delete it to start afresh, or pass another --out"
+
+
+def load_checkpoint(path: str | os.PathLike, required: tuple[str, ...] = ()) -> Any:
+    """``torch.load(path, weights_only=True)``: a checkpoint can never execute code.
+
+    A truncated, empty or otherwise unreadable file, or one that lacks a ``required`` entry,
+    raises :class:`CheckpointError` naming the path (never a raw PytorchStreamReader, EOFError
+    or KeyError).
+    """
     import torch
 
-    return torch.load(path, weights_only=True, map_location="cpu")
+    try:
+        ck = torch.load(path, weights_only=True, map_location="cpu")
+    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError ...
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); "
+                              f"{_WHAT_TO_DO}") from exc
+    if required:
+        missing = [k for k in required if not isinstance(ck, dict) or k not in ck]
+        if missing:
+            raise CheckpointError(f"checkpoint {path} is not a checkpoint of this script (missing "
+                                  f"{', '.join(missing)}); {_WHAT_TO_DO}")
+    return ck
+
+
+def check_resumable(now: dict[str, Any], saved: Any, keys: tuple[str, ...], path: str | os.PathLike) -> None:
+    """Refuse to resume a checkpoint written with other settings.
+
+    ``keys`` are the configuration fields the checkpoint must agree on (fields such as the epoch
+    count may differ: a finished run can be extended). A checkpoint without a configuration is
+    refused too, since nothing shows it matches.
+    """
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"checkpoint {path} records no configuration; {_WHAT_TO_DO}")
+    now = jsonable(now)
+    diff = {k: (saved.get(k), now[k]) for k in keys if k in now and k in saved and saved[k] != now[k]}
+    if diff:
+        raise CheckpointError(f"checkpoint {path} was written with other settings (saved, now): {diff}; "
+                              f"{_WHAT_TO_DO}")
+
+
+def load_state(module: Any, state: Any, what: str, path: str | os.PathLike) -> None:
+    """``module.load_state_dict(state)``, naming the checkpoint when shapes or keys do not match."""
+    try:
+        module.load_state_dict(state)
+    except Exception as exc:  # noqa: BLE001 - RuntimeError / KeyError / ValueError from torch
+        raise CheckpointError(f"checkpoint {path}: its {what} does not fit this run ({str(exc)[:300]}); "
+                              f"{_WHAT_TO_DO}") from exc
 
 
 def atomic_save_fig(fig, path: str | os.PathLike) -> None:

@@ -44,6 +44,7 @@ from validation._common import (  # noqa: E402
     atomic_save_fig,
     atomic_torch_save,
     atomic_write_json,
+    check_resumable,
     jsonable,
     load_checkpoint,
     preset_config,
@@ -153,11 +154,7 @@ _RESUME_KEYS = ("depth", "activation", "sigma", "q0", "readout", "logit_scale", 
 
 
 def _check_resumable(cfg: Config, saved: dict[str, Any], path: Path) -> None:
-    now = jsonable(dataclasses.asdict(cfg))
-    diff = {k: (saved.get(k), now[k]) for k in _RESUME_KEYS if k in saved and saved.get(k) != now[k]}
-    if diff:
-        raise ValueError(f"checkpoint {path} was written with other settings (saved, now): {diff}; "
-                         "use another --out or delete the checkpoint")
+    check_resumable(dataclasses.asdict(cfg), saved, _RESUME_KEYS, path)
 
 
 def train(cfg: Config, data, out: Path, callback: Callable[[int, int], None] | None = None):

@@ -40,7 +40,9 @@ from validation._common import (  # noqa: E402
     atomic_torch_save,
     atomic_write_json,
     jsonable,
+    check_resumable,
     load_checkpoint,
+    load_state,
     preset_config,
     seed_for,
     set_threads,
@@ -92,6 +94,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(depth=100, n_train=None, n_test=None, batch_size=100, lr=2e-5, probe_size=4,
                   epochs_identity=3, epochs_baseline=2, checkpoint_every=200),
 }
+
+
+# what a checkpoint must agree on to be resumed (epochs may grow: a finished run can be extended;
+# threads, device, progress, checkpoint_every and the output folder do not change the computation)
+_RESUME_KEYS = ("depth", "activation", "sigma", "q0", "sigma_w2", "sigma_b2", "n_train", "batch_size",
+                "optimizer", "lr", "seed")
+_CKPT_KEYS = ("model", "optimizer", "epoch", "step", "loss_sum", "history", "perm", "rng", "config")
 
 
 def make_config(preset: str = "quick", **overrides: Any) -> Config:
@@ -196,9 +205,10 @@ def train_one(
                             "drift_spectral": [], "spectrum": [], "epoch_seconds": [], "eval_seconds": []}
     epoch, step, loss_sum, perm = 0, 0, 0.0, None
     if ckpt_path.exists():
-        ck = load_checkpoint(ckpt_path)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
+        ck = load_checkpoint(ckpt_path, required=_CKPT_KEYS)
+        check_resumable(dataclasses.asdict(cfg), ck.get("config"), _RESUME_KEYS, ckpt_path)
+        load_state(model, ck["model"], "model", ckpt_path)
+        load_state(opt, ck["optimizer"], "optimizer state", ckpt_path)
         epoch, step, loss_sum = int(ck["epoch"]), int(ck["step"]), float(ck["loss_sum"])
         hist = ck["history"]
         perm = ck["perm"]

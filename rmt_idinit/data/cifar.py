@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .fashion_mnist import DatasetError
+from .fashion_mnist import DatasetError, _check_path
 
 __all__ = ["ALLOWED_GLOBALS", "ForbiddenGlobalError", "RestrictedUnpickler", "load_cifar10", "load_cifar_batch"]
 
@@ -95,7 +95,7 @@ def load_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     DatasetError
         The content is not a CIFAR batch (message names the file).
     """
-    path = Path(path)
+    path = _check_path("path", path)
     if not path.is_file():
         raise FileNotFoundError(f"CIFAR-10 batch not found: {path}")
     raw = path.read_bytes()
@@ -131,7 +131,7 @@ def load_cifar10(
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    directory = Path(path)
+    directory = _check_path("path", path)
     if not directory.is_dir():
         raise FileNotFoundError(f"CIFAR-10 directory not found: {directory}")
     names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]

@@ -5,7 +5,11 @@ import gzip
 import os
 from pathlib import Path
 
+from typing import Any
+
 import numpy as np
+
+from .. import _checks
 
 __all__ = ["DEFAULT_FASHION_MNIST_DIR", "DatasetError", "load_fashion_mnist", "read_idx"]
 
@@ -37,34 +41,47 @@ def read_idx(path: str | os.PathLike, *, expected_ndim: int | None = None) -> np
     DatasetError
         If the magic number, the dimensions or the size are wrong (the message names the path).
     """
-    path = Path(path)
+    path = _check_path("path", path)
+    if path.is_dir():
+        raise IsADirectoryError(f"IDX path {path} is a directory; pass the file itself (e.g. {path}/t10k-images-idx3-ubyte.gz)")
     if not path.is_file():
         raise FileNotFoundError(f"IDX file not found: {path}")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as fh:
-            raw = fh.read()
+            # the header first: a wrong file is refused before anything big is decompressed,
+            # and the payload read is bounded by the size the header declares
+            head = fh.read(4)
+            if len(head) < 4:
+                raise DatasetError(f"IDX file {path} is too short ({len(head)} bytes) to hold a header")
+            if head[0] != 0 or head[1] != 0 or head[2] != _UBYTE:
+                raise DatasetError(
+                    f"bad magic number 0x{head.hex()} in IDX file {path}: expected 0x000008nn (unsigned bytes)"
+                )
+            ndim = head[3]
+            if expected_ndim is not None and ndim != expected_ndim:
+                raise DatasetError(f"IDX file {path} has {ndim} dimensions, expected {expected_ndim}")
+            dims = fh.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise DatasetError(f"IDX file {path} is truncated inside its header")
+            shape = tuple(int(v) for v in np.frombuffer(dims, dtype=">u4", count=ndim))
+            n = int(np.prod(shape, dtype=object)) if shape else 1
+            _checks.check_memory(n, f"IDX file {path} (header shape {shape})")
+            payload = fh.read(n + 1)  # one byte more reveals trailing data
     except (OSError, EOFError) as exc:  # truncated or not gzip at all
         raise DatasetError(f"cannot read IDX file {path}: {exc}") from exc
-    if len(raw) < 4:
-        raise DatasetError(f"IDX file {path} is too short ({len(raw)} bytes) to hold a header")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE:
+    if len(payload) != n:
+        more = "at least " if len(payload) > n else ""
         raise DatasetError(
-            f"bad magic number 0x{raw[:4].hex()} in IDX file {path}: expected 0x000008nn (unsigned bytes)"
+            f"IDX file {path} holds {more}{len(payload)} data bytes, its header {shape} says {n}"
         )
-    ndim = raw[3]
-    if expected_ndim is not None and ndim != expected_ndim:
-        raise DatasetError(f"IDX file {path} has {ndim} dimensions, expected {expected_ndim}")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DatasetError(f"IDX file {path} is truncated inside its header")
-    shape = tuple(int(v) for v in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    n = int(np.prod(shape, dtype=np.int64))
-    if len(raw) - header != n:
-        raise DatasetError(
-            f"IDX file {path} holds {len(raw) - header} data bytes, its header {shape} says {n}"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    return np.frombuffer(payload, dtype=np.uint8).reshape(shape)
+
+
+def _check_path(name: str, path: Any) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(path).__name__}")
+    return Path(path)
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -107,7 +124,11 @@ def load_fashion_mnist(
     """
     if split not in _FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    directory = Path(path) if path is not None else DEFAULT_FASHION_MNIST_DIR
+    if limit is not None:
+        limit = _checks.check_scalar_int("limit", limit, minimum=1)
+    directory = _check_path("path", path) if path is not None else DEFAULT_FASHION_MNIST_DIR
+    if directory.is_file():
+        raise NotADirectoryError(f"Fashion-MNIST path {directory} is a file; pass the directory that holds the IDX files")
     if not directory.is_dir():
         raise FileNotFoundError(f"Fashion-MNIST directory not found: {directory}")
     img_stem, lab_stem, n = _FILES[split]
@@ -121,7 +142,5 @@ def load_fashion_mnist(
     if labels.max() > 9:
         raise DatasetError(f"{lab_path} has label {int(labels.max())} outside 0..9")
     if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"limit must be an integer >= 1 or None, got {limit!r}")
         images, labels = images[:limit], labels[:limit]
     return images.copy(), labels.astype(np.int64)

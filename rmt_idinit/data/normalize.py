@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _checks
+
 __all__ = ["Normalizer", "normalize"]
 
 
@@ -26,19 +28,32 @@ class Normalizer:
     std: float
     q0: float
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mean", _checks.check_scalar("mean", self.mean))
+        object.__setattr__(self, "std", _checks.check_scalar("std", self.std, _checks.check_positive))
+        object.__setattr__(self, "q0", _checks.check_scalar("q0", self.q0, _checks.check_positive))
+
     @classmethod
     def fit(cls, x: np.ndarray, q0: float) -> "Normalizer":
         """Fit m and s on ``x`` (any shape; all entries pooled)."""
-        if not (np.isfinite(q0) and q0 > 0):
-            raise ValueError(f"q0 must be a finite number > 0, got {q0!r}")
-        xf = np.asarray(x, dtype=np.float64)
+        return cls._fit(x, q0, "x")
+
+    @classmethod
+    def _fit(cls, x: np.ndarray, q0: float, name: str) -> "Normalizer":
+        q0 = _checks.check_scalar("q0", q0, _checks.check_positive)
+        xf = _checks.check_finite(name, x)
+        if xf.size < 2:
+            raise ValueError(f"{name} must hold at least two values to fit a normalization, got {xf.size}")
         std = float(xf.std())
         if not std > 0:
-            raise ValueError("cannot normalize: the data have zero standard deviation")
+            raise ValueError(f"cannot normalize: {name} has zero standard deviation (all values equal)")
         return cls(mean=float(xf.mean()), std=std, q0=float(q0))
 
     def __call__(self, x: np.ndarray, *, flatten: bool = True, dtype=np.float64) -> np.ndarray:
-        u = (np.asarray(x, dtype=np.float64) - self.mean) * (np.sqrt(self.q0) / self.std)
+        xf = _checks.as_float_array("x", x)
+        if flatten and xf.ndim == 0:
+            raise ValueError("x must have a leading sample axis to be flattened, got a 0-d value")
+        u = (xf - self.mean) * (np.sqrt(self.q0) / self.std)
         if flatten:
             u = u.reshape(u.shape[0], -1)
         return u.astype(dtype, copy=False)
@@ -57,4 +72,6 @@ def normalize(x: np.ndarray, q0: float, *, reference: np.ndarray | None = None) 
     >>> round(float((u ** 2).mean()), 12), round(float(u.mean()), 12)
     (0.5, 0.0)
     """
-    return Normalizer.fit(x if reference is None else reference, q0)(x)
+    if reference is None:
+        return Normalizer.fit(x, q0)(x)
+    return Normalizer._fit(reference, q0, "reference")(x)

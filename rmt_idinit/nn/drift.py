@@ -7,6 +7,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import _checks
+
 __all__ = ["weight_drift"]
 
 
@@ -54,6 +56,9 @@ def weight_drift(
     >>> d["frobenius"].tolist(), d["spectral"].tolist()
     ([0.0, 0.25], [0.0, 0.5])
     """
+    if not isinstance(getattr(model, "layers", None), (list, tuple, nn.ModuleList, nn.Sequential)):
+        raise TypeError(f"model must have `layers` (a sequence of nn.Linear), like IdentityMLP; "
+                        f"got {type(model).__name__}")
     layers = list(model.layers)
     if reference is not None:
         refs = list(reference)
@@ -66,8 +71,7 @@ def weight_drift(
             sigma = getattr(model, "sigma", None)
             if sigma is None:
                 raise ValueError("sigma must be given for a model without a stored initialization")
-        if not (np.isfinite(sigma) and sigma > 0):
-            raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
+        sigma = _checks.check_scalar("sigma", sigma, _checks.check_positive)
         refs = [None] * len(layers)
     fro = np.empty(len(layers))
     spec = np.empty(len(layers))

@@ -26,6 +26,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .. import _checks
+
 __all__ = [
     "ClassFeatureSubsets",
     "DropCurves",
@@ -41,6 +43,16 @@ def _np(a: Any, dtype=np.float64) -> np.ndarray:
     if hasattr(a, "detach"):  # torch tensor, without importing torch here
         a = a.detach().cpu().numpy()
     return np.asarray(a, dtype=dtype)
+
+
+def _arr(name: str, a: Any, ndim: int, *, integer: bool = False) -> np.ndarray:
+    """A checked, non-empty ``ndim``-D float64 (or, for labels, non-negative int64) array."""
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    arr = _checks.check_int(name, a, minimum=0) if integer else _checks.check_finite(name, a)
+    if arr.ndim != ndim or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty {ndim}-D array, got shape {arr.shape}")
+    return arr
 
 
 def layer_features(
@@ -70,9 +82,18 @@ def layer_features(
 
     from .interpretable import InterpretableMLP
 
+    if not isinstance(model, InterpretableMLP) and not (hasattr(model, "hidden") and hasattr(model, "readout")):
+        raise TypeError(f"model must be an InterpretableMLP or IdentityMLP, got {type(model).__name__}")
+    if not isinstance(x, (torch.Tensor, np.ndarray)):
+        raise TypeError(f"x must be a torch.Tensor or numpy array, got {type(x).__name__}")
+    if len(x) == 0:
+        raise ValueError(f"x must hold at least one sample, got shape {tuple(x.shape)}")
+    batch_size = _checks.check_scalar_int("batch_size", batch_size, minimum=1)
+    if layer is not None:
+        layer = _checks.check_scalar_int("layer", layer, minimum=1)
     if isinstance(model, InterpretableMLP):
         L = model.depth
-        l = L if layer is None else int(layer)
+        l = L if layer is None else layer
         if not 1 <= l <= L:
             raise ValueError(f"layer must lie in 1..{L}, got {layer!r}")
         lin = model.layers[l - 1]
@@ -184,12 +205,12 @@ def class_feature_subsets(
     >>> class_feature_subsets(f, w, np.zeros(2), np.array([0, 1]), fraction=0.7).sizes   # 3/4, 2/3
     array([1, 2])
     """
-    if not (isinstance(fraction, (int, float)) and 0 < fraction <= 1):
+    fraction = _checks.check_scalar("fraction", fraction, _checks.check_finite)
+    if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be a number in (0, 1], got {fraction!r}")
-    if mode not in ("mean", "sample"):
-        raise ValueError(f"mode must be 'mean' or 'sample', got {mode!r}")
-    f, w, b = _np(features), _np(weight), _np(bias)
-    y = _np(labels, np.int64)
+    _checks.check_choice("mode", mode, ("mean", "sample"))
+    f, w, b = _arr("features", features, 2), _arr("weight", weight, 2), _arr("bias", bias, 1)
+    y = _arr("labels", labels, 1, integer=True)
     C, F = w.shape
     if f.ndim != 2 or f.shape[1] != F or b.shape != (C,) or y.shape != (f.shape[0],):
         raise ValueError(f"shapes do not match: features {f.shape}, weight {w.shape}, bias {b.shape}, labels {y.shape}")
@@ -306,11 +327,15 @@ def dropped_feature_accuracy(
     """
     if ablation not in ("zero", "mean"):
         raise ValueError(f"ablation must be 'zero' or 'mean', got {ablation!r}")
-    if isinstance(n_random, bool) or not isinstance(n_random, int) or n_random < 1:
-        raise ValueError(f"n_random must be an integer >= 1, got {n_random!r}")
-    f, w, b = _np(features), _np(weight), _np(bias)
-    y = _np(labels, np.int64)
+    n_random = _checks.check_scalar_int("n_random", n_random, minimum=1)
+    n_points = _checks.check_scalar_int("n_points", n_points, minimum=1)
+    f, w, b = _arr("features", features, 2), _arr("weight", weight, 2), _arr("bias", bias, 1)
+    y = _arr("labels", labels, 1, integer=True)
     C, F = w.shape
+    if f.shape[1] != F or b.shape != (C,) or y.shape != (f.shape[0],):
+        raise ValueError(f"shapes do not match: features {f.shape}, weight {w.shape}, bias {b.shape}, labels {y.shape}")
+    # the random feature orders are held at once: n_random x C x F int64
+    _checks.check_memory(8.0 * n_random * C * F, f"n_random={n_random} (random orders of {C} x {F} features)")
     order = subsets.order if isinstance(subsets, ClassFeatureSubsets) else np.asarray(subsets, dtype=np.int64)
     if order.shape != (C, F):
         raise ValueError(f"order must have shape {(C, F)}, got {order.shape}")
@@ -382,9 +407,20 @@ def subspace_decomposition(
     >>> d.weight_fraction.round(3).tolist(), float(d.jaccard[0, 1]), d.union_size
     ([0.9, 1.0], 0.0, 3)
     """
-    w, b = _np(weight), _np(bias)
+    w, b = _arr("weight", weight, 2), _arr("bias", bias, 1)
     C, F = w.shape
-    subs = subsets.subsets if isinstance(subsets, ClassFeatureSubsets) else [np.asarray(s, dtype=np.int64) for s in subsets]
+    if isinstance(subsets, ClassFeatureSubsets):
+        subs = subsets.subsets
+    elif isinstance(subsets, (str, bytes)) or not hasattr(subsets, "__len__"):
+        raise TypeError(f"subsets must be a ClassFeatureSubsets or one sequence of feature indices per class, "
+                        f"got {type(subsets).__name__}")
+    else:
+        subs = []
+        for k, s in enumerate(subsets):
+            idx = _checks.check_int(f"subsets[{k}]", s, minimum=0) if np.size(s) else np.zeros(0, np.int64)
+            if idx.ndim != 1 or (idx.size and idx.max() >= F):
+                raise ValueError(f"subsets[{k}] must be feature indices in 0..{F - 1}, got {np.asarray(s).tolist()}")
+            subs.append(idx)
     if len(subs) != C:
         raise ValueError(f"need one subset per class ({C}), got {len(subs)}")
     mask = np.zeros((C, F))

@@ -28,7 +28,6 @@ Choices of this implementation (the paper's exact ones are not public; every alt
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -36,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import _checks
 from .activations import make_activation
 from .init import identity_
 
@@ -52,17 +52,11 @@ _READOUTS = ("preact", "units")
 
 
 def _count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
+    return _checks.check_scalar_int(name, value, minimum=1)
 
 
 def _pos(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-        math.isfinite(value) and value > 0
-    ):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    return _checks.check_scalar(name, value, _checks.check_positive)
 
 
 class InterpretableMLP(nn.Module):
@@ -125,11 +119,13 @@ class InterpretableMLP(nn.Module):
         self.n_classes = _count("n_classes", n_classes)
         self.depth = _count("depth", depth)
         self.width = self.n_inputs + self.n_classes
+        # float32 weights and biases plus ~2 KB of module per layer: refuse what cannot fit
+        _checks.check_memory((4.0 * (self.width * self.width + self.width) + 2048) * self.depth,
+                             f"InterpretableMLP(n_inputs={self.n_inputs}, n_classes={self.n_classes}, "
+                             f"depth={self.depth})")
         self.sigma = _pos("sigma", sigma)
         self.logit_scale = _pos("logit_scale", logit_scale)
-        if readout not in _READOUTS:
-            raise ValueError(f"readout must be one of {_READOUTS}, got {readout!r}")
-        self.readout = readout
+        self.readout = _checks.check_choice("readout", readout, _READOUTS)
         shape = (self.n_inputs,) if image_shape is None else tuple(int(s) for s in image_shape)
         if int(np.prod(shape)) != self.n_inputs:
             raise ValueError(f"image_shape {shape} does not hold n_inputs={self.n_inputs} values")
@@ -150,11 +146,7 @@ class InterpretableMLP(nn.Module):
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:
         """Flatten to ``(batch, N)`` and append C zeros: :math:`x^0 = (x, 0_C)`."""
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-        x = x.reshape(x.shape[0], -1) if x.dim() > 1 else x.reshape(1, -1)
-        if x.shape[1] != self.n_inputs:
-            raise ValueError(f"x must have {self.n_inputs} features per sample, got {x.shape[1]}")
+        x = _checks.check_tensor("x", x, features=self.n_inputs, flatten=True)
         return F.pad(x, (0, self.n_classes))
 
     def _score(self, h: torch.Tensor, xl: torch.Tensor) -> torch.Tensor:

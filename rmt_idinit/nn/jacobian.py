@@ -11,6 +11,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from .. import _checks
+
 __all__ = ["hidden_jacobian", "iter_hidden_jacobians", "jacobian_spectra"]
 
 
@@ -33,22 +35,13 @@ def _check_model(model: nn.Module) -> None:
 
 
 def _check_x(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    n_in = model.layers[0].in_features
-    if x.dim() == 1:
-        x = x.unsqueeze(0)
-    if x.dim() != 2 or x.shape[1] != n_in:
-        raise ValueError(f"x must have shape (batch, {n_in}) or ({n_in},), got {tuple(x.shape)}")
-    return x
+    return _checks.check_tensor("x", x, features=model.layers[0].in_features)
 
 
 def _check_chunk(chunk_size: int | None, batch: int) -> int:
     if chunk_size is None:
         return max(batch, 1)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be an integer >= 1 or None, got {chunk_size!r}")
-    return chunk_size
+    return _checks.check_scalar_int("chunk_size", chunk_size, minimum=1)
 
 
 def iter_hidden_jacobians(

@@ -24,6 +24,8 @@ from typing import NamedTuple, Sequence
 import torch
 from torch import nn
 
+from .. import _checks
+
 __all__ = ["Attribution", "Linearization", "attribution_maps", "linearize", "piecewise_linear_parts"]
 
 
@@ -90,6 +92,9 @@ def _steps(model: nn.Module, layer: int | None, output: str) -> tuple[list[_Step
     """Affine/activation steps up to the requested output, the kept rows, a scale and the input size."""
     from .interpretable import InterpretableMLP
 
+    if layer is not None:
+        layer = _checks.check_scalar_int("layer", layer, minimum=1)
+    _checks.check_choice("output", output, ("logits", "hidden"))
     if isinstance(model, InterpretableMLP):
         L = model.depth
         l = L if layer is None else int(layer)
@@ -203,13 +208,9 @@ def linearize(
     acts = [s[1] for s in steps if s[0] == "act"]
     for a in acts:
         piecewise_linear_parts(a, torch.zeros(1))
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    x = x.reshape(1, -1) if x.dim() == 1 else x.reshape(x.shape[0], -1)
-    if x.shape[1] != n_in:
-        raise ValueError(f"x must have {n_in} features per sample, got {x.shape[1]}")
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be an integer >= 1 or None, got {chunk_size!r}")
+    x = _checks.check_tensor("x", x, features=n_in, flatten=True)
+    if chunk_size is not None:
+        chunk_size = _checks.check_scalar_int("chunk_size", chunk_size, minimum=1)
     dtype = dtype or x.dtype
     step = chunk_size or max(x.shape[0], 1)
     with torch.no_grad():

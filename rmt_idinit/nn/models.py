@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import _checks
+
 from .activations import make_activation
 from .init import identity_
 
@@ -16,18 +18,11 @@ _INITS = ("identity", "orthogonal", "gaussian")
 
 
 def _check_pos(name: str, value: Any, allow_zero: bool = False) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        rel = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {rel}, got {value!r}")
-    return float(value)
+    return _checks.check_scalar(name, value, _checks.check_nonnegative if allow_zero else _checks.check_positive)
 
 
 def _check_count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
+    return _checks.check_scalar_int(name, value, minimum=1)
 
 
 class IdentityMLP(nn.Module):
@@ -89,17 +84,20 @@ class IdentityMLP(nn.Module):
         self.width = _check_count("width", width)
         self.depth = _check_count("depth", depth)
         self.n_classes = _check_count("n_classes", n_classes)
-        if init not in _INITS:
-            raise ValueError(f"init must be one of {_INITS}, got {init!r}")
-        self.init = init
+        self.init = _checks.check_choice("init", init, _INITS)
+        # float32 weights (plus a stored copy for random inits) and ~2 KB of module per layer:
+        # refuse sizes that cannot fit
+        copies = 1 if init == "identity" else 2
+        _checks.check_memory((4.0 * copies * (self.width * self.width + self.width) + 2048) * self.depth,
+                             f"IdentityMLP(width={self.width}, depth={self.depth})")
         self.sigma = _check_pos("sigma", sigma)
         self.sigma_w = _check_pos("sigma_w", sigma_w)
         self.sigma_b = _check_pos("sigma_b", sigma_b, allow_zero=True)
         self.activation_name = activation if isinstance(activation, str) else type(activation).__name__
         self.activation_params = dict(activation_params)
         self.act = make_activation(activation, **activation_params)
-        self.layers = nn.ModuleList(nn.Linear(width, width, bias=bias) for _ in range(depth))
-        self.readout = nn.Linear(width, n_classes)
+        self.layers = nn.ModuleList(nn.Linear(self.width, self.width, bias=bias) for _ in range(self.depth))
+        self.readout = nn.Linear(self.width, self.n_classes)
         self.reset_parameters(generator)
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
