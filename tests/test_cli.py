@@ -66,7 +66,9 @@ def test_report(capsys, tmp_path):
     code, text, err = _run(capsys, "report", "--out", str(tmp_path / "rep"), "--depth", "30", "--no-progress")
     assert code == 0, err
     assert text.splitlines()[1].startswith("Recommendation: sigma = ")
-    res = json.loads((tmp_path / "rep" / "results.json").read_text())
+    from rmt_idinit.jsonio import loads_strict
+
+    res = loads_strict((tmp_path / "rep" / "results.json").read_text())
     for name in ("phase_diagram.png", "layer_alphas.png", "law.png", "summary.md", "summary.html"):
         assert (tmp_path / "rep" / name).stat().st_size > 100
     assert res["setting"]["depth"] == 30
