@@ -266,6 +266,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for k, v in rep["summary"].items():
         print(f"{k:55s} rel {v['max_relative_error']:.2e}  abs0 {v['max_abs_error_at_zero']:.1e}  "
               f"{'ok' if v['passed'] else 'FAIL'}")
+    print(f"wrote {Path(cfg.out).resolve()}/ (init_spectrum.json, sorted_eigenvalues.png)")
     return rep
 
 

@@ -562,6 +562,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rep = run(cfg)
     la = rep.get("layer_accuracy") or {}
     print(f"test accuracy {la.get('model_test_accuracy')}, errors: {rep.get('errors')}")
+    print(f"wrote {Path(cfg.out).resolve()}/ (interpret.json, maps.json, layer_accuracy.md, PNGs)")
     return rep
 
 

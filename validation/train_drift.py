@@ -436,6 +436,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rep = run(cfg)
     for init, m in rep["models"].items():
         print(f"{init}: test accuracy {m['final_test_accuracy']:.4f}, drift {m['drift_frobenius_final']}")
+    print(f"wrote {Path(cfg.out).resolve()}/ (train_drift.json, histories, accuracy_drift.png, spectrum.png)")
     return rep
 
 
