@@ -26,7 +26,8 @@ import numpy as np
 
 from .atomic import atomic_save_png, atomic_write_text
 
-__all__ = ["FASHION_MNIST_Q0", "fashion_mnist_q0", "make_report"]
+__all__ = ["FASHION_MNIST_Q0", "fashion_mnist_q0", "make_report", "recommend", "report_figures",
+           "round_in_interval", "what_would_be_feasible", "why_infeasible"]
 
 #: mean((pixel/255)^2) over the 60000 Fashion-MNIST training images (47,040,000 coordinates).
 FASHION_MNIST_Q0 = 0.20644534034103837
@@ -111,7 +112,6 @@ def make_report(outdir: str | os.PathLike = "reports/paper", *, depth: int = 100
     from . import _checks
     from . import selection as sel
     from .jsonio import dumps
-    from .plotting import phase_diagram, plot_law, plot_layer_alphas
 
     depth = int(_checks.check_depth(depth))
     eps = float(_checks.check_probability("eps", eps))
@@ -142,39 +142,13 @@ def make_report(outdir: str | os.PathLike = "reports/paper", *, depth: int = 100
               "unconstrained_optimum": "unconstrained loss optimum (infeasible)"}
 
     # --- plots
-    files = {}
     region = sel.feasible_region(depth, eps, kappa, activation, sigma=np.exp(np.linspace(-4, 4, 401) / depth),
                                  q0=np.logspace(-4, 1, 401), progress=progress)
-    fig, ax = plt.subplots(figsize=(7.5, 6.2))
-    marks = [(v, q0_val, f"{titles[k]}: sigma = {v:.6g}") for k, v in settings.items()]
-    phase_diagram(depth, eps, kappa, activation, region=region, ax=ax, marks=marks,
-                  hlines=[(q0_val, f"q0 of the data = {q0_val:.4g}")])
-    atomic_save_png(fig, out / "phase_diagram.png"); plt.close(fig)
-    files["phase_diagram"] = "phase_diagram.png"
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    extra = [(1.0 + 2.0 / depth, q0_val), (1.0 + 5.0 / depth, q0_val)]
-    plot_layer_alphas([(v, q0_val) for v in dict.fromkeys(settings.values())] + extra, depth, act,
-                      kappa=kappa, ax=ax)
-    ax.axhline(1.0 - eps, color="black", ls="--", lw=0.8, label=f"1 - eps = {1 - eps:g}")
-    ax.legend(fontsize=8)
-    atomic_save_png(fig, out / "layer_alphas.png"); plt.close(fig)
-    files["layer_alphas"] = "layer_alphas.png"
-
-    shown = list(dict.fromkeys(settings.values()))[:2]
-    fig, axes = plt.subplots(2, len(shown), figsize=(5.6 * len(shown), 8.0), squeeze=False,
-                             constrained_layout=True)
-    rng = np.random.default_rng(0)
-    for j, sig in enumerate(shown):
-        law = ri.jjt_law(sig, q0_val, depth, act)
-        # a finite-width check: one input vector of width 784 through the real scalar maps
-        u = rng.standard_normal(784) * math.sqrt(q0_val)
-        sample = ri.jjt_eigenvalues(u, sig, depth, act)
-        title = f"{act.name}, L = {depth}, sigma = {sig:.6g}, q0 = {q0_val:.4g}"
-        plot_law(law, ax=axes[0, j], sample=sample, label="law", title=title)
-        plot_law(law, ax=axes[1, j], sample=sample, cdf=True, label="law", title=title + ": CDF")
-    atomic_save_png(fig, out / "law.png"); plt.close(fig)
-    files["law"] = "law.png"
+    files = {}
+    for name, fig in report_figures(depth, q0_val, act, region, settings, titles, eps=eps, kappa=kappa).items():
+        atomic_save_png(fig, out / name)
+        plt.close(fig)
+        files[name.removesuffix(".png")] = name
 
     results = {
         "setting": {"activation": act.name, "depth": depth, "eps": eps, "kappa": kappa,
@@ -207,6 +181,50 @@ def make_report(outdir: str | os.PathLike = "reports/paper", *, depth: int = 100
     atomic_write_text(out / "summary.md", md)
     atomic_write_text(out / "summary.html", _md_to_html(md))
     return results
+
+
+def report_figures(depth: int, q0: float, act, region, settings: dict, titles: dict, *, eps: float,
+                   kappa: float) -> dict:
+    """The report's figures by file name: phase diagram, alive fraction per layer, the law.
+
+    ``settings`` maps a key to a sigma, ``titles`` the key to its name in legends; ``region`` is
+    a :class:`rmt_idinit.selection.FeasibleRegion`. Returns open matplotlib Figures.
+    """
+    import matplotlib.pyplot as plt
+
+    import rmt_idinit as ri
+    from .plotting import phase_diagram, plot_law, plot_layer_alphas
+
+    act = ri.get_activation(act) if isinstance(act, str) else act
+    figs = {}
+    fig, ax = plt.subplots(figsize=(7.5, 6.2))
+    marks = [(v, q0, f"{titles[k]}: sigma = {v:.6g}") for k, v in settings.items()]
+    phase_diagram(depth, eps, kappa, act.name, region=region, ax=ax, marks=marks,
+                  hlines=[(q0, f"q0 of the data = {q0:.4g}")])
+    figs["phase_diagram.png"] = fig
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    extra = [(1.0 + 2.0 / depth, q0), (1.0 + 5.0 / depth, q0)]
+    plot_layer_alphas([(v, q0) for v in dict.fromkeys(settings.values())] + extra, depth, act,
+                      kappa=kappa, ax=ax)
+    ax.axhline(1.0 - eps, color="black", ls="--", lw=0.8, label=f"1 - eps = {1 - eps:g}")
+    ax.legend(fontsize=8)
+    figs["layer_alphas.png"] = fig
+
+    shown = list(dict.fromkeys(settings.values()))[:2]
+    fig, axes = plt.subplots(2, len(shown), figsize=(5.6 * len(shown), 8.0), squeeze=False,
+                             constrained_layout=True)
+    rng = np.random.default_rng(0)
+    for j, sig in enumerate(shown):
+        law = ri.jjt_law(sig, q0, depth, act)
+        # a finite-width check: one input vector of width 784 through the real scalar maps
+        u = rng.standard_normal(784) * math.sqrt(q0)
+        sample = ri.jjt_eigenvalues(u, sig, depth, act)
+        title = f"{act.name}, L = {depth}, sigma = {sig:.6g}, q0 = {q0:.4g}"
+        plot_law(law, ax=axes[0, j], sample=sample, label="law", title=title)
+        plot_law(law, ax=axes[1, j], sample=sample, cdf=True, label="law", title=title + ": CDF")
+    figs["law.png"] = fig
+    return figs
 
 
 def _fmt(x: float) -> str:
