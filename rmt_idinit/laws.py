@@ -397,7 +397,7 @@ class SpectralLaw:
         """``n`` i.i.d. draws per batch element, shape ``batch_shape + (n,)``.
 
         At width ``n`` these are exactly the eigenvalues of J Jᵀ for an input with i.i.d. coordinates
-        (THEORY.md section 2). ``log=True`` returns ``log(lambda)`` (``-inf`` for 0).
+        (docs/theory/identity.md). ``log=True`` returns ``log(lambda)`` (``-inf`` for 0).
         """
         n = int(check_int("n", n, minimum=0))
         rng = check_rng(rng)

@@ -1,6 +1,6 @@
 """Mean-field signal propagation at random initialization (Poole et al. 2016, Schoenholz et al. 2017).
 
-THEORY.md section 5. Random weights ``W_ij ~ N(0, sigma_w^2/N)`` (or scaled orthogonal), biases
+docs/theory/random_init.md. Random weights ``W_ij ~ N(0, sigma_w^2/N)`` (or scaled orthogonal), biases
 ``b_i ~ N(0, sigma_b^2)``; with ``z ~ N(0, 1)``:
 
 * q-map: ``q^l = sigma_w^2 E[phi(sqrt(q^(l-1)) z)^2] + sigma_b^2`` (pre-activation variance), fixed

@@ -135,7 +135,7 @@ def test_count_law_is_binomial():
     law = ri.jjt_law(1.02, 0.1, 50)
     cl = law.count_law(400000)
     assert cl.mean() == pytest.approx(400000 * 0.759955, rel=1e-6)
-    # THEORY.md: N = 400000 measured nonzero fraction 0.76064; inside the binomial 99.99% range
+    # docs/theory/closed_forms.md: N = 400000 measured nonzero fraction 0.76064; inside the binomial 99.99% range
     lo, hi = cl.interval(0.9999)
     assert lo <= 0.76064 * 400000 <= hi or abs(0.76064 - 0.759955) < 4 * math.sqrt(0.76 * 0.24 / 400000) * 2
     with pytest.raises(ValueError, match="atom must be an index"):

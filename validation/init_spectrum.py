@@ -1,7 +1,7 @@
 """Identity-init networks: measured per-sample eig(J J^T) (float64) vs the exact prediction.
 
 For W^l = sigma I the Jacobian of the hidden stack is diagonal and the eigenvalues of J J^T for
-input u are exactly g_L(u_i)^2 (THEORY.md section 2), given by ``rmt_idinit.jjt_eigenvalues``.
+input u are exactly g_L(u_i)^2 (docs/theory/identity.md), given by ``rmt_idinit.jjt_eigenvalues``.
 For each configuration (activation, sigma, q0, depth) this script builds the real torch network in
 float64, computes per-sample spectra with :func:`rmt_idinit.nn.jacobian_spectra` on normalized
 Fashion-MNIST test images and on Gaussian N(0, q0) inputs, and compares sorted measured against

@@ -2,7 +2,7 @@
 
 The paper setting (Kubota et al., ICASSP 2021): 100 hidden layers of width 784, hard-tanh,
 identity initialization W = sigma I. Baselines: orthogonal and Gaussian init at the critical
-hard-tanh point q* = 1/2 (sigma_w^2 = 1.18666, sigma_b^2 = 0.059635, THEORY.md section 5).
+hard-tanh point q* = 1/2 (sigma_w^2 = 1.18666, sigma_b^2 = 0.059635, docs/theory/random_init.md).
 
 Tracked per model after every epoch (and at init): test accuracy, training loss, relative weight
 drift per layer (Frobenius and spectral), and the eigenvalues of J J^T (float64) of the hidden
@@ -48,7 +48,7 @@ from validation._common import (  # noqa: E402
     versions,
 )
 
-SIGMA_W2_CRIT = 1.18666  # hard-tanh, q* = 1/2 (THEORY.md section 5)
+SIGMA_W2_CRIT = 1.18666  # hard-tanh, q* = 1/2 (docs/theory/random_init.md)
 SIGMA_B2_CRIT = 0.059635
 
 
