@@ -150,15 +150,15 @@ class SpectralLaw:
 
     Parameters
     ----------
-    log_atoms : array (*batch_shape, k)
+    log_atoms : array, shape (..., k)
         Logs of the atom locations (``-inf`` for an atom at 0).
-    weights : array (*batch_shape, k)
+    weights : array, shape (..., k)
         Atom masses, each in [0, 1].
     continuous : ContinuousPart, optional
         The absolutely continuous part, whose ``mass`` must be ``1 - weights.sum(-1)``.
     description : str
         Shown in ``repr``.
-    log_weights : array (*batch_shape, k), optional
+    log_weights : array, shape (..., k), optional
         ``log(weights)``, finite where a weight underflows double precision (e.g. the hard-tanh
         alpha ~ 1e-856 of a very deep net); moments are computed from these.
 

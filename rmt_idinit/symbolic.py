@@ -73,7 +73,9 @@ def _ht_arg(sigma, q0, depth) -> sp.Basic:
 
 
 def alpha(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
-    """Hard-tanh ``alpha^L = P(lambda_L > 0)`` (docs/theory/closed_forms.md)::
+    """Hard-tanh ``alpha^L = P(lambda_L > 0)`` (docs/theory/closed_forms.md).
+
+    ::
 
         alpha = erf(sigma^(-L) / sqrt(2 q0))   (sigma > 1),
         alpha = erf(1 / (sigma sqrt(2 q0)))    (sigma <= 1).
@@ -222,7 +224,9 @@ def derive_hardtanh_second_moment() -> sp.Basic:
 
 
 def forward_moment(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
-    """Hard-tanh forward second moment ``q^L = E[(x^L)^2]`` (docs/theory/closed_forms.md)::
+    """Hard-tanh forward second moment ``q^L = E[(x^L)^2]`` (docs/theory/closed_forms.md).
+
+    ::
 
         q^L = E_ht(sigma^(2L) q0)                  (sigma > 1),
         q^L = sigma^(2(L-1)) E_ht(sigma^2 q0)      (sigma <= 1).
