@@ -27,7 +27,8 @@ def main(names: list[str]) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     env_path = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = env_path
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    # figures shown inline, so the stored copies carry them as image outputs (the tests use Agg)
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     for path in src:
         t0 = time.perf_counter()
         nb = nbformat.read(path, as_version=4)

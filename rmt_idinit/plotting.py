@@ -115,7 +115,9 @@ def phase_diagram(depth: int, eps: float = 0.05, kappa: float = 10.0,
     ax.set_xlabel("sigma (W = sigma I)")
     ax.set_ylabel("input variance q0")
     span = 2.0 * r.depth * max(abs(np.log10(lo_s)), abs(np.log10(hi_s)))
-    levels = [v for v in (-8, -4, -2, -1, 0, 1, 2, 4, 8) if abs(v) <= span]
+    # sigma^(2L) is the gradient scale of hard-tanh only (smooth laws use their median): no lines there
+    gain_lines = str(r.activation) == "hardtanh"
+    levels = [v for v in (-8, -4, -2, -1, 0, 1, 2, 4, 8) if abs(v) <= span] if gain_lines else []
     import matplotlib.patheffects as pe
 
     outline = [pe.Stroke(linewidth=2.2, foreground="black"), pe.Normal()]
@@ -123,23 +125,30 @@ def phase_diagram(depth: int, eps: float = 0.05, kappa: float = 10.0,
     for x in at:
         ax.axvline(x, color="white", ls="--", lw=0.9, path_effects=outline)
     # the gain depends on sigma only: its round values are read on a top axis, not contour labels
-    top = ax.twiny()
+    if gain_lines:
+        _gain_axis(ax, ax.twiny(), at, levels)
+    ax.set_title(f"{r.activation}, depth L = {r.depth}: eps = {r.eps:g}, kappa = {r.kappa:g}", fontsize=11)
+    handles = [Patch(facecolor="none", edgecolor="black", lw=2, label="feasible region"),
+               Line2D([], [], color="orange", lw=1.5, label="dead fraction = eps (q0_max)")]
+    if gain_lines:
+        handles.append(Line2D([], [], color="white", ls="--", lw=0.9, path_effects=outline,
+                              label="round log10 sigma^(2L) (top axis)"))
+    handles += [h for h in ax.get_legend_handles_labels()[0]]
+    # below the axes, so that it hides no part of the diagram
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8,
+              frameon=False)
+    return ax
+
+
+def _gain_axis(ax, top, at, levels):
+    from matplotlib.ticker import FixedLocator, NullLocator
+
     top.set_xscale("log")
     top.set_xlim(ax.get_xlim())
     top.xaxis.set_major_locator(FixedLocator(at))
     top.xaxis.set_minor_locator(NullLocator())
     top.set_xticklabels([f"{v:g}" for v in levels])
     top.set_xlabel("log10 sigma^(2L) (dashed lines)", fontsize=9)
-    ax.set_title(f"{r.activation}, depth L = {r.depth}: eps = {r.eps:g}, kappa = {r.kappa:g}", fontsize=11)
-    handles = [Patch(facecolor="none", edgecolor="black", lw=2, label="feasible region"),
-               Line2D([], [], color="orange", lw=1.5, label="dead fraction = eps (q0_max)"),
-               Line2D([], [], color="white", ls="--", lw=0.9, path_effects=outline,
-                      label="round log10 sigma^(2L) (top axis)")]
-    handles += [h for h in ax.get_legend_handles_labels()[0]]
-    # below the axes, so that it hides no part of the diagram
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8,
-              frameon=False)
-    return ax
 
 
 def plot_layer_alphas(settings: Sequence[tuple[float, float]], depth: int,
@@ -167,14 +176,19 @@ def plot_layer_alphas(settings: Sequence[tuple[float, float]], depth: int,
     act = get_activation(activation, **activation_params) if isinstance(activation, str) else activation
     layers = np.arange(1, int(depth) + 1)
     smooth = act.pieces is None
-    for s, q in settings:
+    # coinciding curves (sigma = 1 and a loss optimum just below it) stay visible: one dash each
+    dashes = ["-", "--", "-.", ":"]
+    for i, (s, q) in enumerate(settings):
         if smooth:
             a = 1.0 - np.asarray(dead_fraction(s, q, layers, act, kappa=kappa))
         else:
             a = np.asarray(layer_alphas(s, q, depth, act))
-        ax.plot(layers, a, label=f"sigma = {s:.6g}, q0 = {q:.4g}")
+        ax.plot(layers, a, ls=dashes[i % 4], lw=2.2 if i == 0 else 1.5, label=f"sigma = {s:.6g}, q0 = {q:.4g}")
     if log:
         ax.set_yscale("log")
+    else:
+        # fractions: the full [0, 1] range, never a zoom on round-off between coinciding curves
+        ax.set_ylim(0.0, 1.03)
     ax.set_xlabel("layer l")
     if smooth:
         ax.set_ylabel(f"alive fraction P(lambda_l >= 1/kappa), kappa = {kappa:g}")

@@ -198,7 +198,7 @@ def report_figures(depth: int, q0: float, act, region, settings: dict, titles: d
     act = ri.get_activation(act) if isinstance(act, str) else act
     figs = {}
     fig, ax = plt.subplots(figsize=(7.5, 6.2))
-    marks = [(v, q0, f"{titles[k]}: sigma = {v:.6g}") for k, v in settings.items()]
+    marks = [(v, q0, titles[k] if k == "sigma_1" else f"{titles[k]}: sigma = {v:.6g}") for k, v in settings.items()]
     phase_diagram(depth, eps, kappa, act.name, region=region, ax=ax, marks=marks,
                   hlines=[(q0, f"q0 of the data = {q0:.4g}")])
     figs["phase_diagram.png"] = fig
