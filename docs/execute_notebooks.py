@@ -5,6 +5,7 @@ fast. Rerun after changing a notebook (``make docs-notebooks``); tests/test_docs
 stored copies still carry the same code as notebooks/.
 
 Usage: python docs/execute_notebooks.py [NAME ...]   (default: every notebook)
+       RMT_IDINIT_SMALL=1 python docs/execute_notebooks.py NAME   (the tests' reduced settings)
 """
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ def main(names: list[str]) -> int:
         nb = nbformat.read(path, as_version=4)
         nbclient.NotebookClient(nb, timeout=3600, kernel_name="python3",
                                 resources={"metadata": {"path": str(ROOT)}}).execute()
+        # say how it was run: RMT_IDINIT_SMALL=1 means the reduced settings the tests use
+        nb.metadata["rmt_idinit"] = {"small_settings": os.environ.get("RMT_IDINIT_SMALL") == "1",
+                                     "seconds": round(time.perf_counter() - t0, 1)}
         target = out_dir / path.name
         tmp = target.with_suffix(".ipynb.tmp")
         nbformat.write(nb, tmp)

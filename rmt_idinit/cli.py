@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     law.add_argument("q0", type=_pos_float("q0"), help=q0_help)
     law.add_argument("depth", type=_pos_int("depth"), help=depth_help)
     law.add_argument("--json", action="store_true", help="print strict JSON")
-    law.add_argument("--plot", default=None, help="write a PNG of the law")
+    law.add_argument("--plot", default=None, help="write a PNG of the law (density and CDF)")
     common(law)
 
     s = sub.add_parser("select", help="best sigma, feasible interval, max q0 and max depth")
@@ -213,8 +213,10 @@ def _cmd_law(ns) -> int:
         from .plotting import plot_law
 
         path = _writable(ns.plot)
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        plot_law(law, ax=ax)
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
+        title = f"{ns.activation}, L = {ns.depth}, sigma = {ns.sigma:g}, q0 = {ns.q0:g}"
+        plot_law(law, ax=axes[0], label="law", title=title)
+        plot_law(law, ax=axes[1], cdf=True, label="law", title=title + ": CDF")
         _save_fig(fig, path)
         plt.close(fig)
     if ns.json:
