@@ -41,3 +41,16 @@ numpydoc_xref_param_type = False
 html_theme = "furo"
 html_title = f"rmt_idinit {release}"
 html_static_path = []
+
+# MathJax comes from its CDN; where a local copy exists (Debian: apt-get install libjs-mathjax,
+# or RMT_IDINIT_MATHJAX=<url>), offline readers of the HTML get rendered formulas too.
+_LOCAL_MATHJAX = "/usr/share/javascript/mathjax/MathJax.js"
+if os.environ.get("RMT_IDINIT_MATHJAX"):
+    mathjax_path = os.environ["RMT_IDINIT_MATHJAX"]
+elif os.path.isfile(_LOCAL_MATHJAX):
+    # Debian ships MathJax 2: give it the v2 form of the classes myst-parser marks for MathJax
+    mathjax_path = "file://" + _LOCAL_MATHJAX + "?config=TeX-AMS-MML_HTMLorMML"
+    myst_update_mathjax = False
+    mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
+                                   "processEscapes": True, "ignoreClass": "tex2jax_ignore|mathjax_ignore",
+                                   "processClass": "tex2jax_process|mathjax_process|math|output_area"}}
