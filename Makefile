@@ -4,7 +4,7 @@
 PYTHON ?= python3
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
-.PHONY: setup report test bench
+.PHONY: setup report test bench docs docs-notebooks
 
 setup:
 	@if [ ! -f $(FASHION) ]; then \
@@ -23,3 +23,12 @@ test: setup
 
 bench: setup
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
+
+# The documentation (Sphinx + numpydoc + myst-nb), warnings are errors. Notebooks are rendered
+# from the executed copies stored in docs/notebooks/; `make docs-notebooks` refreshes them.
+docs:
+	$(PYTHON) -m sphinx -W --keep-going -b html -q docs docs/_build/html
+	@echo "wrote docs/_build/html/index.html"
+
+docs-notebooks:
+	$(PYTHON) docs/execute_notebooks.py

@@ -1,6 +1,6 @@
 """Density of the random-init J Jᵀ law on 10^4 lambda points at depth 100, against a naive solver.
 
-Naive baseline: for each lambda, all roots of the degree-L polynomial of THEORY.md section 5
+Naive baseline: for each lambda, all roots of the degree-L polynomial of docs/theory/random_init.md
 (``numpy.roots``, companion-matrix eigenvalues) and the root with the most negative Im M
 (``rho = -Im M / (pi lambda)``). The last column shows that this obvious per-point root choice
 is *not* the physical branch at depth 100 (and the degree-100 companion matrix loses digits):

@@ -7,7 +7,7 @@ An :class:`Activation` bundles what the theory needs of an elementwise nonlinear
   piece, which unlock the exact closed-form laws;
 * ``even_decreasing_gain``: True when phi is odd and phi' non-increasing in ``|h|`` (tanh, erf,
   hard-tanh, linear), so that the unit gain g_L(u) decreases in ``|u|`` and the CDF of lambda has the
-  one-root form of THEORY.md section 3;
+  one-root form of docs/theory/closed_forms.md;
 * scalar numba kernels ``phi(h, p)``, ``dphi(h, p)``, ``d2phi(h, p)`` compiled on first use, with the
   activation's parameters packed in the float array ``p``.
 

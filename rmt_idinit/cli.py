@@ -8,14 +8,16 @@ Subcommands::
     rmt-idinit select --depth L --q0 Q [--sigma S] [--eps E] [--kappa K] [--activation A] [--json]
     rmt-idinit sweep --depth L --out FILE.npz [--sigma LO HI N] [--q0 LO HI N] [--plot FILE.png]
 
-User errors (bad arguments, ValueErrors from the library, unwritable outputs) exit with code 2
-and one line on stderr, never a traceback. Output files are written atomically.
+Exit status: 0 done; 1 nothing is feasible for the request (``select`` and ``report``; the
+explanation, and what would be feasible, is printed and written all the same); 2 user error (bad
+arguments, ValueErrors from the library, unwritable outputs: one line on stderr, never a
+traceback). Output files are written atomically; JSON is strict (no NaN/Infinity, see
+:mod:`rmt_idinit.jsonio`).
 """
 from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import sys
 from pathlib import Path
@@ -64,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     sub.required = True
 
+    depth_help = "network depth L, the number of hidden layers W = sigma I (integer >= 1)"
+    q0_help = "input variance q0: the per-coordinate second moment of the inputs (> 0)"
+
     def common(sp, *, tol=False):
         sp.add_argument("--activation", default="hardtanh", help="activation name (default hardtanh)")
         if tol:
@@ -72,42 +77,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="the main report (paper setting by default)")
     r.add_argument("--out", default="reports/paper", help="output folder (default reports/paper)")
-    r.add_argument("--depth", type=_pos_int("depth"), default=100)
+    r.add_argument("--depth", type=_pos_int("depth"), default=100, help=depth_help + " (default 100)")
     r.add_argument("--q0", type=_pos_float("q0"), default=None,
-                   help="input variance (default: from Fashion-MNIST, else the embedded value)")
-    r.add_argument("--data-dir", default=None, help="Fashion-MNIST folder")
+                   help=q0_help + " (default: from Fashion-MNIST, else the embedded value)")
+    r.add_argument("--data-dir", default=None,
+                   help="Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist; "
+                        "a folder given here must exist)")
     r.add_argument("--no-progress", action="store_true")
     common(r, tol=True)
 
     a = sub.add_parser("alpha", help="weight of the nonzero part of the J J^T law")
-    a.add_argument("sigma", type=_pos_float("sigma"))
-    a.add_argument("q0", type=_pos_float("q0"))
-    a.add_argument("depth", type=_pos_int("depth"))
+    a.add_argument("sigma", type=_pos_float("sigma"), help="weight scale, W = sigma I (> 0)")
+    a.add_argument("q0", type=_pos_float("q0"), help=q0_help)
+    a.add_argument("depth", type=_pos_int("depth"), help=depth_help)
     a.add_argument("--layers", action="store_true", help="print alpha^l for every layer")
+    a.add_argument("--kappa", type=float, default=10.0,
+                   help="smooth activations: a unit counts as dead when lambda < 1/kappa (default 10)")
     common(a)
 
     law = sub.add_parser("law", help="the J J^T law at one setting")
-    law.add_argument("sigma", type=_pos_float("sigma"))
-    law.add_argument("q0", type=_pos_float("q0"))
-    law.add_argument("depth", type=_pos_int("depth"))
-    law.add_argument("--json", action="store_true")
-    law.add_argument("--plot", default=None, help="write a PNG of the law")
+    law.add_argument("sigma", type=_pos_float("sigma"), help="weight scale, W = sigma I (> 0)")
+    law.add_argument("q0", type=_pos_float("q0"), help=q0_help)
+    law.add_argument("depth", type=_pos_int("depth"), help=depth_help)
+    law.add_argument("--json", action="store_true", help="print strict JSON")
+    law.add_argument("--plot", default=None, help="write a PNG of the law (density and CDF)")
     common(law)
 
     s = sub.add_parser("select", help="best sigma, feasible interval, max q0 and max depth")
-    s.add_argument("--depth", type=_pos_int("depth"), required=True)
-    s.add_argument("--q0", type=_pos_float("q0"), required=True)
+    s.add_argument("--depth", type=_pos_int("depth"), required=True, help=depth_help)
+    s.add_argument("--q0", type=_pos_float("q0"), required=True, help=q0_help)
     s.add_argument("--sigma", type=_pos_float("sigma"), default=None,
                    help="evaluate this sigma (default: the best sigma)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print strict JSON (every digit)")
     common(s, tol=True)
 
     w = sub.add_parser("sweep", help="feasible region over a (sigma, q0) grid")
-    w.add_argument("--depth", type=_pos_int("depth"), required=True)
+    w.add_argument("--depth", type=_pos_int("depth"), required=True, help=depth_help)
     w.add_argument("--sigma", nargs=3, metavar=("LO", "HI", "N"), default=None,
                    help="log-spaced sigma grid (default exp(+-4/L), 201 points)")
-    w.add_argument("--q0", nargs=3, metavar=("LO", "HI", "N"), default=["1e-4", "10", "201"])
-    w.add_argument("--out", required=True, help="output .npz file")
+    w.add_argument("--q0", nargs=3, metavar=("LO", "HI", "N"), default=["1e-4", "10", "201"],
+                   help="log-spaced q0 (input variance) grid (default 1e-4 10 201)")
+    w.add_argument("--out", required=True, help="output file, must end in .npz (a numpy archive)")
     w.add_argument("--plot", default=None, help="also write the phase diagram PNG")
     w.add_argument("--no-progress", action="store_true")
     common(w, tol=True)
@@ -143,28 +153,49 @@ def _cmd_report(ns) -> int:
 
     res = make_report(ns.out, depth=ns.depth, activation=ns.activation, eps=ns.eps, kappa=ns.kappa,
                       q0=ns.q0, data_dir=ns.data_dir, progress=not ns.no_progress)
-    b = res["settings"]["best"]
-    print(f"wrote {ns.out}/summary.md, summary.html, results.json and "
-          f"{', '.join(res['files'].values())}")
-    print(f"q0 = {res['setting']['q0']:.10g}; best sigma = {res['best_sigma_constrained']:.8f} "
-          f"(alpha = {b['alpha']:.6f}, sigma^(2L) = {b['gradient_scale']:.6f})")
-    return 0
+    print(f"q0 = {res['setting']['q0']:.6g} ({res['setting']['q0_source']})")
+    print("\n".join(res["recommendation_text"]))
+    out = Path(ns.out)
+    print(f"wrote {out / 'summary.md'}, summary.html, results.json, "
+          f"{', '.join(res['files'].values())} in {out}")
+    return 0 if res["recommendation"]["feasible"] else 1
 
 
 def _cmd_alpha(ns) -> int:
     import numpy as np
 
     import rmt_idinit as ri
+    from . import selection as sel
 
+    act = ri.get_activation(ns.activation)
     if ns.layers:
         # one float64 per layer, a few working copies, and one printed line (~25 bytes) each
         _checks.check_memory(64.0 * ns.depth, f"alpha --layers at depth={ns.depth}")
-        vals = np.asarray(ri.layer_alphas(ns.sigma, ns.q0, ns.depth, ns.activation))
+    if act.pieces is None:
+        # smooth: no eigenvalue is exactly 0, so alpha = P(lambda > 0) = 1 says nothing; show the
+        # quantities the selection uses instead (dead fraction below 1/kappa, median eigenvalue)
+        kappa = float(sel._kappa(ns.kappa))
+        depths = np.arange(1, ns.depth + 1) if ns.layers else np.array([ns.depth])
+        dead = np.atleast_1d(sel.dead_fraction(ns.sigma, ns.q0, depths, act, kappa=kappa))
+        med = np.exp(np.atleast_1d(sel.log_gradient_scale(ns.sigma, ns.q0, depths, act)))
+        print(f"{act.name} is smooth: every eigenvalue of J J^T is > 0, so alpha = P(lambda > 0) = 1 "
+              f"carries no information. Shown instead: the dead fraction P(lambda < 1/kappa), "
+              f"kappa = {kappa:g}, and the median eigenvalue (the gradient scale).")
+        if ns.layers:
+            print("layer\tdead_fraction\tmedian_lambda")
+            for layer, d, m in zip(depths, dead, med):
+                print(f"{layer}\t{d:.10g}\t{m:.10g}")
+        else:
+            print(f"dead fraction P(lambda < {1 / kappa:g}) = {dead[0]:.10g}\n"
+                  f"alive fraction = {1 - dead[0]:.10g}\nmedian lambda = {med[0]:.10g}")
+        return 0
+    if ns.layers:
+        vals = np.asarray(ri.layer_alphas(ns.sigma, ns.q0, ns.depth, act))
         for layer, v in enumerate(vals, 1):
             print(f"{layer}\t{v:.17g}")
     else:
-        a = float(ri.alpha(ns.sigma, ns.q0, ns.depth, ns.activation))
-        c = float(ri.alpha_complement(ns.sigma, ns.q0, ns.depth, ns.activation))
+        a = float(ri.alpha(ns.sigma, ns.q0, ns.depth, act))
+        c = float(ri.alpha_complement(ns.sigma, ns.q0, ns.depth, act))
         print(f"alpha = {a:.17g}\n1 - alpha = {c:.17g}")
     return 0
 
@@ -196,12 +227,16 @@ def _cmd_law(ns) -> int:
         from .plotting import plot_law
 
         path = _writable(ns.plot)
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        plot_law(law, ax=ax)
+        fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), constrained_layout=True)
+        title = f"{ns.activation}, L = {ns.depth}, sigma = {ns.sigma:g}, q0 = {ns.q0:g}"
+        plot_law(law, ax=axes[0], label="law", title=title)
+        plot_law(law, ax=axes[1], cdf=True, label="law", title=title + ": CDF")
         _save_fig(fig, path)
         plt.close(fig)
     if ns.json:
-        print(json.dumps(info, indent=2))
+        from .jsonio import dumps
+
+        print(dumps(info))
     else:
         print(info["description"])
         for la, w in zip(info["log_atoms"], info["weights"]):
@@ -213,25 +248,43 @@ def _cmd_law(ns) -> int:
 
 def _cmd_select(ns) -> int:
     from . import selection as sel
+    from .jsonio import dumps
+    from .report import recommend
 
-    lo, hi = (float(v) for v in sel.feasible_sigma_interval(ns.depth, ns.q0, ns.eps, ns.kappa, ns.activation))
-    best = float(sel.best_sigma(ns.depth, ns.q0, ns.activation, eps=ns.eps, kappa=ns.kappa))
-    sigma = ns.sigma if ns.sigma is not None else (best if math.isfinite(best) else 1.0)
+    rec = recommend(ns.depth, ns.q0, ns.eps, ns.kappa, ns.activation)
+    lo, hi = rec["feasible_sigma_interval"] or (math.nan, math.nan)
+    best = rec["best_sigma"] if rec["best_sigma"] is not None else math.nan
+    sigma = ns.sigma if ns.sigma is not None else (rec["sigma"] if rec["feasible"] else 1.0)
     out = {
         "depth": ns.depth, "q0": ns.q0, "eps": ns.eps, "kappa": ns.kappa, "activation": ns.activation,
+        "nothing_feasible": not rec["feasible"],
+        "recommended_sigma": rec["sigma"],
         "feasible_sigma_interval": [lo, hi], "best_sigma": best, "sigma": sigma,
         "dead_fraction": float(sel.dead_fraction(sigma, ns.q0, ns.depth, ns.activation, kappa=ns.kappa)),
         "gradient_scale": float(sel.gradient_scale(sigma, ns.q0, ns.depth, ns.activation)),
         "feasible": bool(sel.is_feasible(sigma, ns.q0, ns.depth, ns.eps, ns.kappa, ns.activation)),
         "max_q0": float(sel.max_q0(sigma, ns.depth, ns.eps, ns.activation, kappa=ns.kappa)),
         "max_depth": float(sel.max_depth(sigma, ns.q0, ns.eps, ns.kappa, ns.activation)),
+        "recommendation": {k: v for k, v in rec.items() if k != "lines"},
+        "text": rec["lines"],
     }
     if ns.json:
-        print(json.dumps(out, indent=2))
+        print(dumps(out))
     else:
-        for k, v in out.items():
-            print(f"{k}: {v}")
-    return 0
+        print("\n".join(rec["lines"]))
+        which = "given" if ns.sigma is not None else ("recommended" if rec["feasible"] else "reference")
+        print(f"Details at the {which} sigma = {sigma:.10g}:")
+        for key in ("dead_fraction", "gradient_scale", "feasible", "max_q0", "max_depth"):
+            print(f"  {key}: {_fmt(out[key])}")
+    return 0 if rec["feasible"] else 1
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float) and math.isinf(v):
+        return "unbounded"
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
 def _cmd_sweep(ns) -> int:
@@ -241,8 +294,14 @@ def _cmd_sweep(ns) -> int:
     from .atomic import atomic_write_bytes
 
     out = _writable(ns.out)
+    if out.suffix != ".npz":
+        raise ValueError(f"--out must end in .npz (the sweep is a numpy .npz archive), got {ns.out!r}")
+    plot = _writable(ns.plot) if ns.plot else None
     sig = _grid("sigma", ns.sigma) if ns.sigma else np.exp(np.linspace(-4, 4, 201) / ns.depth)
     qq = _grid("q0", ns.q0)
+    if plot is not None and (sig.size < 2 or qq.size < 2):
+        raise ValueError(f"--plot needs at least 2 points on each axis, got {sig.size} sigma x {qq.size} q0 "
+                         "(drop --plot for a single line or point)")
     reg = sel.feasible_region(ns.depth, ns.eps, ns.kappa, ns.activation, sigma=sig, q0=qq,
                               progress=not ns.no_progress)
     buf = io.BytesIO()
@@ -250,7 +309,7 @@ def _cmd_sweep(ns) -> int:
                         log_scale=reg.log_scale, q0_max=reg.q0_max, depth=reg.depth, eps=reg.eps,
                         kappa=reg.kappa, activation=reg.activation)
     atomic_write_bytes(out, buf.getvalue())
-    if ns.plot:
+    if plot is not None:
         import matplotlib
 
         matplotlib.use("Agg")
@@ -258,12 +317,11 @@ def _cmd_sweep(ns) -> int:
 
         from .plotting import phase_diagram
 
-        path = _writable(ns.plot)
         fig, ax = plt.subplots(figsize=(7.5, 5.5))
         phase_diagram(ns.depth, region=reg, ax=ax)
-        _save_fig(fig, path)
+        _save_fig(fig, plot)
         plt.close(fig)
-    print(f"wrote {out}: {reg.mask.shape[1]} sigma x {reg.mask.shape[0]} q0, "
+    print(f"wrote {out}{' and ' + str(plot) if plot else ''}: {reg.mask.shape[1]} sigma x {reg.mask.shape[0]} q0, "
           f"{reg.fraction:.4f} feasible, {reg.info['seconds']:.2f} s")
     return 0
 
@@ -273,7 +331,7 @@ _COMMANDS = {"report": _cmd_report, "alpha": _cmd_alpha, "law": _cmd_law, "selec
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 2 user error)."""
+    """Entry point; returns the exit status (0 ok, 1 nothing feasible, 2 user error)."""
     try:
         ns = build_parser().parse_args(argv)
         return _COMMANDS[ns.command](ns)

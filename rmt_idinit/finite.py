@@ -1,7 +1,7 @@
 """Finite-width statistics of the J Jᵀ spectrum at identity initialization.
 
 At width N with i.i.d. input coordinates, the N eigenvalues are exactly N i.i.d. draws of the
-limiting law (THEORY.md section 2). Hence:
+limiting law (docs/theory/identity.md). Hence:
 
 * the number of eigenvalues at an atom is ``Binomial(N, w)`` exactly (:func:`count_law`);
 * the empirical CDF ``F_N`` satisfies the Dvoretzky-Kiefer-Wolfowitz inequality

@@ -1,6 +1,6 @@
 """Limiting spectral law of J Jᵀ at random initialization, by free probability (Pennington et al.).
 
-THEORY.md section 5. For ``J = D^L W^L ... D^1 W^1`` with i.i.d. random orthogonal or Gaussian
+docs/theory/random_init.md. For ``J = D^L W^L ... D^1 W^1`` with i.i.d. random orthogonal or Gaussian
 ``W^l`` (variance ``sigma_w^2 / N``) and inputs at the mean-field fixed point ``q*``, every
 ``D^l`` has the law of ``phi'(sqrt(q*) z)`` and the S-transforms multiply::
 
@@ -16,8 +16,8 @@ Write ``nu`` for the law of ``D~^2 = D^2 / mu1`` (mean 1, ``mu_k = E[phi'^(2k)]`
     Gaussian:   lambda = x^L M^(L-1) (1 + M),
 
 which for Bernoulli-class activations (relu, hard-tanh: ``D^2`` in {0, 1}, ``P(1) = p``, so
-``nu = (1-p) delta_0 + p delta_{1/p}`` and ``x = (M + p)/(p M)``) is exactly THEORY.md's
-``lambda M p^L (1+M)^(L-1) = (p+M)^L`` and ``lambda M = (1+M)(1+M/p)^L``. Smooth activations use a
+``nu = (1-p) delta_0 + p delta_{1/p}`` and ``x = (M + p)/(p M)``) is exactly the
+``lambda M p^L (1+M)^(L-1) = (p+M)^L`` and ``lambda M = (1+M)(1+M/p)^L`` of docs/theory/random_init.md. Smooth activations use a
 768-node quadrature of ``nu`` (graded towards ``z = 0`` where ``d`` is largest). The density is
 ``rho(lambda) = -Im M(lambda + i0) / (pi lambda)`` (``G = (1 + M)/lambda``, ``Im G < 0``).
 

@@ -1,6 +1,6 @@
 """The exact law of the eigenvalues of J Jᵀ at identity initialization (float64, vectorized).
 
-THEORY.md sections 2-3. With W^l = sigma*I, each eigenvalue of J Jᵀ is ``g_L(u_i)^2`` for one input
+docs/theory/identity.md and docs/theory/closed_forms.md. With W^l = sigma*I, each eigenvalue of J Jᵀ is ``g_L(u_i)^2`` for one input
 coordinate ``u_i``, so the spectral law is the push-forward of the input law through
 ``u -> g_L(u)^2``:
 
@@ -125,7 +125,7 @@ def alpha(sigma: Any, q0: Any, depth: Any, activation: str | Activation = "hardt
           bias: Any = 0.0, **activation_params: float) -> np.ndarray:
     """Weight of the nonzero part of the J Jᵀ law: ``P(lambda_L > 0)``.
 
-    For hard-tanh (THEORY.md section 3)::
+    For hard-tanh (docs/theory/closed_forms.md)::
 
         alpha = erf(sigma^(-L) / sqrt(2 q0))   (sigma > 1),
         alpha = erf(sigma^(-1) / sqrt(2 q0))   (sigma <= 1).
@@ -658,7 +658,7 @@ def jjt_eigenvalues(u: Any, sigma: float, depth: int, activation: str | Activati
     """Exact eigenvalues of J Jᵀ for given input vector(s) ``u``: ``g_L(u_i)^2`` per coordinate.
 
     Not statistical: for an identity-initialized network and input ``u``, the spectrum of
-    J(u) J(u)ᵀ is exactly ``{g_L(u_i)^2}`` (THEORY.md section 2).
+    J(u) J(u)ᵀ is exactly ``{g_L(u_i)^2}`` (docs/theory/identity.md).
 
     Parameters
     ----------
@@ -743,7 +743,7 @@ def forward_moments(sigma: Any, q0: Any, depth: int, activation: str | Activatio
     """Second moments ``q^l = E[(x^l)^2]`` of the post-activations, ``l = 1..depth`` (last axis).
 
     At identity init there is no central limit: each unit keeps its own scalar map, so
-    ``q^l = E_u[phi(h^l(u))^2]`` exactly. Hard-tanh (THEORY.md section 3)::
+    ``q^l = E_u[phi(h^l(u))^2]`` exactly. Hard-tanh (docs/theory/closed_forms.md)::
 
         q^L = E_ht(sigma^(2L) q0)                   (sigma > 1),
         q^L = sigma^(2(L-1)) E_ht(sigma^2 q0)       (sigma <= 1);

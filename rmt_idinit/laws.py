@@ -150,15 +150,15 @@ class SpectralLaw:
 
     Parameters
     ----------
-    log_atoms : array (*batch_shape, k)
+    log_atoms : array, shape (..., k)
         Logs of the atom locations (``-inf`` for an atom at 0).
-    weights : array (*batch_shape, k)
+    weights : array, shape (..., k)
         Atom masses, each in [0, 1].
     continuous : ContinuousPart, optional
         The absolutely continuous part, whose ``mass`` must be ``1 - weights.sum(-1)``.
     description : str
         Shown in ``repr``.
-    log_weights : array (*batch_shape, k), optional
+    log_weights : array, shape (..., k), optional
         ``log(weights)``, finite where a weight underflows double precision (e.g. the hard-tanh
         alpha ~ 1e-856 of a very deep net); moments are computed from these.
 
@@ -395,7 +395,7 @@ class SpectralLaw:
         """``n`` i.i.d. draws per batch element, shape ``batch_shape + (n,)``.
 
         At width ``n`` these are exactly the eigenvalues of J Jᵀ for an input with i.i.d. coordinates
-        (THEORY.md section 2). ``log=True`` returns ``log(lambda)`` (``-inf`` for 0).
+        (docs/theory/identity.md). ``log=True`` returns ``log(lambda)`` (``-inf`` for 0).
         """
         n = int(check_int("n", n, minimum=0))
         rng = check_rng(rng)

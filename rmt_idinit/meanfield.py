@@ -1,6 +1,6 @@
 """Mean-field signal propagation at random initialization (Poole et al. 2016, Schoenholz et al. 2017).
 
-THEORY.md section 5. Random weights ``W_ij ~ N(0, sigma_w^2/N)`` (or scaled orthogonal), biases
+docs/theory/random_init.md. Random weights ``W_ij ~ N(0, sigma_w^2/N)`` (or scaled orthogonal), biases
 ``b_i ~ N(0, sigma_b^2)``; with ``z ~ N(0, 1)``:
 
 * q-map: ``q^l = sigma_w^2 E[phi(sqrt(q^(l-1)) z)^2] + sigma_b^2`` (pre-activation variance), fixed
@@ -212,7 +212,9 @@ def _weights_params(sigma_w, sigma_b):
 
 def q_map(q: Any, sigma_w: Any, sigma_b: Any, activation: str | Activation = "hardtanh",
           **activation_params: float) -> np.ndarray:
-    """One layer of the variance map::
+    """One layer of the variance map.
+
+    ::
 
         q' = sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2.
 
@@ -583,7 +585,9 @@ def _xi(slope: np.ndarray) -> np.ndarray:
 
 def depth_scales(sigma_w: Any, sigma_b: Any, activation: str | Activation = "hardtanh",
                  **activation_params: float) -> DepthScales:
-    """Schoenholz et al. depth scales at ``(sigma_w, sigma_b)``::
+    """Schoenholz et al. depth scales at ``(sigma_w, sigma_b)``.
+
+    ::
 
         xi_q^-1 = -log(sigma_w^2 E[phi'^2 + phi phi''])          (at q*),
         xi_c^-1 = -log(sigma_w^2 E[phi'(u1) phi'(u2)])           (at q*, c*),

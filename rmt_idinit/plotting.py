@@ -20,7 +20,7 @@ import numpy as np
 from .activations import Activation
 from .laws import SpectralLaw
 
-__all__ = ["phase_diagram", "plot_layer_alphas", "plot_law"]
+__all__ = ["phase_diagram", "plot_layer_alphas", "plot_law", "figure_problems"]
 
 
 def _axes(ax):
@@ -34,13 +34,16 @@ def _axes(ax):
 def phase_diagram(depth: int, eps: float = 0.05, kappa: float = 10.0,
                   activation: str | Activation = "hardtanh", *, sigma: Any = None, q0: Any = None,
                   n_sigma: int = 301, n_q0: int = 301, region: Any = None,
-                  marks: Sequence[tuple[float, float, str]] = (), ax: Any = None,
+                  marks: Sequence[tuple[float, float, str]] = (),
+                  hlines: Sequence[tuple[float, str]] = (), ax: Any = None,
                   progress: bool = False, **activation_params: float):
     """The ``(sigma, q0)`` phase diagram of identity init at one depth.
 
     Colour: the alive weight ``1 - D`` (for hard-tanh the nonzero-atom weight
-    ``alpha = erf(sigma^(-m)/sqrt(2 q0))``); dashed contours of ``log10 sigma^(2L)``; the feasible
-    region (``D <= eps``, ``1/kappa <= S <= kappa``) outlined in black and labelled; log axes.
+    ``alpha = erf(sigma^(-m)/sqrt(2 q0))``); white dashed lines where ``log10 sigma^(2L)`` is a
+    round number, read on the top axis (the gain depends on sigma only, so its contours are
+    vertical lines); the feasible region (``D <= eps``, ``1/kappa <= S <= kappa``) outlined in
+    black and labelled; log axes with round sigma ticks.
 
     Parameters
     ----------
@@ -51,7 +54,10 @@ def phase_diagram(depth: int, eps: float = 0.05, kappa: float = 10.0,
     region : FeasibleRegion, optional
         A precomputed region (then the grids come from it).
     marks : sequence of (sigma, q0, label)
-        Points to mark (e.g. the chosen setting).
+        Points to mark (e.g. the chosen setting). Each gets its own marker shape, drawn so that
+        coinciding points stay visible (a filled star inside a hollow ring).
+    hlines : sequence of (q0, label)
+        Horizontal reference lines (e.g. the data's q0), listed in the legend.
     ax : matplotlib Axes, optional
 
     Returns
@@ -74,12 +80,6 @@ def phase_diagram(depth: int, eps: float = 0.05, kappa: float = 10.0,
     cb = ax.figure.colorbar(mesh, ax=ax)
     cb.set_label("alive weight 1 - D  (hard-tanh: alpha^L)")
     S, Q = np.meshgrid(r.sigma, r.q0)
-    log10_gain = 2.0 * r.depth * np.log10(S)
-    span = float(np.max(np.abs(log10_gain)))
-    levels = [v for v in (-8, -4, -2, -1, 0, 1, 2, 4, 8) if abs(v) <= span]
-    if levels:
-        cs = ax.contour(S, Q, log10_gain, levels=levels, colors="white", linewidths=0.8, linestyles="dashed")
-        ax.clabel(cs, fmt=lambda v: f"{v:g}", fontsize=7, inline_spacing=2)
     if r.mask.any() and not r.mask.all():
         ax.contour(S, Q, r.mask.astype(float), levels=[0.5], colors="black", linewidths=2.0)
     if r.mask.any():
@@ -89,35 +89,76 @@ def phase_diagram(depth: int, eps: float = 0.05, kappa: float = 10.0,
                     ha="center", va="center", fontweight="bold",
                     bbox=dict(boxstyle="round", fc="white", alpha=0.7))
     ax.plot(r.sigma, r.q0_max, color="orange", lw=1.5)
-    for s_, q_, label in marks:
-        ax.plot([s_], [q_], marker="*", ms=12, ls="none", label=label)
+    styles = [dict(marker="*", ms=11, color="white", mec="black", mew=0.8),
+              dict(marker="o", ms=16, mfc="none", mew=2.0, color="red"),
+              dict(marker="s", ms=20, mfc="none", mew=1.5, color="magenta")]
+    # distinct shapes, smaller ones on top: a star at the same point as a ring stays visible inside it
+    for i, (s_, q_, label) in enumerate(marks):
+        st = styles[i % len(styles)]
+        ax.plot([s_], [q_], ls="none", label=label, zorder=30 - st["ms"], **st)
+    for q_, label in hlines:
+        ax.axhline(q_, color="red", lw=0.9, ls=":", label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlim(r.sigma.min(), r.sigma.max())
-    # sigma spans a few percent around 1: log-scale default ticks would overprint each other
-    from matplotlib.ticker import FixedLocator, NullFormatter
+    lo_s, hi_s = float(r.sigma.min()), float(r.sigma.max())
+    ax.set_xlim(lo_s, hi_s)
+    # sigma spans a few percent around 1: round linear ticks (log-axis defaults would overprint)
+    from matplotlib.ticker import FixedLocator, MaxNLocator, NullFormatter, NullLocator
 
-    ticks = np.geomspace(r.sigma.min(), r.sigma.max(), 5)
+    ticks = [t for t in MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo_s, hi_s)
+             if lo_s <= t <= hi_s and t > 0]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xticklabels([f"{t:.4g}" for t in ticks])
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
     ax.set_ylim(r.q0.min(), r.q0.max())
     ax.set_xlabel("sigma (W = sigma I)")
     ax.set_ylabel("input variance q0")
-    ax.set_title(f"{r.activation}, depth L = {r.depth}: eps = {r.eps:g}, kappa = {r.kappa:g}")
+    span = 2.0 * r.depth * max(abs(np.log10(lo_s)), abs(np.log10(hi_s)))
+    # sigma^(2L) is the gradient scale of hard-tanh only (smooth laws use their median): no lines there
+    gain_lines = str(r.activation) == "hardtanh"
+    levels = [v for v in (-8, -4, -2, -1, 0, 1, 2, 4, 8) if abs(v) <= span] if gain_lines else []
+    import matplotlib.patheffects as pe
+
+    outline = [pe.Stroke(linewidth=2.2, foreground="black"), pe.Normal()]
+    at = [10.0 ** (v / (2.0 * r.depth)) for v in levels]
+    for x in at:
+        ax.axvline(x, color="white", ls="--", lw=0.9, path_effects=outline)
+    # the gain depends on sigma only: its round values are read on a top axis, not contour labels
+    if gain_lines:
+        _gain_axis(ax, ax.twiny(), at, levels)
+    ax.set_title(f"{r.activation}, depth L = {r.depth}: eps = {r.eps:g}, kappa = {r.kappa:g}", fontsize=11)
     handles = [Patch(facecolor="none", edgecolor="black", lw=2, label="feasible region"),
-               Line2D([], [], color="orange", lw=1.5, label="dead fraction = eps (q0_max)"),
-               Line2D([], [], color="white", ls="--", lw=0.8, label="log10 sigma^(2L)")]
+               Line2D([], [], color="orange", lw=1.5, label="dead fraction = eps (q0_max)")]
+    if gain_lines:
+        handles.append(Line2D([], [], color="white", ls="--", lw=0.9, path_effects=outline,
+                              label="round log10 sigma^(2L) (top axis)"))
     handles += [h for h in ax.get_legend_handles_labels()[0]]
-    leg = ax.legend(handles=handles, loc="lower left", fontsize=8, framealpha=0.85)
-    leg.get_frame().set_facecolor("0.85")
+    # below the axes, so that it hides no part of the diagram
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8,
+              frameon=False)
     return ax
+
+
+def _gain_axis(ax, top, at, levels):
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    top.set_xscale("log")
+    top.set_xlim(ax.get_xlim())
+    top.xaxis.set_major_locator(FixedLocator(at))
+    top.xaxis.set_minor_locator(NullLocator())
+    top.set_xticklabels([f"{v:g}" for v in levels])
+    top.set_xlabel("log10 sigma^(2L) (dashed lines)", fontsize=9)
 
 
 def plot_layer_alphas(settings: Sequence[tuple[float, float]], depth: int,
                       activation: str | Activation = "hardtanh", *, log: bool = False,
-                      ax: Any = None, **activation_params: float):
-    """``alpha^l`` (the alive weight of layer l) against ``l = 1..depth`` for a few ``(sigma, q0)``.
+                      kappa: float = 10.0, ax: Any = None, **activation_params: float):
+    """The alive weight of every layer ``l = 1..depth`` for a few ``(sigma, q0)``.
+
+    Piecewise-linear activations: ``alpha^l = P(lambda_l > 0)``. Smooth activations have no zero
+    eigenvalue (``alpha^l = 1`` always), so the curve shown is the alive fraction the selection
+    uses, ``P(lambda_l >= 1/kappa)`` (:func:`rmt_idinit.selection.dead_fraction`).
 
     Examples
     --------
@@ -127,36 +168,70 @@ def plot_layer_alphas(settings: Sequence[tuple[float, float]], depth: int,
     >>> len(ax.get_lines())
     2
     """
+    from .activations import get_activation
     from .identity import layer_alphas
+    from .selection import dead_fraction
 
     ax = _axes(ax)
+    act = get_activation(activation, **activation_params) if isinstance(activation, str) else activation
     layers = np.arange(1, int(depth) + 1)
-    for s, q in settings:
-        a = np.asarray(layer_alphas(s, q, depth, activation, **activation_params))
-        ax.plot(layers, a, label=f"sigma = {s:.6g}, q0 = {q:.4g}")
+    smooth = act.pieces is None
+    # coinciding curves (sigma = 1 and a loss optimum just below it) stay visible: one dash each
+    dashes = ["-", "--", "-.", ":"]
+    for i, (s, q) in enumerate(settings):
+        if smooth:
+            a = 1.0 - np.asarray(dead_fraction(s, q, layers, act, kappa=kappa))
+        else:
+            a = np.asarray(layer_alphas(s, q, depth, act))
+        ax.plot(layers, a, ls=dashes[i % 4], lw=2.2 if i == 0 else 1.5, label=f"sigma = {s:.6g}, q0 = {q:.4g}")
     if log:
         ax.set_yscale("log")
+    else:
+        # fractions: the full [0, 1] range, never a zoom on round-off between coinciding curves
+        ax.set_ylim(0.0, 1.03)
     ax.set_xlabel("layer l")
-    ax.set_ylabel("alpha^l = P(lambda_l > 0)")
-    ax.set_title(f"alive weight per layer ({activation if isinstance(activation, str) else activation.name})")
+    if smooth:
+        ax.set_ylabel(f"alive fraction P(lambda_l >= 1/kappa), kappa = {kappa:g}")
+        ax.set_title(f"alive fraction per layer ({act.name}: smooth, no exact zeros)")
+    else:
+        ax.set_ylabel("alpha^l = P(lambda_l > 0)")
+        ax.set_title(f"alive weight per layer ({act.name})")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return ax
 
 
-def plot_law(law: SpectralLaw, ax: Any = None, sample: Any = None, *, log_x: bool | None = None,
-             bins: int = 60, label: str | None = None):
-    """Plot one spectral law: atoms as stems of height = weight, a density as a curve.
+def _law_range(law: SpectralLaw) -> tuple[float, float]:
+    lo = float(law.ppf(1e-6)) if float(law.cdf(0.0)) < 1e-6 else 1e-12
+    hi = float(law.ppf(1 - 1e-6))
+    return max(lo, hi * 1e-300, 1e-300), hi
+
+
+def plot_law(law: SpectralLaw, ax: Any = None, sample: Any = None, *, cdf: bool = False,
+             log_x: bool | None = None, bins: int = 60, label: str | None = None,
+             title: str | None = None):
+    """Plot one spectral law of J Jᵀ: the law of ``log10 lambda`` (density or CDF), atoms marked.
+
+    Laws with a continuous part (smooth activations) are drawn on a ``log10 lambda`` axis: the
+    density of ``log10 lambda`` is ``ln(10) lambda rho(lambda)``, which keeps mass spread over many
+    decades readable (the density of lambda itself has an integrable ``1/sqrt`` spike at the
+    largest eigenvalue and looks flat elsewhere). Atoms are stems of height = weight (an atom at
+    ``lambda = 0`` is named in the legend, since ``log10 0`` is off the axis). Purely atomic laws
+    (piecewise-linear activations) are drawn as stems on a linear lambda axis.
 
     Parameters
     ----------
     law : SpectralLaw
         Unbatched (``law.batch_shape == ()``); index a batched law first.
     sample : array_like, optional
-        Empirical eigenvalues; overlaid as a density histogram (atoms are compared by the bar
-        mass next to the stem).
+        Empirical eigenvalues, overlaid: a histogram on the density scale, an empirical CDF with
+        ``cdf=True``, the fraction at each atom for atomic laws.
+    cdf : bool
+        Draw the CDF ``P(lambda <= x)`` instead of the density.
     log_x : bool, optional
-        Log-scaled lambda axis (default: True for a continuous part, False otherwise).
+        ``log10 lambda`` axis (default: True when there is a continuous part).
+    label, title : str, optional
+        Legend label of the law and the axes title (put sigma, q0 and L there).
 
     Examples
     --------
@@ -165,7 +240,10 @@ def plot_law(law: SpectralLaw, ax: Any = None, sample: Any = None, *, log_x: boo
     >>> import rmt_idinit as ri
     >>> ax = plot_law(ri.jjt_law(1.02, 0.1, 50))
     >>> ax.get_ylabel()
-    'weight (atoms) / density'
+    'weight of each atom'
+    >>> ax = plot_law(ri.jjt_law(1.0, 0.2, 10, "tanh"), cdf=True)
+    >>> ax.get_xlabel()
+    'log10 lambda (eigenvalue of J J^T)'
     """
     ax = _axes(ax)
     if law.batch_shape != ():
@@ -173,54 +251,192 @@ def plot_law(law: SpectralLaw, ax: Any = None, sample: Any = None, *, log_x: boo
     la = np.asarray(law.log_atoms)
     w = np.asarray(law.weights)
     keep = w > 0
-    with np.errstate(over="ignore"):
-        atoms = np.exp(la[keep])
     cont = law.continuous is not None and float(np.sum(law.continuous_mass)) > 0
     if log_x is None:
         log_x = cont
     name = label or law.description or "law"
-    if atoms.size:
-        shown = np.where(np.isfinite(atoms), atoms, np.nan)
-        ml, sl, bl = ax.stem(shown, w[keep], basefmt=" ", label=f"{name}: atoms")
-        ml.set_markersize(6)
-        for a, ww, lg in zip(shown, w[keep], la[keep]):
-            txt = f"w={ww:.4g}" + ("" if np.isfinite(a) else f"\n(log lambda={lg:.4g})")
-            ax.annotate(txt, (0 if not np.isfinite(a) else a, ww), textcoords="offset points",
-                        xytext=(4, 4), fontsize=8)
-    if cont:
-        if log_x:
-            lo = float(law.ppf(1e-6)) if float(law.cdf(0.0)) < 1e-6 else 1e-12
-            hi = float(law.ppf(1 - 1e-6))
-            lo = max(lo, hi * 1e-300, 1e-300)
-            x = np.geomspace(lo, hi, 400)
-            # density in log lambda: lambda * rho(lambda) keeps the curve readable over decades
-            y = x * np.asarray(law.pdf(x))
-            ax.plot(x, y, label=f"{name}: lambda * density")
-        else:
-            hi = float(law.ppf(1 - 1e-6))
-            x = np.linspace(hi * 1e-6, hi, 400)
-            ax.plot(x, np.asarray(law.pdf(x)), label=f"{name}: density")
+    smp = None
     if sample is not None:
         smp = np.asarray(sample, dtype=np.float64).ravel()
         smp = smp[np.isfinite(smp)]
-        if log_x:
-            pos = smp[smp > 0]
-            if pos.size:
-                edges = np.geomspace(pos.min(), pos.max() * (1 + 1e-12), bins + 1)
-                h, _ = np.histogram(pos, bins=edges)
-                # match the lambda*rho scale: counts per unit log lambda
-                ax.stairs(h / smp.size / np.diff(np.log(edges)), edges, label=f"sample (n={smp.size})", alpha=0.7)
-        elif atoms.size and not cont:
-            vals, counts = np.unique(np.round(smp, 12), return_counts=True)
-            ax.bar(vals, counts / smp.size, width=0.02 * max(1.0, float(np.nanmax(np.abs(vals)))),
-                   alpha=0.4, color="tab:orange", label=f"sample fraction (n={smp.size})")
-        else:
-            ax.hist(smp, bins=bins, density=True, alpha=0.4, label=f"sample (n={smp.size})")
     if log_x:
-        ax.set_xscale("log")
-    ax.set_xlabel("eigenvalue lambda of J J^T")
-    ax.set_ylabel("weight (atoms) / density")
-    ax.set_title(name)
-    ax.legend(fontsize=8)
+        lo, hi = _law_range(law) if cont else (float(np.exp(la[keep & np.isfinite(la)].min())) / 10,
+                                               float(np.exp(la[keep & np.isfinite(la)].max())) * 10)
+        x = np.geomspace(lo, hi, 600)
+        lx = np.log10(x)
+        at_zero = float(np.sum(w[keep & ~np.isfinite(la)]))
+        if cdf:
+            ax.plot(lx, np.asarray(law.cdf(x)), color="tab:blue", lw=1.8, label=f"{name}: CDF")
+            if smp is not None and smp.size:
+                srt = np.sort(smp)
+                ecdf = np.arange(1, srt.size + 1) / srt.size
+                pos = srt > 0
+                ax.step(np.log10(srt[pos]), ecdf[pos], where="post", color="tab:orange", lw=1.0,
+                        label=f"sample ECDF (n={srt.size})")
+            ax.set_ylabel("P(lambda <= x)")
+            ax.set_ylim(-0.02, 1.02)
+        else:
+            y = np.log(10.0) * x * np.asarray(law.pdf(x)) if cont else np.zeros_like(x)
+            ax.plot(lx, y, color="tab:blue", lw=1.8, label=f"{name}: density of log10 lambda")
+            if smp is not None and smp.size:
+                pos = smp[smp > 0]
+                if pos.size:
+                    edges = np.linspace(np.log10(pos.min()), np.log10(pos.max()) + 1e-12, bins + 1)
+                    h, _ = np.histogram(np.log10(pos), bins=edges)
+                    ax.stairs(h / smp.size / np.diff(edges), edges, color="tab:orange", alpha=0.8,
+                              label=f"sample (n={smp.size})")
+            # the 1/sqrt spike at the largest eigenvalue would flatten the rest: cap the view
+            top = float(np.quantile(y, 0.98)) if cont else 1.0
+            if cont and np.isfinite(top) and top > 0:
+                ax.set_ylim(0, 1.6 * top)
+            ax.set_ylabel("density of log10 lambda")
+        fin = keep & np.isfinite(la)
+        if fin.any():
+            ax.vlines(la[fin] / np.log(10.0), 0, w[fin], colors="tab:red", lw=2.5,
+                      label="atoms (height = weight)")
+        if at_zero > 0:
+            ax.plot([], [], ls="none", label=f"atom at lambda = 0: weight {at_zero:.4g}")
+        ax.set_xlabel("log10 lambda (eigenvalue of J J^T)")
+    else:
+        with np.errstate(over="ignore"):
+            atoms = np.exp(la[keep])
+        shown = np.where(np.isfinite(atoms), atoms, np.nan)
+        if cdf:
+            order = np.argsort(shown)
+            xs, cw = shown[order], np.cumsum(w[keep][order])
+            span = max(float(np.nanmax(xs)), 1.0)
+            ax.step(np.concatenate([[-0.05 * span], xs, [1.1 * span]]), np.concatenate([[0], cw, [cw[-1]]]),
+                    where="post", color="tab:blue", lw=1.8, label=f"{name}: CDF")
+            if smp is not None and smp.size:
+                srt = np.sort(smp)
+                ax.step(srt, np.arange(1, srt.size + 1) / srt.size, where="post", color="tab:orange",
+                        lw=1.0, label=f"sample ECDF (n={srt.size})")
+            ax.set_ylabel("P(lambda <= x)")
+        else:
+            ml, sl, bl = ax.stem(shown, w[keep], basefmt=" ", label=f"{name}: atoms")
+            ml.set_markersize(6)
+            for a, ww in zip(shown, w[keep]):
+                if np.isfinite(a):
+                    ax.annotate(f"weight {ww:.4g}", (a, ww), textcoords="offset points", xytext=(7, 3),
+                                fontsize=8, va="bottom")
+            if smp is not None and smp.size:
+                vals, counts = np.unique(np.round(smp, 12), return_counts=True)
+                ax.bar(vals, counts / smp.size, width=0.03 * max(1.0, float(np.nanmax(np.abs(vals)))),
+                       alpha=0.45, color="tab:orange", label=f"sample fraction (n={smp.size})")
+            ax.set_ylim(0, 1.15)
+            ax.set_ylabel("weight of each atom")
+        ax.set_xlabel("eigenvalue lambda of J J^T")
+    ax.set_title(title or name, fontsize=10)
+    ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     return ax
+
+
+# --- figure checks --------------------------------------------------------------------------
+
+def _visible_texts(fig) -> list:
+    """Every drawn, non-empty text of ``fig`` with a short description of where it sits."""
+    out = []
+
+    def add(t, where):
+        if t is not None and t.get_visible() and t.get_text().strip():
+            out.append((t, where))
+
+    sup = getattr(fig, "_suptitle", None)
+    add(sup, "suptitle")
+    for t in fig.texts:
+        if t is not sup:
+            add(t, "figure text")
+    for leg in fig.legends:
+        for t in leg.get_texts():
+            add(t, "figure legend")
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible() or not ax.axison:
+            for t in (ax.title, ax._left_title, ax._right_title):
+                add(t, f"axes {i} title")
+            continue
+        for t in (ax.title, ax._left_title, ax._right_title):
+            add(t, f"axes {i} title")
+        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            if not axis.get_visible():
+                continue
+            add(axis.label, f"axes {i} {name}label")
+            lo, hi = sorted(axis.get_view_interval())
+            span = hi - lo
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                loc = tick.get_loc()
+                if not (lo - 1e-9 * span <= loc <= hi + 1e-9 * span) or not tick.get_visible():
+                    continue
+                for lab in (tick.label1, tick.label2):
+                    add(lab, f"axes {i} {name}ticklabel")
+        for t in ax.texts:
+            add(t, f"axes {i} text")
+        leg = ax.get_legend()
+        if leg is not None and leg.get_visible():
+            for t in leg.get_texts():
+                add(t, f"axes {i} legend")
+            add(leg.get_title(), f"axes {i} legend title")
+    return out
+
+
+def figure_problems(fig, *, min_overlap_px: float = 1.0) -> list[str]:
+    """What a reader would stumble on in ``fig``: overlapping text, missing labels or legends.
+
+    The figure is drawn, then the window extent (the renderer's bounding box) of every visible
+    text (titles, axis labels, tick labels in view, legend entries, annotations, suptitle) is
+    compared with every other; two boxes that overlap by more than ``min_overlap_px`` pixels in
+    both directions are reported. Every axes that shows data (lines, collections, patches) must
+    have an x and a y label, and one with two or more labelled artists must have a legend (its
+    own, or one elsewhere in the figure that lists the same labels). Image panels without ticks (map grids) and colorbars are exempt from
+    the label rule.
+
+    Returns
+    -------
+    list of str
+        Empty when nothing was found.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> _ = ax.plot([0, 1], label="a"); _ = ax.plot([1, 0], label="b")
+    >>> figure_problems(fig)
+    ['axes 0: no x label', 'axes 0: no y label', 'axes 0: 2 labelled artists but no legend']
+    >>> plt.close(fig)
+    """
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    problems = []
+    texts = [(t.get_window_extent(renderer), t.get_text().strip(), where) for t, where in _visible_texts(fig)]
+    for i in range(len(texts)):
+        a, ta, wa = texts[i]
+        for j in range(i + 1, len(texts)):
+            b, tb, wb = texts[j]
+            dx = min(a.x1, b.x1) - max(a.x0, b.x0)
+            dy = min(a.y1, b.y1) - max(a.y0, b.y0)
+            if dx > min_overlap_px and dy > min_overlap_px:
+                problems.append(f"overlapping text: {wa} {ta!r} and {wb} {tb!r} ({dx:.0f} x {dy:.0f} px)")
+    # a grid of panels may share one legend: labels listed in any legend of the figure count
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    listed = {t.get_text() for leg in legends for t in leg.get_texts()}
+    for i, ax in enumerate(fig.axes):
+        if not ax.get_visible() or not ax.axison or getattr(ax, "_colorbar", None) is not None:
+            continue
+        data = [a for a in list(ax.lines) + list(ax.collections) + list(ax.patches)
+                if a.get_visible()]
+        images_only = bool(ax.images) and not data
+        if not data and not ax.images:
+            continue
+        no_ticks = not ax.get_xticks().size and not ax.get_yticks().size
+        if images_only and no_ticks:
+            continue
+        if not ax.get_xlabel().strip():
+            problems.append(f"axes {i}: no x label")
+        if not ax.get_ylabel().strip():
+            problems.append(f"axes {i}: no y label")
+        labelled = [a for a in data if a.get_label() and not a.get_label().startswith("_")]
+        if len(labelled) >= 2 and ax.get_legend() is None and not {a.get_label() for a in labelled} <= listed:
+            problems.append(f"axes {i}: {len(labelled)} labelled artists but no legend")
+    return problems

@@ -2,9 +2,9 @@
 
 The float64 functions of :mod:`rmt_idinit.identity` have counterparts here that compute the same
 quantities with mpmath at any number of digits (``dps=50`` by default), like mpmath's ``fp``/``mp``
-contexts (DESIGN.md, "One result, three precisions"). They are the independent references the
+contexts (docs/design.md, "One result, three precisions"). They are the independent references the
 tests hold the float64 code against, so nothing here calls the float64 numerics: the closed forms
-of THEORY.md section 3 are re-evaluated in mpmath, and for any activation the scalar map of section
+of docs/theory/closed_forms.md are re-evaluated in mpmath, and for any activation the scalar map of section
 2 is iterated in mpmath and integrated against the Gaussian with :func:`mpmath.quad`.
 
 Conventions
@@ -202,7 +202,7 @@ def alpha(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardt
           dps: int = 50, **activation_params: float) -> mpmath.mpf:
     """``P(lambda_L > 0)``, the weight of the nonzero part of the J Jᵀ law, as an mpf.
 
-    Hard-tanh (THEORY.md section 3)::
+    Hard-tanh (docs/theory/closed_forms.md)::
 
         alpha = erf(sigma^(-L) / sqrt(2 q0))   (sigma > 1),
         alpha = erf(sigma^(-1) / sqrt(2 q0))   (sigma <= 1).
@@ -476,7 +476,7 @@ def forward_moments(sigma: Any, q0: Any, depth: int, activation: str | Activatio
                     **activation_params: float) -> list[mpmath.mpf]:
     """Second moments ``q^l = E[phi(h^l(u))^2]``, u ~ N(0, q0), for ``l = 1..depth`` (or ``layers``).
 
-    Closed forms (THEORY.md section 3)::
+    Closed forms (docs/theory/closed_forms.md)::
 
         hard-tanh: q^l = E_ht(sigma^(2l) q0)                (sigma > 1)
                    q^l = sigma^(2(l-1)) E_ht(sigma^2 q0)     (sigma <= 1)
@@ -544,7 +544,7 @@ def _gain(step, s, b, u, depth):
 
 def log_gain(u: Any, sigma: Any, depth: int, activation: str | Activation = "hardtanh", bias: Any = 0.0, *,
              dps: int = 50, **activation_params: float) -> mpmath.mpf:
-    """``log|g_L(u)|`` of the per-unit map (THEORY.md section 2), iterated in mpmath::
+    """``log|g_L(u)|`` of the per-unit map (docs/theory/identity.md), iterated in mpmath::
 
         h^1 = sigma u,  h^(l+1) = sigma phi(h^l) + bias,  g_L(u) = prod_{l=1..L} sigma phi'(h^l).
 

@@ -1,6 +1,6 @@
 """Per-unit layer recursion at identity initialization, compiled with numba.
 
-With W = sigma*I every unit follows its own scalar map (THEORY.md section 2)::
+With W = sigma*I every unit follows its own scalar map (docs/theory/identity.md)::
 
     h^1 = sigma*u,   h^(l+1) = sigma*phi(h^l) + b,   g_l(u) = prod_{k<=l} sigma*phi'(h^k),
 

@@ -1,4 +1,4 @@
-r"""Choosing ``(sigma, q0)`` for an identity-initialized network of depth L (THEORY.md section 4).
+r"""Choosing ``(sigma, q0)`` for an identity-initialized network of depth L (docs/theory/selection.md).
 
 Isometry needs the nonzero eigenvalues of J Jᵀ near 1 and almost no dead units. Two tolerances
 make this precise:

@@ -1,7 +1,7 @@
 """Symbolic (sympy) forms of the hard-tanh identity-initialization results.
 
-The third precision of DESIGN.md ("One result, three precisions"): the closed forms of THEORY.md
-sections 3-4 as sympy expressions, for display (:func:`latex`), exact manipulation, and evaluation
+The third precision of docs/design.md ("One result, three precisions"): the closed forms of
+docs/theory/closed_forms.md and docs/theory/selection.md as sympy expressions, for display (:func:`latex`), exact manipulation, and evaluation
 to any precision (``expr.evalf(50)``) or as fast functions (:func:`lambdify`).
 
 Every function takes optional values; a parameter left as ``None`` stays the default symbol
@@ -144,7 +144,9 @@ def _ht_arg(sigma, q0, depth) -> sp.Basic:
 
 
 def alpha(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
-    """Hard-tanh ``alpha^L = P(lambda_L > 0)`` (THEORY.md section 3)::
+    """Hard-tanh ``alpha^L = P(lambda_L > 0)`` (docs/theory/closed_forms.md).
+
+    ::
 
         alpha = erf(sigma^(-L) / sqrt(2 q0))   (sigma > 1),
         alpha = erf(1 / (sigma sqrt(2 q0)))    (sigma <= 1).
@@ -294,7 +296,9 @@ def derive_hardtanh_second_moment() -> sp.Basic:
 
 
 def forward_moment(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
-    """Hard-tanh forward second moment ``q^L = E[(x^L)^2]`` (THEORY.md section 3)::
+    """Hard-tanh forward second moment ``q^L = E[(x^L)^2]`` (docs/theory/closed_forms.md).
+
+    ::
 
         q^L = E_ht(sigma^(2L) q0)                  (sigma > 1),
         q^L = sigma^(2(L-1)) E_ht(sigma^2 q0)      (sigma <= 1).
@@ -311,7 +315,7 @@ def forward_moment(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.B
 
 
 def q0_max(sigma: Any = None, depth: Any = None, eps: Any = None) -> sp.Basic:
-    """Largest input variance with dead fraction ``1 - alpha <= eps`` (THEORY.md section 4)::
+    """Largest input variance with dead fraction ``1 - alpha <= eps`` (docs/theory/selection.md)::
 
         q0 <= sigma^(-2L) / (2 erfinv(1 - eps)^2)     (sigma > 1),
         q0 <= 1 / (2 sigma^2 erfinv(1 - eps)^2)       (sigma <= 1).

@@ -61,7 +61,7 @@ def test_bernoulli_edges_closed_form():
 
 
 def test_density_satisfies_polynomial_equation():
-    """G = (1 + M)/lambda from the solver satisfies THEORY's equations at the returned branch."""
+    """G = (1 + M)/lambda from the solver satisfies the equations of docs/theory/random_init.md at the returned branch."""
     p = math.erf(1 / math.sqrt(2))
     lam = np.array([0.05, 0.5, 1.0, 3.0])
     for L in (3, 40):

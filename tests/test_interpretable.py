@@ -42,7 +42,7 @@ def test_sigma_above_one_and_image_shape():
     maps = contribution_maps(m, x, [1, 2, 3], kind="raw")
     assert maps.shape == (1, 3, 2, 2)
     xl = x
-    for l in range(3):  # the scalar map of THEORY.md section 2 per unit: x^l = clip(sigma x^{l-1})
+    for l in range(3):  # the scalar map of docs/theory/identity.md per unit: x^l = clip(sigma x^{l-1})
         xl = (1.5 * xl).clamp(-1, 1)
         torch.testing.assert_close(maps[0, l].reshape(-1), xl[0])
 

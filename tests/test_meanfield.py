@@ -1,4 +1,4 @@
-"""Mean-field maps: closed forms, THEORY.md section 5 references, Monte Carlo of random networks."""
+"""Mean-field maps: closed forms, docs/theory/random_init.md references, Monte Carlo of random networks."""
 import math
 
 import numpy as np

@@ -46,7 +46,7 @@ def test_float32_model_promoted_to_float64_by_default():
 
 
 def test_identity_hardtanh_spectrum_equals_independent_scalar_recursion():
-    # Independent reference (THEORY.md section 3): g_L(u) = sigma^L if |sigma^l u| < 1 for all
+    # Independent reference (docs/theory/closed_forms.md): g_L(u) = sigma^L if |sigma^l u| < 1 for all
     # l <= L (sigma > 1), so eig(J J^T) = sigma^(2L) * 1[|u| < sigma^-L], else 0.
     sigma, depth, n = 1.03, 20, 300
     m = IdentityMLP(n, depth, sigma=sigma).double()

@@ -46,8 +46,16 @@ def test_layer_alphas_and_law():
     assert ax.get_xlabel().startswith("eigenvalue") and ax.get_legend() is not None
     plt.close(ax.figure)
     tl = ri.jjt_law(1.0, 0.01, 10, "tanh")
-    ax = plotting.plot_law(tl, sample=tl.rvs(2000, rng=1))
-    assert ax.get_xscale() == "log"
+    ax = plotting.plot_law(tl, sample=tl.rvs(2000, rng=1), title="tanh, L = 10, sigma = 1, q0 = 0.01")
+    # the law of log10 lambda: density of log10 lambda integrates to the continuous mass
+    assert ax.get_xlabel().startswith("log10 lambda") and "q0 = 0.01" in ax.get_title()
+    x, y = ax.get_lines()[0].get_data()
+    # independent of the pdf: central differences of the cdf in log10 lambda (interior points;
+    # the upper edge carries an integrable 1/sqrt spike); step 1e-4 decades -> error ~1e-8 relative
+    xi, yi = x[50:-50:25], y[50:-50:25]
+    h = 1e-4
+    num = (np.asarray(tl.cdf(10 ** (xi + h))) - np.asarray(tl.cdf(10 ** (xi - h)))) / (2 * h)
+    assert np.allclose(yi, num, rtol=1e-4, atol=1e-9)
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="batch_shape"):
         plotting.plot_law(ri.jjt_law(np.array([1.0, 1.1]), 0.1, 5))

@@ -21,7 +21,7 @@ def test_hardtanh_max_q0_sits_at_eps(sigma, eps):
     assert float(ri.alpha_complement(sigma, q, L)) == pytest.approx(eps, rel=1e-10)
     law = ri.jjt_law(sigma, q, L)
     assert float(law.weights[1]) == pytest.approx(eps, rel=1e-10)  # the atom at 0
-    # both branches of THEORY.md section 4 in their own words
+    # both branches of docs/theory/selection.md in their own words
     c = special.erfinv(1 - eps) if eps > 1e-6 else special.erfcinv(eps)
     expect = sigma ** (-2 * L) / (2 * c * c) if sigma > 1 else 1 / (2 * sigma ** 2 * c * c)
     assert q == pytest.approx(expect, rel=1e-9)

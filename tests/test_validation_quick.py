@@ -76,3 +76,16 @@ def test_scripts_run_as_files_and_modules():
                  ["-m", "validation.all", "--help"]):
         r = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0 and "--preset" in r.stdout, r.stderr
+
+
+@pytest.mark.slow
+def test_every_validation_json_is_strict(quick_report):
+    out, _ = quick_report
+
+    def refuse(name):
+        raise AssertionError(f"strict parsers reject the constant {name}")
+
+    files = sorted(out.rglob("*.json"))
+    assert len(files) >= 3
+    for path in files:
+        json.loads(path.read_text(), parse_constant=refuse)

@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"worst relative error {s['init_spectrum']['worst_relative_error']:.2e}")
     for k, m in s["train_drift"]["models"].items():
         print(f"train_drift {k}: test accuracy {m['final_test_accuracy']:.4f}")
+    print(f"wrote {Path(a.out or f'reports/{a.preset}').resolve()}/ (all.json and one folder per script)")
     return s
 
 

@@ -1,7 +1,7 @@
 """Identity-init networks: measured per-sample eig(J J^T) (float64) vs the exact prediction.
 
 For W^l = sigma I the Jacobian of the hidden stack is diagonal and the eigenvalues of J J^T for
-input u are exactly g_L(u_i)^2 (THEORY.md section 2), given by ``rmt_idinit.jjt_eigenvalues``.
+input u are exactly g_L(u_i)^2 (docs/theory/identity.md), given by ``rmt_idinit.jjt_eigenvalues``.
 For each configuration (activation, sigma, q0, depth) this script builds the real torch network in
 float64, computes per-sample spectra with :func:`rmt_idinit.nn.jacobian_spectra` on normalized
 Fashion-MNIST test images and on Gaussian N(0, q0) inputs, and compares sorted measured against
@@ -184,7 +184,8 @@ def run_case(cfg: Config, case, th, real_u: np.ndarray) -> dict[str, Any]:
     return res
 
 
-def plot(results: dict[str, Any], out: Path) -> None:
+def figure(results: dict[str, Any]):
+    """Sorted predicted vs measured eigenvalues of probe sample 0, one panel per case."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -193,18 +194,41 @@ def plot(results: dict[str, Any], out: Path) -> None:
     keys = list(results)
     ncol = 4
     nrow = max(1, -(-len(keys) // ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4 * ncol, 3.3 * nrow), squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.4 * ncol, 3.6 * nrow), squeeze=False,
+                             constrained_layout=True)
     for ax, k in zip(axes.ravel(), keys):
-        d = results[k]["_plot"]["fashion_mnist"]
-        ax.plot(d["predicted"], "k-", lw=3, alpha=0.4, label="predicted g_L(u_i)^2")
-        ax.plot(d["measured"], "r.", ms=1.5, label="measured eig(J J^T)")
-        ax.set_title(f"{k}\nmax rel err {results[k]['max_relative_error']:.1e}", fontsize=7)
-        ax.set_yscale("symlog", linthresh=1e-3)
+        r = results[k]
+        d = r["_plot"]["fashion_mnist"]
+        pred, meas = np.asarray(d["predicted"], float), np.asarray(d["measured"], float)
+        idx = np.arange(pred.size)
+        # log axis: exact zeros cannot be drawn, so they are counted in the title instead
+        pos = pred > 0
+        ax.plot(idx[pos], pred[pos], "-", color="0.55", lw=3, label="predicted g_L(u_i)^2")
+        mp = meas > 0
+        ax.plot(idx[mp], meas[mp], "r.", ms=1.5, label="measured eig(J J^T)")
+        ax.set_yscale("log")
+        ax.set_xlim(-0.02 * pred.size, 1.02 * pred.size)
+        if pos.any():
+            lo, hi = float(pred[pos].min()), float(pred[pos].max())
+            if hi < 10 * lo:   # a flat spectrum: give it a decade either side so ticks show
+                ax.set_ylim(lo / 10, hi * 10)
+        extra = ", ".join(f"{p}={v:g}" for p, v in (r.get("params") or {}).items())
+        name = r.get("activation", k.split("(")[0]) + (f" ({extra})" if extra else "")
+        ax.set_title(f"{name}: sigma={r.get('sigma', float('nan')):g}, q0={r.get('q0', float('nan')):g}, "
+                     f"L={r.get('depth', '?')}\nmax rel err {r['max_relative_error']:.1e}; "
+                     f"{int(np.sum(~pos))} exact zeros (not drawn)", fontsize=8)
+        ax.set_xlabel("rank i (sorted)", fontsize=8)
+        ax.set_ylabel("eigenvalue", fontsize=8)
+        ax.tick_params(labelsize=7)
     for ax in axes.ravel()[len(keys):]:
         ax.axis("off")
-    axes[0, 0].legend(fontsize=6)
-    fig.suptitle("Fashion-MNIST probe sample 0: sorted eigenvalues")
-    atomic_save_fig(fig, out / "sorted_eigenvalues.png")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle("Fashion-MNIST probe sample 0: sorted eigenvalues of J J^T, predicted vs measured")
+    return fig
+
+
+def plot(results: dict[str, Any], out: Path) -> None:
+    atomic_save_fig(figure(results), out / "sorted_eigenvalues.png")
 
 
 def run(cfg: Config) -> dict[str, Any]:
@@ -266,6 +290,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for k, v in rep["summary"].items():
         print(f"{k:55s} rel {v['max_relative_error']:.2e}  abs0 {v['max_abs_error_at_zero']:.1e}  "
               f"{'ok' if v['passed'] else 'FAIL'}")
+    print(f"wrote {Path(cfg.out).resolve()}/ (init_spectrum.json, sorted_eigenvalues.png)")
     return rep
 
 

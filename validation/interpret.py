@@ -375,8 +375,8 @@ def _table_layers(depth: int) -> list[int]:
     return sorted({l for l in base if l <= depth} | {depth})
 
 
-def plot(cfg: Config, report: dict[str, Any], maps: dict[str, Any], out: Path) -> list[str]:
-    """Write the PNGs; return their names."""
+def figures(cfg: Config, report: dict[str, Any], maps: dict[str, Any]) -> dict[str, Any]:
+    """The report's figures by file name (open matplotlib Figures; :func:`plot` saves them)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -384,7 +384,7 @@ def plot(cfg: Config, report: dict[str, Any], maps: dict[str, Any], out: Path) -
 
     from rmt_idinit.nn import interpret_plots as ip
 
-    names = []
+    figs: dict[str, Any] = {}
     la = report.get("layer_accuracy")
     if la:
         fig, ax = plt.subplots(figsize=(7, 4))
@@ -395,8 +395,7 @@ def plot(cfg: Config, report: dict[str, Any], maps: dict[str, Any], out: Path) -
             ip.plot_layer_accuracy([np.nan] + list(hist["layer_accuracy"][0]), ax=ax, label="identity init",
                                    include_input=True, style=":")
         ax.set_title(f"Fashion-MNIST test accuracy of argmax z^l, N+C network, L={cfg.depth}")
-        atomic_save_fig(fig, out / "layer_accuracy.png")
-        names.append("layer_accuracy.png")
+        figs["layer_accuracy.png"] = fig
     if "contribution" in maps:
         c = maps["contribution"]
         titles = [FASHION_CLASSES[int(y)] for y in np.asarray(c["labels"])]
@@ -406,9 +405,9 @@ def plot(cfg: Config, report: dict[str, Any], maps: dict[str, Any], out: Path) -
             fig = ip.plot_map_grid(np.asarray(c[kind])[:, sl], row_labels=titles,
                                    col_labels=[f"layer {l}" for l in c["layers"][sl]], cmap=cmap,
                                    symmetric=(kind == "delta"))
-            fig.suptitle("contribution maps x^l_{1:N} - x" if kind == "delta" else "x^l_{1:N} (input-space part)")
-            atomic_save_fig(fig, out / f"contribution_{kind}.png")
-            names.append(f"contribution_{kind}.png")
+            fig.suptitle(r"contribution maps $x^l_{1:N} - x$ (change from the input)" if kind == "delta"
+                         else r"$x^l_{1:N}$, the input-space part of layer $l$")
+            figs[f"contribution_{kind}.png"] = fig
     if "linearization" in maps and "contribution" in maps:
         c, lin = maps["contribution"], maps["linearization"]
         labels = np.asarray(c["labels"])
@@ -420,22 +419,27 @@ def plot(cfg: Config, report: dict[str, Any], maps: dict[str, Any], out: Path) -
         fig = ip.plot_map_grid(np.stack(cols, axis=1), row_labels=[FASHION_CLASSES[int(y)] for y in labels],
                                col_labels=col_labels, cmaps=["gray"] + ["RdBu_r"] * (len(cols) - 1),
                                symmetric=True, scale="panel", panel_size=1.6)  # |W_x| varies by 100x
-        fig.suptitle("instance-wise linearization F(x) = W_x x + b_x, true class y")
-        atomic_save_fig(fig, out / "linearization.png")
-        names.append("linearization.png")
+        fig.suptitle(r"instance-wise linearization $F(x) = W_x x + b_x$, true class $y$")
+        figs["linearization.png"] = fig
         fig = ip.plot_map_grid(att[0], row_labels=None, col_labels=list(FASHION_CLASSES), cmap="RdBu_r",
                                symmetric=True, ncols=5, scale="all")
-        fig.suptitle(f"attribution W_x[k] * x of one {FASHION_CLASSES[int(labels[0])]} image for every class k")
-        atomic_save_fig(fig, out / "attribution_all_classes.png")
-        names.append("attribution_all_classes.png")
+        fig.suptitle(rf"attribution $W_x[k] \odot x$ of one {FASHION_CLASSES[int(labels[0])]} image for every class $k$")
+        figs["attribution_all_classes.png"] = fig
     fs = report.get("feature_subsets")
     if fs:
         fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
         ip.plot_subset_sizes(fs["sizes_by_fraction"], class_names=FASHION_CLASSES, ax=axes[0])
         ip.plot_drop_curves(fs["curves"], ax=axes[1])
-        atomic_save_fig(fig, out / "feature_subsets.png")
-        names.append("feature_subsets.png")
-    return names
+        figs["feature_subsets.png"] = fig
+    return figs
+
+
+def plot(cfg: Config, report: dict[str, Any], maps: dict[str, Any], out: Path) -> list[str]:
+    """Write the PNGs; return their names."""
+    figs = figures(cfg, report, maps)
+    for name, fig in figs.items():
+        atomic_save_fig(fig, out / name)
+    return list(figs)
 
 
 def assemble_report(cfg: Config, out: Path, model=None, data=None, hist=None,
@@ -559,6 +563,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rep = run(cfg)
     la = rep.get("layer_accuracy") or {}
     print(f"test accuracy {la.get('model_test_accuracy')}, errors: {rep.get('errors')}")
+    print(f"wrote {Path(cfg.out).resolve()}/ (interpret.json, maps.json, layer_accuracy.md, PNGs)")
     return rep
 
 

@@ -2,7 +2,7 @@
 
 The paper setting (Kubota et al., ICASSP 2021): 100 hidden layers of width 784, hard-tanh,
 identity initialization W = sigma I. Baselines: orthogonal and Gaussian init at the critical
-hard-tanh point q* = 1/2 (sigma_w^2 = 1.18666, sigma_b^2 = 0.059635, THEORY.md section 5).
+hard-tanh point q* = 1/2 (sigma_w^2 = 1.18666, sigma_b^2 = 0.059635, docs/theory/random_init.md).
 
 Tracked per model after every epoch (and at init): test accuracy, training loss, relative weight
 drift per layer (Frobenius and spectral), and the eigenvalues of J J^T (float64) of the hidden
@@ -50,7 +50,7 @@ from validation._common import (  # noqa: E402
     versions,
 )
 
-SIGMA_W2_CRIT = 1.18666  # hard-tanh, q* = 1/2 (THEORY.md section 5)
+SIGMA_W2_CRIT = 1.18666  # hard-tanh, q* = 1/2 (docs/theory/random_init.md)
 SIGMA_B2_CRIT = 0.059635
 
 
@@ -362,38 +362,56 @@ def assemble_report(cfg: Config, out: Path, data=None, histories=None, wall_seco
     return report
 
 
-def plot(report: dict[str, Any], out: Path) -> None:
+def figures(report: dict[str, Any]) -> dict[str, Any]:
+    """The report's figures by file name (open matplotlib Figures; :func:`plot` saves them)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     models = report["models"]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
     for init, m in models.items():
         h = m["history"]
         axes[0].plot(h["epoch"], h["test_accuracy"], "o-", label=init)
-        # drift is exactly 0 at epoch 0, which a log axis cannot show
+        # drift is exactly 0 at epoch 0, which a log axis cannot show; with fewer than three
+        # measured epochs a connecting line on a log axis would read as a trend: points only
         med = [np.median(d) for d in h["drift_frobenius"][1:]]
-        axes[1].plot(h["epoch"][1:], med, "o-", label=init)
-        axes[2].plot(np.arange(1, len(h["drift_frobenius"][-1]) + 1), h["drift_frobenius"][-1], label=init)
+        axes[1].plot(h["epoch"][1:], med, "o-" if len(med) >= 3 else "o", ms=7, label=init)
+        axes[2].plot(np.arange(1, len(h["drift_frobenius"][-1]) + 1), h["drift_frobenius"][-1],
+                     label=f"{init} (epoch {h['epoch'][-1]})")
     axes[0].set(xlabel="epoch", ylabel="test accuracy", title="Fashion-MNIST test accuracy")
-    axes[1].set(xlabel="epoch", ylabel="median relative drift (Frobenius)", yscale="log", title="weight drift")
-    axes[2].set(xlabel="layer", ylabel="relative drift (Frobenius), final", yscale="log", title="drift per layer")
+    axes[1].set(xlabel="epoch", ylabel="median over layers of ||W - W0||_F / ||W0||_F", yscale="log",
+                title="weight drift (one point per evaluated epoch)")
+    axes[2].set(xlabel="layer l", ylabel="||W_l - W_l0||_F / ||W_l0||_F at the last epoch", yscale="log",
+                title="drift per layer, final")
+    for ax in axes[:2]:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes:
-        ax.legend()
-    atomic_save_fig(fig, out / "accuracy_drift.png")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    out = {"accuracy_drift.png": fig}
 
-    fig, axes = plt.subplots(1, len(models), figsize=(5 * max(len(models), 1), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * max(len(models), 1), 4.3), squeeze=False,
+                             constrained_layout=True)
     for ax, (init, m) in zip(axes[0], models.items()):
         h = m["history"]
         for e, s in zip(h["epoch"], h["spectrum"]):
             lam = np.asarray(s, dtype=np.float64).ravel()
             ax.hist(np.log10(np.maximum(lam, 1e-30)), bins=80, histtype="step", label=f"epoch {e}")
-        ax.set(xlabel="log10 eigenvalue of J J^T (1e-30 floor; < ~1e-13 x max is round-off)", ylabel="count",
-               title=f"{init}: probe spectrum")
+        ax.set(xlabel="log10 lambda (exact zeros at -30)", ylabel="count of eigenvalues",
+               title=f"{init} init: probe spectrum")
         ax.legend(fontsize=7)
-    atomic_save_fig(fig, out / "spectrum.png")
+    fig.suptitle("eigenvalues of J J^T on the probe images; values below ~1e-13 x max are round-off",
+                 fontsize=10)
+    out["spectrum.png"] = fig
+    return out
+
+
+def plot(report: dict[str, Any], out: Path) -> None:
+    for name, fig in figures(report).items():
+        atomic_save_fig(fig, out / name)
 
 
 def run(cfg: Config, callback: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
@@ -446,6 +464,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rep = run(cfg)
     for init, m in rep["models"].items():
         print(f"{init}: test accuracy {m['final_test_accuracy']:.4f}, drift {m['drift_frobenius_final']}")
+    print(f"wrote {Path(cfg.out).resolve()}/ (train_drift.json, histories, accuracy_drift.png, spectrum.png)")
     return rep
 
 

@@ -6,7 +6,7 @@ r"""Input normalization to a chosen per-coordinate second moment :math:`q_0`.
 where m and s are the mean and standard deviation of all pixel values of the fitting set (one
 scalar each, not per pixel, so that constant border pixels are not blown up). Then the average of
 :math:`u_i^2` over coordinates i and fitting samples is exactly :math:`q_0` (and the mean is 0):
-the input law of THEORY.md section 1 has second moment :math:`q_0`. Test data reuse the training
+the input law of docs/theory/identity.md has second moment :math:`q_0`. Test data reuse the training
 m and s.
 """
 from __future__ import annotations

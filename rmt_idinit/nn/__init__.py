@@ -37,7 +37,7 @@ __all__ = [
     "weight_drift",
 ]
 
-# Interpretation tools (THEORY.md section 6).
+# Interpretation tools (docs/theory/interpretation.md).
 from .feature_subsets import (
     class_feature_subsets,
     dropped_feature_accuracy,

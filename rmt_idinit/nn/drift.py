@@ -1,4 +1,4 @@
-"""Weight drift of the hidden layers away from their initialization (THEORY.md section 6)."""
+"""Weight drift of the hidden layers away from their initialization (docs/theory/interpretation.md)."""
 from __future__ import annotations
 
 from typing import Sequence

@@ -13,7 +13,7 @@ def identity_(weight: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
 
     With :math:`W^l = \sigma I` every layer Jacobian :math:`D^l W^l` is diagonal, so the
     input-output Jacobian of an MLP is diagonal with entries
-    :math:`g_L(u_i) = \prod_l \sigma \phi'(h^l(u_i))` (THEORY.md section 2).
+    :math:`g_L(u_i) = \prod_l \sigma \phi'(h^l(u_i))` (docs/theory/identity.md).
 
     Parameters
     ----------

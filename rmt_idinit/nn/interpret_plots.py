@@ -195,7 +195,9 @@ def _sizes_table(sizes: Any) -> dict[str, np.ndarray]:
 
 def plot_subset_sizes(sizes: Any, *, class_names: Sequence[str] | None = None, ax: Any = None,
                       n_features: int | None = None):
-    """Bar chart of the feature-subset size of every class (one bar group per fraction).
+    """Horizontal bar chart of the feature-subset size of every class (one bar per fraction).
+
+    Classes run down the y axis, so their names need no rotation (rotated tick labels collide).
 
     Parameters
     ----------
@@ -204,27 +206,30 @@ def plot_subset_sizes(sizes: Any, *, class_names: Sequence[str] | None = None, a
     Examples
     --------
     >>> import matplotlib; matplotlib.use("Agg")
-    >>> plot_subset_sizes({"0.9": [3, 5]}, class_names=["a", "b"]).get_ylabel()
+    >>> plot_subset_sizes({"0.9": [3, 5]}, class_names=["a", "b"]).get_xlabel()
     'features in the class subset'
     """
     table = _sizes_table(sizes)
     ax = _ax(ax, figsize=(8, 4))
     C = len(next(iter(table.values())))
-    width = 0.8 / len(table)
-    x = np.arange(C)
+    height = 0.8 / len(table)
+    y = np.arange(C)
     for i, (frac, s) in enumerate(table.items()):
-        ax.bar(x + (i - (len(table) - 1) / 2) * width, s, width, label=f"fraction {frac}" if frac else None)
-    ax.set_xticks(x)
-    ax.set_xticklabels(class_names if class_names is not None else [str(c) for c in range(C)],
-                       rotation=35, ha="right", fontsize=8)
-    ax.set_ylabel("features in the class subset")
+        ax.barh(y + (i - (len(table) - 1) / 2) * height, s, height, label=f"fraction {frac}" if frac else None)
+    ax.set_yticks(y)
+    ax.set_yticklabels(class_names if class_names is not None else [str(c) for c in range(C)], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("features in the class subset")
+    ax.set_ylabel("class")
     if n_features is not None:
-        ax.set_title(f"smallest feature subsets carrying a fraction of the class score (of {n_features})")
+        ax.set_title(f"smallest feature subsets carrying a fraction of the class score (of {n_features})",
+                     fontsize=10)
     else:
-        ax.set_title("smallest feature subsets carrying a fraction of the class score")
-    ax.set_yscale("log")
+        ax.set_title("smallest feature subsets carrying a fraction of the class score", fontsize=10)
+    ax.set_xscale("log")
+    ax.grid(alpha=0.3, axis="x")
     if len(table) > 1 or next(iter(table)):
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=len(table), frameon=False)
     return ax
 
 

@@ -125,7 +125,7 @@ def jacobian_spectra(
 ) -> torch.Tensor:
     r"""Eigenvalues of :math:`J J^T` per sample, ascending, shape ``(batch, N)``.
 
-    At identity initialization these are exactly :math:`g_L(u_i)^2` (THEORY.md section 2), which
+    At identity initialization these are exactly :math:`g_L(u_i)^2` (docs/theory/identity.md), which
     :func:`rmt_idinit.jjt_eigenvalues` predicts.
 
     Parameters
