@@ -67,7 +67,8 @@ _THETA0 = 1.0
 _THETA_MIN = 1e-13
 _THETA_RATIO = 0.35
 _MAX_GRID = 1 << 20  # nodes of a tabulated law: memory and time grow linearly with it
-_MAX_DEPTH = 100_000  # the deep-tail span grows like depth; beyond this the law is all tail
+_MAX_DEPTH = 100_000  # the continuation's log-lambda range (and time, ~20 s here) grows like depth
+_SIGMA_MAX = math.sqrt(np.finfo(np.float64).max) / 2.0  # sigma^2 and q* stay finite below this
 
 
 # --- parameters ---------------------------------------------------------------------------------
@@ -126,6 +127,17 @@ def random_init(activation: str | Activation = "hardtanh", weights: str = "ortho
     """
     act = get_activation(activation, **activation_params)
     kind = _weight_kind(weights)
+    rtol = _scalar("rtol", rtol, _checks.check_positive)
+    if not rtol < 1.0:
+        raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
+    for name, v in (("sigma_w", sigma_w), ("sigma_b", sigma_b), ("q_star", q_star)):
+        if v is not None:
+            x = _scalar(name, v, _checks.check_nonnegative)
+            if x >= _SIGMA_MAX ** (2 if name == "q_star" else 1):
+                raise ValueError(f"{name} must be < {_SIGMA_MAX ** (2 if name == 'q_star' else 1):.4g} "
+                                 f"(so that sigma^2, q* and chi1 stay finite in double precision), got {x!r}")
+    if critical is not None and not isinstance(critical, (bool, np.bool_)):
+        raise TypeError(f"critical must be True, False or None, got {critical!r}")
     if critical is None:
         critical = sigma_w is None
     if sigma_w is None:
@@ -428,10 +440,24 @@ def _support(nu: _Nu, L: int, kind: int) -> _Support:
 
 # --- public functions ---------------------------------------------------------------------------
 
+def _n_grid(n_grid: Any) -> int:
+    n = _checks.check_int("n_grid", n_grid, minimum=16)
+    if n.ndim or int(n) > _MAX_GRID:
+        raise ValueError(f"n_grid must be a single integer in [16, {_MAX_GRID}] (memory grows with it), "
+                         f"got {n_grid!r}")
+    return int(n)
+
+
 def _depth(depth: Any) -> int:
+    if isinstance(depth, (int, np.integer)) and not isinstance(depth, bool) and depth > _MAX_DEPTH:
+        raise ValueError(f"depth must be an integer in [1, {_MAX_DEPTH}] for the random-init laws "
+                         f"(the root continuation walks a log-lambda range that grows like depth), got {depth}")
     d = _checks.check_depth(depth)
     if d.ndim:
         raise ValueError(f"depth must be a single integer >= 1, got an array of shape {d.shape}")
+    if int(d) > _MAX_DEPTH:
+        raise ValueError(f"depth must be an integer in [1, {_MAX_DEPTH}] for the random-init laws "
+                         f"(the root continuation walks a log-lambda range that grows like depth), got {int(d)}")
     return int(d)
 
 
@@ -508,7 +534,7 @@ def jjt_density(lam: Any, depth: int, activation: str | Activation = "hardtanh",
     nu = _nu(ri.activation, ri.q_star)
     kind = 0 if ri.weights == "orthogonal" else 1
     out = np.zeros(lam.shape)
-    pos = lam > 0
+    pos = (lam > 0) & np.isfinite(lam)  # the density vanishes at lambda = inf
     if not pos.any():
         return out
     shift = L * math.log(ri.chi1)
@@ -824,7 +850,7 @@ def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weight
     (1.0, 1.859179)
     """
     L = _depth(depth)
-    n_grid = int(_checks.check_int("n_grid", n_grid, minimum=16))
+    n_grid = _n_grid(n_grid)
     ri = random_init(activation, weights, **kwargs)
     act = ri.activation
     nu = _nu(act, ri.q_star)
@@ -1011,9 +1037,7 @@ def fuss_catalan_law(depth: int, *, n_grid: int = 2048, scale_log: float = 0.0) 
     0.000651
     """
     L = _depth(depth)
-    n_grid = int(_checks.check_int("n_grid", n_grid, minimum=16))
-    if n_grid > _MAX_GRID:
-        raise ValueError(f"n_grid must be an integer in [16, {_MAX_GRID}], got {n_grid}")
+    n_grid = _n_grid(n_grid)
     scale_log = float(_checks.check_finite("scale_log", scale_log))
     tm = math.pi / (L + 1)
     # octaves from 2^-48 t_max to 2^-6 t_max (F ~ c s there, log F ~ linear in u), then uniform
