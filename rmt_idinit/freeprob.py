@@ -862,6 +862,11 @@ def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weight
         law.setting = ri
         return law
 
+    if nu.exact and nu.zero_mass > 0 and float(np.sum(nu.w)) < 1e-12:
+        raise ValueError(
+            f"sigma_w={ri.sigma_w!r}, sigma_b={ri.sigma_b!r}: at q* = {ri.q_star:.4g} phi' is nonzero with "
+            f"probability {float(np.sum(nu.w)):.3g} < 1e-12, so the law is an atom at 0 but for a part of "
+            "that mass whose scale leaves double precision; this is not supported (use a smaller sigma_w)")
     la, wa = [], []
     if nu.zero_mass > 0:
         la.append(-np.inf)

@@ -189,3 +189,38 @@ def test_bad_input():
         fp.random_jjt_law(0, "hardtanh", q_star=1.0)
     with pytest.raises(ValueError, match="q_star"):
         fp.random_jjt_law(3, "hardtanh", q_star=0.0)
+
+
+@pytest.mark.parametrize("call, exc, word", [
+    (lambda: fp.random_jjt_law(10 ** 9, "hardtanh", q_star=0.5), ValueError, "depth"),
+    (lambda: fp.random_jjt_law(2 ** 63, "hardtanh", q_star=0.5), ValueError, "depth"),
+    (lambda: fp.random_init("hardtanh", q_star=1.0, rtol=None), TypeError, "rtol"),
+    (lambda: fp.random_init("hardtanh", q_star=1.0, rtol=2.0), ValueError, "rtol"),
+    (lambda: fp.random_init("hardtanh", q_star=1.0, critical="yes"), TypeError, "critical"),
+    (lambda: fp.fuss_catalan_law(3, n_grid=-5), ValueError, "n_grid"),
+    (lambda: fp.random_jjt_law(3, q_star=0.5, n_grid=10 ** 9), ValueError, "n_grid"),
+    (lambda: fp.random_jjt_law(3, "hardtanh", "gaussian", sigma_w=1e200, sigma_b=0.1), ValueError, "sigma_w"),
+    (lambda: fp.random_jjt_law(3, "hardtanh", "gaussian", q_star=1e310), ValueError, "q_star"),
+    (lambda: fp.jjt_density(float("nan"), 3, q_star=0.5), ValueError, "lam"),
+])
+def test_bad_input_names_the_parameter(call, exc, word):
+    with pytest.raises(exc, match=word):
+        call()
+
+
+def test_density_at_infinity_is_zero():
+    # was "root continuation failed ... please report this case"
+    assert fp.jjt_density(float("inf"), 3, q_star=0.5) == 0.0
+    assert fp.jjt_density([float("inf"), 1.0], 3, "hardtanh", "gaussian", q_star=0.5)[0] == 0.0
+
+
+def test_large_sigma_carries_logs_or_refuses():
+    """Off criticality with a large sigma_w the law is chi1^L times the critical shape: finite log
+    mean L log chi1. At sigma_w = 1e100 (q* ~ 1e200, P(phi' != 0) ~ 8e-101) the nonzero part leaves
+    double range: a clear refusal instead of log mean -inf."""
+    L = 3
+    law = fp.random_jjt_law(L, "hardtanh", "gaussian", sigma_w=1e4, sigma_b=0.1)
+    st = law.setting
+    assert float(law.log_moment(1)) == pytest.approx(L * math.log(st.chi1), rel=1e-12)
+    with pytest.raises(ValueError, match="sigma_w"):
+        fp.random_jjt_law(L, "hardtanh", "gaussian", sigma_w=1e100, sigma_b=0.1)
