@@ -40,11 +40,11 @@ _LAZY = {
     **{name: "meanfield" for name in (
         "q_map", "q_star", "q_layers", "c_map", "c_star", "chi1", "depth_scales", "critical_line")},
     **{name: "freeprob" for name in ("random_jjt_law", "fuss_catalan_law")},
-    **{name: "compare" for name in ("compare", "plot_compare")},
+    **{name: "comparison" for name in ("compare", "plot_compare")},
     **{name: "finite" for name in ("count_law", "dkw_band", "dkw_epsilon", "goodness_of_fit", "ks_distance")},
 }
 _SUBMODULES = ("activations", "laws", "identity", "piecewise", "recursion", "grid", "finite", "precise",
-               "symbolic", "selection", "plotting", "meanfield", "freeprob", "compare", "nn", "data", "cli")
+               "symbolic", "selection", "plotting", "meanfield", "freeprob", "comparison", "nn", "data", "cli")
 
 
 # random-init names that would otherwise read as identity-init functions

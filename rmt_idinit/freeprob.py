@@ -30,11 +30,14 @@ Bernoulli-class activations whatever the depth (the L-th powers are taken in log
 
 Atoms: ``1 - p`` at 0 (rank of J); for orthogonal weights, an atom ``1 - L(1 - nu{d})`` at
 ``chi1^L d^L`` when the top atom ``d`` of ``nu`` has ``L (1 - nu{d}) < 1`` (a subspace on which all
-``D~`` equal ``d``). The continuous part is tabulated on Gauss-Legendre nodes in ``t`` with
-``log lambda = log lambda_max - t^2`` (smooth integrand at the square-root edge and at
-``lambda -> 0`` where ``lambda rho ~ lambda^(1/L)``); for deep networks part of the mass lies
-below double precision (``1e-300``): it is kept as one atom at the mean log of a power-law tail
-(``floor_mass`` in the result), so the total mass is exactly 1.
+``D~`` equal ``d``). The continuous part is tabulated
+on Gauss-Legendre panels in a smooth variable (``log lambda = log lambda_max - t^2`` below the top
+edge, a cosine map between two square-root edges), with the masses below and above every node
+from a spectral integration matrix (each summed from its own end); between nodes the CDF is a
+Hermite interpolant in coordinates where edges and tails are straight lines, and below the last
+node the exact power law ``F ~ lambda^(1/L)`` (Bernoulli class) takes over. Everything is carried
+in ``log lambda``, so the part of the law far below ``1e-300`` (most of it for deep nets) keeps
+its mass and its place.
 """
 from __future__ import annotations
 
@@ -48,7 +51,7 @@ import numpy as np
 from . import _checks
 from . import meanfield as mf
 from .activations import Activation, get_activation
-from .laws import GridDensity, SpectralLaw
+from .laws import ContinuousPart, SpectralLaw
 
 __all__ = [
     "WEIGHT_KINDS",
@@ -66,7 +69,9 @@ WEIGHT_KINDS = ("orthogonal", "gaussian")
 _THETA0 = 1.0
 _THETA_MIN = 1e-13
 _THETA_RATIO = 0.35
-_LOG_FLOOR = -690.0  # lambda below exp(-690) ~ 1e-300 is not tabulated
+_MAX_GRID = 1 << 20  # nodes of a tabulated law: memory and time grow linearly with it
+_MAX_DEPTH = 100_000  # the continuation's log-lambda range (and time, ~20 s here) grows like depth
+_SIGMA_MAX = math.sqrt(np.finfo(np.float64).max) / 2.0  # sigma^2 and q* stay finite below this
 
 
 # --- parameters ---------------------------------------------------------------------------------
@@ -125,6 +130,17 @@ def random_init(activation: str | Activation = "hardtanh", weights: str = "ortho
     """
     act = get_activation(activation, **activation_params)
     kind = _weight_kind(weights)
+    rtol = _scalar("rtol", rtol, _checks.check_positive)
+    if not rtol < 1.0:
+        raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
+    for name, v in (("sigma_w", sigma_w), ("sigma_b", sigma_b), ("q_star", q_star)):
+        if v is not None:
+            x = _scalar(name, v, _checks.check_nonnegative)
+            if x >= _SIGMA_MAX ** (2 if name == "q_star" else 1):
+                raise ValueError(f"{name} must be < {_SIGMA_MAX ** (2 if name == 'q_star' else 1):.4g} "
+                                 f"(so that sigma^2, q* and chi1 stay finite in double precision), got {x!r}")
+    if critical is not None and not isinstance(critical, (bool, np.bool_)):
+        raise TypeError(f"critical must be True, False or None, got {critical!r}")
     if critical is None:
         critical = sigma_w is None
     if sigma_w is None:
@@ -427,10 +443,24 @@ def _support(nu: _Nu, L: int, kind: int) -> _Support:
 
 # --- public functions ---------------------------------------------------------------------------
 
+def _n_grid(n_grid: Any) -> int:
+    n = _checks.check_int("n_grid", n_grid, minimum=16)
+    if n.ndim or int(n) > _MAX_GRID:
+        raise ValueError(f"n_grid must be a single integer in [16, {_MAX_GRID}] (memory grows with it), "
+                         f"got {n_grid!r}")
+    return int(n)
+
+
 def _depth(depth: Any) -> int:
+    if isinstance(depth, (int, np.integer)) and not isinstance(depth, bool) and depth > _MAX_DEPTH:
+        raise ValueError(f"depth must be an integer in [1, {_MAX_DEPTH}] for the random-init laws "
+                         f"(the root continuation walks a log-lambda range that grows like depth), got {depth}")
     d = _checks.check_depth(depth)
     if d.ndim:
         raise ValueError(f"depth must be a single integer >= 1, got an array of shape {d.shape}")
+    if int(d) > _MAX_DEPTH:
+        raise ValueError(f"depth must be an integer in [1, {_MAX_DEPTH}] for the random-init laws "
+                         f"(the root continuation walks a log-lambda range that grows like depth), got {int(d)}")
     return int(d)
 
 
@@ -507,18 +537,19 @@ def jjt_density(lam: Any, depth: int, activation: str | Activation = "hardtanh",
     nu = _nu(ri.activation, ri.q_star)
     kind = 0 if ri.weights == "orthogonal" else 1
     out = np.zeros(lam.shape)
-    pos = lam > 0
+    pos = (lam > 0) & np.isfinite(lam)  # the density vanishes at lambda = inf
     if not pos.any():
         return out
     shift = L * math.log(ri.chi1)
     u = np.log(lam[pos]) - shift
-    rho = _density_u(u, nu, L, kind)
-    out[pos] = rho / math.exp(shift) if abs(shift) < 700 else rho * np.exp(-shift)
+    # f = lambda rho is scale-free, so rho = f / lambda in the caller's units
+    out[pos] = _density_u(u, nu, L, kind) / lam[pos]
     return out
 
 
 def _density_raw(u: np.ndarray, nu: _Nu, L: int, kind: int, u_edge: float, *, ok_out=None) -> np.ndarray:
-    """Normalized density at ``lambda = exp(u)`` (any order), without the support mask.
+    """Mass per unit ``log lambda``, ``f = lambda rho = -Im M / pi``, at normalized ``lambda = exp(u)``
+    (any order, any finite u, also far below the double-precision floor), without the support mask.
 
     With ``ok_out`` (a list), failed continuations are reported there (density 0) instead of
     raising: for smooth activations the quadrature of ``nu`` cannot resolve ``x`` close to its
@@ -544,15 +575,15 @@ def _density_raw(u: np.ndarray, nu: _Nu, L: int, kind: int, u_edge: float, *, ok
         lt = math.exp(la_top)
         with np.errstate(divide="ignore", invalid="ignore"):
             M = M - m_top * lt / (lamc - lt)
-    rho_s = np.maximum(np.nan_to_num(-M.imag, nan=0.0, posinf=0.0), 0.0) / (math.pi * np.exp(us))
-    rho = np.empty_like(rho_s)
-    rho[order] = rho_s
-    return rho
+    f_s = np.maximum(np.nan_to_num(-M.imag, nan=0.0, posinf=0.0), 0.0) / math.pi
+    f = np.empty_like(f_s)
+    f[order] = f_s
+    return f
 
 
 def _density_u(u: np.ndarray, nu: _Nu, L: int, kind: int, sup: _Support | None = None,
                ok_out=None) -> np.ndarray:
-    """Normalized density at ``lambda = exp(u)``, zero outside the continuous support."""
+    """``f = lambda rho`` at normalized ``lambda = exp(u)``, zero outside the continuous support."""
     if sup is None:
         sup = _support(nu, L, kind)
     rho = _density_raw(u, nu, L, kind, sup.u_top, ok_out=ok_out)
@@ -563,6 +594,234 @@ def _density_u(u: np.ndarray, nu: _Nu, L: int, kind: int, sup: _Support | None =
 
 
 _GL8_X, _GL8_W = np.polynomial.legendre.leggauss(8)
+
+
+def _gl_integration_matrices() -> tuple[np.ndarray, np.ndarray]:
+    """``A[j, k] = int_{-1}^{x_j} l_k``, ``B[j, k] = int_{x_j}^{1} l_k`` for the 8-point GL nodes.
+
+    ``l_k`` are the Lagrange polynomials on the nodes, so ``(h/2) A @ g`` is the integral from a
+    panel's left end to each node of the degree-7 interpolant of ``g`` (exact for the panel's
+    polynomial part, as accurate as the panel's Gauss rule for smooth ``g``).
+    """
+    coef = np.linalg.inv(np.polynomial.legendre.legvander(_GL8_X, 7))  # column k: l_k in Legendre basis
+    A = np.empty((8, 8))
+    for k in range(8):
+        prim = np.polynomial.legendre.legint(coef[:, k], lbnd=-1.0)
+        A[:, k] = np.polynomial.legendre.legval(_GL8_X, prim)
+    return A, _GL8_W[None, :] - A
+
+
+_GL8_A, _GL8_B = _gl_integration_matrices()
+_LAGUERRE_Y, _LAGUERRE_W = np.polynomial.laguerre.laggauss(16)
+
+
+@dataclass
+class _Piece:
+    """One stretch of the continuous part, tabulated on GL panels in a smooth variable tau.
+
+    ``u`` (log lambda) at the nodes, ``f = dF/du`` there, ``w`` the node masses, and the exact
+    masses ``below``/``above`` each node within the stretch (each summed from its own end, so
+    neither tail loses digits to a subtraction).
+    """
+
+    u: np.ndarray
+    f: np.ndarray
+    w: np.ndarray
+    below: np.ndarray
+    above: np.ndarray
+    total: float
+
+
+def _piece(edges: np.ndarray, u_of, dudtau_of, f_of) -> _Piece:
+    """Cumulative masses on composite 8-point GL panels (``edges`` ascending in tau)."""
+    h = np.diff(edges)[:, None]
+    tau = 0.5 * h * _GL8_X + 0.5 * (edges[1:, None] + edges[:-1, None])
+    u = u_of(tau)
+    f = f_of(tau, u)
+    g = f * np.abs(dudtau_of(tau))  # mass per unit tau, smooth by the choice of tau
+    tot = 0.5 * h[:, 0] * (g @ _GL8_W)
+    before = np.concatenate([[0.0], np.cumsum(tot)[:-1]])
+    after = np.concatenate([np.cumsum(tot[::-1])[::-1][1:], [0.0]])
+    lo = before[:, None] + 0.5 * h * (g @ _GL8_A.T)
+    hi = after[:, None] + 0.5 * h * (g @ _GL8_B.T)
+    increasing = float(u[-1, -1]) > float(u[0, 0])
+    u, f, w = u.ravel(), f.ravel(), (0.5 * h * _GL8_W * g).ravel()
+    lo, hi = lo.ravel(), hi.ravel()
+    below, above = (lo, hi) if increasing else (hi, lo)
+    order = np.argsort(u, kind="stable")
+    return _Piece(u[order], f[order], w[order], below[order], above[order], float(np.sum(tot)))
+
+
+class _LogTablePart(ContinuousPart):
+    """Continuous part of a random-init law, carried in ``u = log lambda``.
+
+    Knots ``u_k`` (any finite values, far below the double-precision floor if need be) with the
+    exact masses ``F_k`` below and ``S_k`` above each knot and the density ``f = dF/du``; between
+    knots, cubic Hermite interpolation of ``log F`` (``log S`` for ``sf``), which is exact for the
+    power-law tail ``F ~ lambda^beta``; below the lowest knot that power law itself,
+    ``F = F_0 exp(beta (u - u_0))``. Moments use the GL nodes of the construction plus
+    Gauss-Laguerre nodes for the tail, all in logs.
+    """
+
+    def __init__(self, u, F, S, f, node_u, node_w, tail_mass: float, tail_beta: float,
+                 pid, p_lo, p_hi, p_below, p_above) -> None:
+        self.u, self.F, self.S, self.f = (np.asarray(a, dtype=np.float64) for a in (u, F, S, f))
+        # per knot: its stretch; per stretch: its ends in u and the masses below/above it
+        self.pid = np.asarray(pid, dtype=np.int64)
+        self.p_lo, self.p_hi, self.p_below, self.p_above = (np.asarray(a, dtype=np.float64)
+                                                             for a in (p_lo, p_hi, p_below, p_above))
+        self.tail_mass, self.tail_beta = float(tail_mass), float(tail_beta)
+        self.node_u, self.node_w = np.asarray(node_u, dtype=np.float64), np.asarray(node_w, dtype=np.float64)
+        self.mass = np.asarray(float(self.F[-1] + self.S[-1]))
+        # the power-law tail continues F below the lowest knot (0 when the support ends there)
+        self.anchor = float(self.F[0]) if self.tail_mass > 0 else 0.0
+        self.batch_shape = ()
+
+    @staticmethod
+    def _hermite(uq, u, y, dy, k):
+        h = u[k + 1] - u[k]
+        s = (uq - u[k]) / h
+        return ((1 + 2 * s) * (1 - s) ** 2 * y[k] + s * (1 - s) ** 2 * h * dy[k]
+                + s * s * (3 - 2 * s) * y[k + 1] + s * s * (s - 1) * h * dy[k + 1])
+
+    def _both(self, uq):
+        """``(F, S)`` at ``u_0 <= uq <= u_top``, interpolated where each is smooth.
+
+        Within a stretch, the upper half interpolates ``log S_loc`` (mass above, within the
+        stretch) against ``log(u_top - u)``, the lower half ``log F_loc`` against
+        ``log(u - u_bottom)`` (or against ``u`` when the stretch runs down to lambda -> 0): cubic
+        Hermite with the exact slopes ``d log S / d log Delta = f Delta / S``. Both coordinates
+        turn the edge behaviour (``S ~ Delta^(3/2)`` at a square-root edge, ``Delta^(1/2)`` at an
+        orthogonal top atom, ``F ~ lambda^beta`` in the tail) into nearly straight lines; the
+        interval that touches an edge is that power law itself. Values are clipped to the knots,
+        so F and S stay monotone. Across a gap between stretches F is constant.
+        """
+        u, f, F, S, pid = self.u, self.f, self.F, self.S, self.pid
+        k = np.clip(np.searchsorted(u, uq, side="right") - 1, 0, u.size - 2)
+        j = pid[k]
+        same = pid[k + 1] == j
+        lo, hi = self.p_lo[j], self.p_hi[j]
+        Floc = F - self.p_below[pid]
+        Sloc = S - self.p_above[pid]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            upper = (Sloc[k] + Sloc[k + 1]) <= (Floc[k] + Floc[k + 1])
+            finite_lo = np.isfinite(lo)
+            # coordinates X and values Y at both knots and at the query
+            X0 = np.where(upper, np.log(hi - u[k]), np.where(finite_lo, np.log(u[k] - lo), u[k]))
+            X1 = np.where(upper, np.log(hi - u[k + 1]), np.where(finite_lo, np.log(u[k + 1] - lo), u[k + 1]))
+            Xq = np.where(upper, np.log(hi - uq), np.where(finite_lo, np.log(uq - lo), uq))
+            V0 = np.where(upper, Sloc[k], Floc[k])
+            V1 = np.where(upper, Sloc[k + 1], Floc[k + 1])
+            # dV/dX: upper: dS/dlogD = f D; lower finite: dF/dlogD = f D; lower infinite: f
+            D0 = np.where(upper, hi - u[k], np.where(finite_lo, u[k] - lo, 1.0))
+            D1 = np.where(upper, hi - u[k + 1], np.where(finite_lo, u[k + 1] - lo, 1.0))
+            G0 = np.log(V0)
+            G1 = np.log(V1)
+            s0 = f[k] * D0 / V0
+            s1 = f[k + 1] * D1 / V1
+            hX = X1 - X0
+            t = (Xq - X0) / hX
+            herm = ((1 + 2 * t) * (1 - t) ** 2 * G0 + t * (1 - t) ** 2 * hX * s0
+                    + t * t * (3 - 2 * t) * G1 + t * t * (t - 1) * hX * s1)
+            V = np.exp(herm)
+            # the interval touching the edge (V = 0 there): V = V_other (D/D_other)^kappa
+            at_edge0 = (V0 == 0) & (V1 > 0)
+            at_edge1 = (V1 == 0) & (V0 > 0)
+            Dq = np.where(upper, hi - uq, np.where(finite_lo, uq - lo, 1.0))
+            V = np.where(at_edge0, V1 * np.clip(Dq / D1, 0.0, 1.0) ** s1, V)
+            V = np.where(at_edge1, V0 * np.clip(Dq / D0, 0.0, 1.0) ** s0, V)
+            V = np.where((V0 == 0) & (V1 == 0), 0.0, V)
+            V = np.clip(np.nan_to_num(V, nan=0.0), np.minimum(V0, V1), np.maximum(V0, V1))
+            tot = self.mass - self.p_below[j] - self.p_above[j]  # mass of the stretch
+            Fo = np.where(upper, self.p_below[j] + tot - V, self.p_below[j] + V)
+            So = np.where(upper, self.p_above[j] + V, self.p_above[j] + tot - V)
+        Fo = np.where(same, Fo, F[k])
+        So = np.where(same, So, S[k])
+        return Fo, So
+
+    def _log_x(self, x):
+        with np.errstate(divide="ignore"):
+            return np.log(np.where(x > 0, x, 0.0))
+
+    def cdf(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        uq = self._log_x(x)
+        inside = self._both(np.clip(uq, self.u[0], self.u[-1]))[0]
+        with np.errstate(under="ignore", invalid="ignore"):
+            tail = self.anchor * np.exp(self.tail_beta * (uq - self.u[0]))
+        out = np.where(uq < self.u[0], tail, inside)
+        return np.where(uq >= self.u[-1], self.mass, np.where(x > 0, out, 0.0))
+
+    def sf(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        uq = self._log_x(x)
+        inside = self._both(np.clip(uq, self.u[0], self.u[-1]))[1]
+        with np.errstate(under="ignore", invalid="ignore"):
+            tail = self.mass - self.anchor * np.exp(self.tail_beta * (uq - self.u[0]))
+        out = np.where(uq < self.u[0], tail, inside)
+        return np.where(uq >= self.u[-1], 0.0, np.where(x > 0, out, self.mass))
+
+    def pdf(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        uq = self._log_x(x)
+        with np.errstate(divide="ignore", invalid="ignore", under="ignore", over="ignore"):
+            dens = np.interp(uq, self.u, self.f, left=0.0, right=0.0)
+            tail = self.tail_beta * self.anchor * np.exp(self.tail_beta * (uq - self.u[0]))
+            dens = np.where(uq < self.u[0], tail, dens) / x
+        return np.where((x > 0) & np.isfinite(dens), dens, 0.0)
+
+    def nodes(self, flat_index: int = 0):
+        keep = self.node_w > 0
+        return self.node_u[keep], self.node_w[keep]
+
+    def sample(self, flat_index, n, rng):
+        v = rng.random(n) * float(self.mass)
+        with np.errstate(divide="ignore"):
+            tail_u = self.u[0] + np.log(v / self.anchor) / self.tail_beta if self.anchor > 0 else self.u[0]
+        grid_u = np.interp(v, self.F, self.u)
+        u = np.where(v < self.F[0], tail_u, grid_u)
+        with np.errstate(under="ignore"):
+            return np.exp(u)
+
+    def take(self, index):
+        if index not in ((), Ellipsis):
+            raise IndexError("a random-init law has batch shape ()")
+        return self
+
+
+def _assemble(pieces: list[_Piece], tail_mass: float, tail_beta: float, top_edges: list[float],
+              bottom_edges: list) -> _LogTablePart:
+    """Join the stretches (ascending in u) into one table; ``bottom_edges[i]`` is None for the
+    stretch that runs down to lambda -> 0 (it carries the power-law tail)."""
+    total = tail_mass + sum(p.total for p in pieces)
+    us, Fs, Ss, fs, ids = [], [], [], [], []
+    p_lo, p_hi, p_below, p_above = [], [], [], []
+    mass_below = tail_mass
+    for i, p in enumerate(pieces):
+        mass_above = max(total - mass_below - p.total, 0.0)
+        unbounded = bottom_edges[i] is None
+        p_lo.append(-np.inf if unbounded else bottom_edges[i])
+        p_hi.append(top_edges[i])
+        p_below.append(0.0 if unbounded else mass_below)  # the tail belongs to its stretch
+        p_above.append(mass_above)
+        if not unbounded:
+            us.append([bottom_edges[i]]); Fs.append([mass_below]); Ss.append([mass_above + p.total]); fs.append([0.0])
+            ids.append([i])
+        us.append(p.u); Fs.append(mass_below + p.below); Ss.append(mass_above + p.above); fs.append(p.f)
+        ids.append(np.full(p.u.size, i))
+        mass_below += p.total
+        us.append([top_edges[i]]); Fs.append([mass_below]); Ss.append([mass_above]); fs.append([0.0]); ids.append([i])
+    u, F, S, f = (np.concatenate([np.asarray(a, dtype=np.float64) for a in arrs]) for arrs in (us, Fs, Ss, fs))
+    pid = np.concatenate([np.asarray(a, dtype=np.int64) for a in ids])
+    keep = np.concatenate([[True], np.diff(u) > 0])
+    if tail_mass > 0:
+        node_u = np.concatenate([pieces[0].u[:1] - _LAGUERRE_Y / tail_beta] + [p.u for p in pieces])
+        node_w = np.concatenate([tail_mass * _LAGUERRE_W] + [p.w for p in pieces])
+    else:
+        node_u = np.concatenate([p.u for p in pieces])
+        node_w = np.concatenate([p.w for p in pieces])
+    return _LogTablePart(u[keep], F[keep], S[keep], f[keep], node_u, node_w, tail_mass, tail_beta,
+                         pid[keep], p_lo, p_hi, p_below, p_above)
 
 
 def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weights: str = "orthogonal",
@@ -583,9 +842,9 @@ def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weight
     Returns
     -------
     SpectralLaw
-        Atoms (0 with mass ``P(phi' = 0)``; the orthogonal top atom; the sub-``1e-300`` tail) and a
-        :class:`GridDensity` with Gauss-Legendre weights. Extra attributes: ``lambda_max``,
-        ``setting`` (:class:`RandomInit`), ``floor_mass``.
+        Atoms (0 with mass ``P(phi' = 0)``; the orthogonal top atom) and the continuous part in
+        ``log lambda`` (see the module doc). Extra attributes: ``lambda_max``, ``setting``
+        (:class:`RandomInit`).
 
     Examples
     --------
@@ -594,7 +853,7 @@ def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weight
     (1.0, 1.859179)
     """
     L = _depth(depth)
-    n_grid = int(_checks.check_int("n_grid", n_grid, minimum=16))
+    n_grid = _n_grid(n_grid)
     ri = random_init(activation, weights, **kwargs)
     act = ri.activation
     nu = _nu(act, ri.q_star)
@@ -606,6 +865,11 @@ def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weight
         law.setting = ri
         return law
 
+    if nu.exact and nu.zero_mass > 0 and float(np.sum(nu.w)) < 1e-12:
+        raise ValueError(
+            f"sigma_w={ri.sigma_w!r}, sigma_b={ri.sigma_b!r}: at q* = {ri.q_star:.4g} phi' is nonzero with "
+            f"probability {float(np.sum(nu.w)):.3g} < 1e-12, so the law is an atom at 0 but for a part of "
+            "that mass whose scale leaves double precision; this is not supported (use a smaller sigma_w)")
     la, wa = [], []
     if nu.zero_mass > 0:
         la.append(-np.inf)
@@ -620,59 +884,86 @@ def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weight
     top = la_top + shift if m_top > 0 else -np.inf
     if cont_mass <= 1e-14:
         law = SpectralLaw(np.array(la), np.array(wa), description=desc)
-        law.lambda_max, law.setting, law.floor_mass = math.exp(max(la[-1], top)), ri, 0.0
+        law.lambda_max, law.setting = math.exp(max(la[-1], top)), ri
         return law
     sup = _support(nu, L, kind)
     n_each = max(n_grid // (8 * len(sup.intervals)), 2)
-    us, ws = [], []
+    pieces, tops, bottoms = [], [], []
+    tail_mass, tail_beta = 0.0, 1.0
+    fail: list = []
+
+    def f_of(_tau, u):
+        flat = u.ravel()
+        ok_list: list = []
+        f = _density_u(flat, nu, L, kind, sup, ok_out=None if nu.exact else ok_list)
+        if ok_list and not ok_list[0].all():
+            u_cut = float(np.max(flat[~ok_list[0]]))
+            fail.append(u_cut)
+            f = np.where(flat > u_cut, f, 0.0)
+        return f.reshape(u.shape)
+
     for lo, hi in sup.intervals:
         if np.isfinite(lo):
             # both ends are square-root edges: u = lo + (hi - lo)(1 - cos(pi s))/2 smooths them
-            s_, w_ = _panels(0.0, 1.0, n_each)
-            us.append(lo + (hi - lo) * 0.5 * (1.0 - np.cos(math.pi * s_)))
-            ws.append(w_ * (hi - lo) * 0.5 * math.pi * np.sin(math.pi * s_))
+            pieces.append(_piece(np.linspace(0.0, 1.0, n_each + 1),
+                                 lambda s_, lo=lo, hi=hi: lo + (hi - lo) * 0.5 * (1.0 - np.cos(math.pi * s_)),
+                                 lambda s_, lo=lo, hi=hi: (hi - lo) * 0.5 * math.pi * np.sin(math.pi * s_), f_of))
+            bottoms.append(lo)
         else:
-            # down to lambda -> 0 (or the double-precision floor): u = hi - t^2
-            span = min(hi + shift - _LOG_FLOOR, 35.0 * (L + 1) + 40.0)
-            t, w_ = _panels(0.0, math.sqrt(max(span, 1e-3)), n_each)
-            us.append(hi - t * t)
-            ws.append(w_ * 2.0 * t)
-    u = np.concatenate(us)
-    lam_w = np.concatenate(ws)  # weights in log lambda
-    ok_list: list = []
-    rho = _density_u(u, nu, L, kind, sup, ok_out=None if nu.exact else ok_list)
-    if ok_list and not ok_list[0].all():
-        # smooth activations: drop the unresolved small-lambda tail (below the highest failure);
-        # its mass becomes the floor atom below
-        u_cut = float(np.max(u[~ok_list[0]]))
-        rho = np.where(u > u_cut, rho, 0.0)
-        lam_w = np.where(u > u_cut, lam_w, 0.0)
-    grid_mass = float(np.sum(lam_w * np.exp(u) * rho))  # mass is scale-free: normalized units
-    floor_mass = cont_mass - grid_mass
-    u_lo = float(np.min(u))
-    if floor_mass > 1e-12 and not np.isfinite(sup.intervals[0][0]):
-        # power-law tail lambda rho ~ lambda^beta below the last node: lump at its mean log
-        live = lam_w > 0
-        u_lo = float(np.min(u[live]))
-        r_lo = float(rho[live][np.argmin(u[live])])
-        beta = math.exp(u_lo) * r_lo / floor_mass if r_lo > 0 else 1.0 / (L + 1)
-        beta = min(max(beta, 1e-6), 1e6)
-        la.append(u_lo - 1.0 / beta + shift)
-        wa.append(floor_mass)
-    else:
-        floor_mass = 0.0
-    order = np.argsort(u)
-    x = np.exp(u[order] + shift)
-    dens = rho[order] * math.exp(-shift)
-    gw = (lam_w * np.exp(u + shift))[order]
-    keep = np.concatenate([[True], np.diff(x) > 0]) & np.concatenate([(lam_w > 0)[order]])
-    part = GridDensity(x[keep], dens[keep], gw[keep])
+            # down to lambda -> 0: u = hi - t^2 (smooth at the square-root edge); deep enough that
+            # the power-law tail F ~ lambda^beta below holds the last ~1e-16 of the mass
+            span = 37.0 * (L + 1) + 40.0
+            if not nu.exact:
+                # the 768-node quadrature of a smooth nu resolves M only down to lambda ~ 1e-300:
+                # below, the power-law tail carries the remaining mass
+                span = min(span, max(hi + 690.0, 1.0))
+            T = math.sqrt(span)
+            if T > 24.0:
+                # moments live within a few units of t of the top (lambda f ~ e^(-t^2)), the CDF of
+                # a deep net on the scale sqrt(L) of F ~ exp(-t^2/L): a quarter of the panels on [0, 8]
+                na = max(n_each // 4, 2)
+                edges = np.concatenate([np.linspace(0.0, 8.0, na + 1), np.linspace(8.0, T, n_each - na + 1)[1:]])
+            else:
+                edges = np.linspace(0.0, T, n_each + 1)
+            pieces.append(_piece(edges, lambda t, hi=hi: hi - t * t, lambda t: -2.0 * t, f_of))
+            u_end = hi - span  # the deepest panel end
+            bottoms.append(None)
+        tops.append(hi)
+    p0 = pieces[0]
+    if not np.isfinite(sup.intervals[0][0]):
+        if fail:
+            # smooth activations: the quadrature of nu cannot resolve the deep tail; the nodes
+            # below the highest failure carry no mass (f_of zeroed them) and are dropped, so the
+            # power law below the lowest kept node carries the rest of the mass
+            keep = p0.u > max(fail)
+            p0 = _Piece(p0.u[keep], p0.f[keep], p0.w[keep], p0.below[keep], p0.above[keep], p0.total)
+            pieces[0] = p0
+        grid = sum(p.total for p in pieces)
+        if nu.exact and nu.zero_mass > 0:
+            # F ~ c lambda^(1/L) as lambda -> 0 (v = 1 + M/p ~ lambda^(1/L)); the tail below the
+            # deepest panel end is f(u_end) / beta, ~1e-16 of the mass by the choice of span
+            tail_beta = 1.0 / L
+            tail_mass = float(p0.f[0]) * math.exp(tail_beta * (u_end - float(p0.u[0]))) / tail_beta
+        else:
+            tail_mass = max(cont_mass - grid, 0.0)
+            f_lo = float(p0.f[0])
+            tail_beta = min(max(f_lo / tail_mass, 1e-6), 1e6) if tail_mass > 0 and f_lo > 0 else 1.0 / (L + 1)
+    part = _assemble(pieces, tail_mass, tail_beta, tops, bottoms)
+    part = _shifted(part, shift)
     law = SpectralLaw(np.array(la, dtype=float).reshape(-1), np.array(wa, dtype=float).reshape(-1), part,
                       description=desc)
     law.lambda_max = math.exp(max(sup.u_top + shift, top))
     law.setting = ri
-    law.floor_mass = floor_mass
     return law
+
+
+def _shifted(part: _LogTablePart, shift: float) -> _LogTablePart:
+    """The same table for ``chi1^L lambda`` (``u`` moves by ``shift``; masses stay)."""
+    if shift == 0.0:
+        return part
+    return _LogTablePart(part.u + shift, part.F, part.S, part.f, part.node_u + shift, part.node_w,
+                         part.tail_mass, part.tail_beta, part.pid, part.p_lo + shift, part.p_hi + shift,
+                         part.p_below, part.p_above)
 
 
 def _panels(a: float, b: float, n_panels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -690,7 +981,7 @@ def _single_orthogonal(nu: _Nu, ri: RandomInit, shift: float, la: list, wa: list
     """
     law = SpectralLaw(np.concatenate([la, np.log(nu.d) + shift]), np.concatenate([wa, nu.w]),
                       description=desc + ("" if nu.exact else " (quadrature atoms)"))
-    law.lambda_max, law.setting, law.floor_mass = float(nu.d[-1] * math.exp(shift)), ri, 0.0
+    law.lambda_max, law.setting = float(nu.d[-1] * math.exp(shift)), ri
     return law
 
 
@@ -731,41 +1022,56 @@ def _fc_logs(L: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fuss_catalan_law(depth: int, *, n_grid: int = 2048, scale_log: float = 0.0) -> SpectralLaw:
-    """The Fuss-Catalan law as a :class:`SpectralLaw` (Gauss-Legendre nodes in ``t``).
+    """The Fuss-Catalan law as a :class:`SpectralLaw`, integrated exactly in the parameter.
 
-    In ``t`` the mass element ``rho |dlambda/dt| dt`` is smooth at both ends, so the nodes carry
-    the mass to round-off; nodes whose ``lambda`` underflows (``< 1e-300``, deep networks) are
-    lumped into one atom at their mean log. ``scale_log`` multiplies the law by ``exp(scale_log)``.
+    With ``s = pi/(L+1) - t`` (so that ``lambda -> 0`` is ``s -> 0``, resolved without
+    cancellation) the law reads::
+
+        log lambda = (L+1) log sin((L+1) s) - log sin(t_max - s) - L log sin(t_max + L s),
+        dF = lambda rho |d log lambda / ds| ds,   lambda rho = sin((L+1) s) sin(t_max - s) / (pi sin(t_max + L s)),
+
+    a smooth mass element on ``[0, t_max]``, ``t_max = pi/(L+1)``: Gauss-Legendre panels (graded
+    geometrically towards ``s = 0``) give the CDF at every node to round-off, both from below and
+    from above. Below the lowest panel the law is the power law ``F ~ lambda^(1/(L+1))``. Everything
+    is carried in ``log lambda``, so nodes far below ``1e-300`` keep their mass where it belongs.
+    ``scale_log`` multiplies the law by ``exp(scale_log)``.
 
     Examples
     --------
     >>> law = fuss_catalan_law(3)
     >>> round(float(law.mean()), 10), round(float(law.moment(2)), 10)
     (1.0, 4.0)
+    >>> round(float(law.cdf(1e-12)), 7)  # ~ c lambda^(1/4) in the tail
+    0.0009002
     """
     L = _depth(depth)
-    panels = max(int(n_grid) // 8, 2)
-    e = np.linspace(0.0, math.pi / (L + 1), panels + 1)
-    a, b = e[:-1, None], e[1:, None]
-    t = (0.5 * (b - a) * _GL8_X + 0.5 * (b + a)).ravel()
-    wt = (0.5 * (b - a) * _GL8_W).ravel()
-    log_lam, log_rho = _fc_logs(L, t)
-    dlog = (L + 1) ** 2 / np.tan((L + 1) * t) - 1 / np.tan(t) - L * L / np.tan(L * t)
-    mass = wt * np.exp(log_rho + log_lam) * np.abs(dlog)
-    log_lam = log_lam + scale_log
-    under = log_lam < _LOG_FLOOR
-    la, wa = [], []
-    if under.any():
-        wu = mass[under]
-        la.append(float(np.sum(wu * log_lam[under]) / np.sum(wu)))
-        wa.append(float(np.sum(wu)))
-    keep = ~under
-    x = np.exp(log_lam[keep])[::-1]
-    dens = np.exp(log_rho[keep] - scale_log)[::-1]
-    gw = (mass[keep] / np.exp(log_rho[keep] - scale_log))[::-1]
-    part = GridDensity(x, dens, gw)
-    law = SpectralLaw(np.array(la, dtype=float), np.array(wa, dtype=float), part,
-                      description=f"Fuss-Catalan, depth {L}")
-    law.lambda_max = math.exp((L + 1) * math.log(L + 1) - L * math.log(L) + scale_log)
-    law.floor_mass = float(sum(wa))
+    n_grid = _n_grid(n_grid)
+    scale_log = float(_checks.check_finite("scale_log", scale_log))
+    tm = math.pi / (L + 1)
+    # octaves from 2^-48 t_max to 2^-6 t_max (F ~ c s there, log F ~ linear in u), then uniform
+    # panels, fine enough for the Hermite interpolation of F between nodes
+    n_geo = 42
+    n_uni = max(n_grid // 8 - n_geo, 8)
+    edges = np.concatenate([tm * 0.5 ** np.arange(48, 6, -1), np.linspace(tm / 64, tm, n_uni + 1)])
+
+    def u_of(s_):
+        return (L + 1) * np.log(np.sin((L + 1) * s_)) - np.log(np.sin(tm - s_)) - L * np.log(np.sin(tm + L * s_))
+
+    def duds(s_):
+        return (L + 1) ** 2 / np.tan((L + 1) * s_) + 1.0 / np.tan(tm - s_) - L * L / np.tan(tm + L * s_)
+
+    def f_of(s_, _u):
+        return np.sin((L + 1) * s_) * np.sin(tm - s_) / (math.pi * np.sin(tm + L * s_))
+
+    with np.errstate(divide="ignore"):
+        piece = _piece(edges, u_of, duds, f_of)
+    s0 = float(edges[0])
+    # mass below the first panel: int_0^s0 of the smooth, nonzero mass element g, i.e. g(s0) s0
+    # up to a relative O(s0) = 1e-15
+    tail_mass = float(f_of(s0, None) * abs(duds(s0))) * s0
+    top = (L + 1) * math.log(L + 1) - L * math.log(L)
+    part = _assemble([piece], tail_mass, 1.0 / (L + 1), [top], [None])
+    part = _shifted(part, scale_log)
+    law = SpectralLaw(np.zeros(0), np.zeros(0), part, description=f"Fuss-Catalan, depth {L}")
+    law.lambda_max = math.exp(top + scale_log)
     return law

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from . import _checks
+from . import _checks, _hardtanh
 from .activations import Activation, get_activation
 from .laws import ContinuousPart, SpectralLaw
 
@@ -696,30 +696,8 @@ def jjt_eigenvalues(u: Any, sigma: float, depth: int, activation: str | Activati
         return np.exp(out)
 
 
-def _ht_second_moment_from_log(log_q: np.ndarray) -> np.ndarray:
-    """E_ht(q) from ``log q``, without cancellation in any regime.
-
-    * q < 0.02: ``q - (q - 1) erfc(x) - sqrt(2q/pi) exp(-x^2)``, x = 1/sqrt(2q) (E ~ q);
-    * 0.02 <= q < 4: the closed form;
-    * q >= 4: ``1 - sqrt(2/pi) sum_n (-1/2)^n/n! 2 c^(2n+1) / ((2n+1)(2n+3))`` with c = q^(-1/2),
-      i.e. ``1 - E = 2 int_0^c (1 - z^2/c^2) phi(z) dz`` expanded; the closed form would subtract
-      terms of size sqrt(q) and lose sqrt(q) 1e-16 absolutely.
-    """
-    log_q = np.asarray(log_q, dtype=np.float64)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        q = np.exp(log_q)
-        x = np.exp(-0.5 * log_q) / math.sqrt(2.0)
-        e = np.exp(-x * x)
-        small = q - (q - 1.0) * special.erfc(x) - np.sqrt(2.0 * q / math.pi) * e
-        mid = (q - 1.0) * special.erf(x) - np.sqrt(2.0 * q / math.pi) * e + 1.0
-        c = np.exp(-0.5 * np.maximum(log_q, math.log(4.0)))
-        series = np.zeros_like(c)
-        coef = 1.0  # (-1/2)^n / n!
-        for n in range(30):  # c <= 1/2: the terms fall faster than 8^-n / n!
-            series = series + coef * 2.0 * c ** (2 * n + 1) / ((2 * n + 1) * (2 * n + 3))
-            coef *= -0.5 / (n + 1)
-        large = 1.0 - math.sqrt(2.0 / math.pi) * series
-    return np.where(q < 0.02, small, np.where(q < 4.0, mid, large))
+# E_ht(q) from log q, shared with the mean-field maps (one implementation, exact for every q)
+_ht_second_moment_from_log = _hardtanh.second_moment_from_log
 
 
 def hardtanh_second_moment(q: Any) -> np.ndarray:

@@ -14,7 +14,8 @@ evaluated with a log-sum-exp so that huge atoms give finite logs and no NaN.
 
 The continuous parts are
 
-* :class:`GridDensity`: a density tabulated on a grid (used by :mod:`rmt_idinit.freeprob`);
+* :class:`GridDensity`: a density tabulated on a grid (the random-init laws of
+  :mod:`rmt_idinit.freeprob` carry their own part in ``log lambda``);
 * :class:`rmt_idinit.identity.PushforwardPart`: the exact law of ``g_L(u)^2`` for smooth
   activations, evaluated by quadrature and root finding over ``u``.
 """

@@ -27,7 +27,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 from scipy import special
 
-from . import _checks
+from . import _checks, _hardtanh
 from .activations import Activation, get_activation
 
 __all__ = [
@@ -131,15 +131,8 @@ def phi_second_moment(q: Any, activation: str | Activation = "hardtanh", **activ
 
 
 def _hardtanh_e2(q: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
-        qs = np.where(q > 0, q, 1.0)
-        x = 1.0 / np.sqrt(2.0 * qs)
-        e = np.exp(-x * x)
-        # for small q the erf form cancels; use erfc there
-        small = q - (q - 1.0) * special.erfc(x) - np.sqrt(2.0 * qs / math.pi) * e
-        big = (q - 1.0) * special.erf(x) - np.sqrt(2.0 * qs / math.pi) * e + 1.0
-        out = np.where(q < 0.02, small, big)
-    return np.where(q > 0, out, 0.0)
+    # q P(3/2, 1/(2q)) + erfc(1/sqrt(2q)): two positive terms, exact for every q (see _hardtanh)
+    return _hardtanh.second_moment(q)
 
 
 def _hardtanh_p(q: np.ndarray) -> np.ndarray:
@@ -189,10 +182,8 @@ def _e2_slope(act: Activation, q: np.ndarray) -> np.ndarray:
     if code == _LINEAR:
         return np.ones(q.shape)
     if code == _HARDTANH:
-        with np.errstate(divide="ignore", under="ignore"):
-            qs = np.where(q > 0, q, 1.0)
-            corr = np.sqrt(2.0 / (math.pi * qs)) * np.exp(-1.0 / (2.0 * qs))
-        return np.where(q > 0, _hardtanh_p(q) - corr, 1.0)
+        # E[z^2; |z| < 1/sqrt(q)] = P(3/2, 1/(2q)); erf(x) - 2x e^(-x^2)/sqrt(pi) would cancel
+        return _hardtanh.slope(q)
     if code == _ERF:
         a2 = _erf_scale(act) ** 2
         return (4.0 * a2 / math.pi) / ((1.0 + 2.0 * a2 * q) * np.sqrt(1.0 + 4.0 * a2 * q))
@@ -204,9 +195,16 @@ def _e2_slope(act: Activation, q: np.ndarray) -> np.ndarray:
 
 # --- the q-map ----------------------------------------------------------------------------------
 
+_SQRT_MAX = math.sqrt(np.finfo(np.float64).max) / 2.0  # sigma^2 (times 4) stays finite below this
+
+
 def _weights_params(sigma_w, sigma_b):
     sw = _checks.check_positive("sigma_w", sigma_w)
     sb = _checks.check_nonnegative("sigma_b", sigma_b)
+    for name, v in (("sigma_w", sw), ("sigma_b", sb)):
+        if np.any(v >= _SQRT_MAX):
+            raise ValueError(f"{name} must be < {_SQRT_MAX:.4g} so that {name}^2 and q* stay finite in "
+                             f"double precision, got {float(v[v >= _SQRT_MAX].flat[0])!r}")
     return sw, sb
 
 
@@ -340,23 +338,26 @@ def q_star(sigma_w: Any, sigma_b: Any, activation: str | Activation = "hardtanh"
     def g(q):
         return sw2 * phi_second_moment(q, act) + sb2 - q
 
+    # double the bracket until the map falls below the diagonal (q* can be ~ sigma_w^2 ~ 1e300)
     hi = np.ones(sw.shape)
-    for _ in range(200):
+    last_pos = np.zeros(sw.shape)  # the largest q tried with g(q) >= 0
+    for _ in range(1100):
         neg = g(hi) < 0
         if neg.all():
             break
+        last_pos = np.where(neg, last_pos, hi)
         hi = np.where(neg, hi, hi * 2.0)
-        if np.any(hi > 1e60):
-            bad = hi > 1e60
+        if np.any(~np.isfinite(hi)):
+            bad = ~np.isfinite(hi)
             raise ValueError(
                 f"sigma_w={float(sw[bad].flat[0])!r} (sigma_b={float(sb[bad].flat[0])!r}): the {act.name} "
-                "q-map has no finite fixed point q*")
-    lo = np.zeros(sw.shape)
+                "q-map has no fixed point q* within double precision")
+    lo = last_pos
     # When q = 0 is itself a fixed point and the map contracts there, q* = 0.
     zero_fixed = (sb2 == 0) & (np.abs(np.asarray(act.phi(np.zeros(1)))[0]) == 0)
     slope0 = sw2 * float(np.asarray(act.dphi(np.zeros(1)))[0]) ** 2
     tiny = np.full(sw.shape, 1e-300)
-    qs = _vbisect(g, np.where(zero_fixed, tiny, lo), hi)
+    qs = _vbisect(g, np.where(zero_fixed & (lo == 0), tiny, lo), hi)
     return np.where(zero_fixed & (slope0 <= 1.0) & (g(np.full(sw.shape, 1e-12)) < 0), 0.0, qs)[()]
 
 
@@ -522,6 +523,8 @@ def c_map_slope(c: Any, sigma_w: Any, sigma_b: Any = None, activation: str | Act
     """
     act = _act(activation, activation_params)
     c = _checks.check_finite("c", c)
+    if np.any(np.abs(c) > 1):
+        raise ValueError(f"c must lie in [-1, 1], got {float(c[np.abs(c) > 1].flat[0])!r}")
     sw = _checks.check_positive("sigma_w", sigma_w)
     q = _checks.check_positive("q", _fixed_q(sigma_w, sigma_b, q, act))
     c, sw, q = _checks.broadcast(c=c, sigma_w=sw, q=q)

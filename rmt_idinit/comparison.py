@@ -1,6 +1,7 @@
 """Identity versus random (orthogonal, Gaussian) initialization at matched settings.
 
-The random inits are taken at criticality with fixed point ``q* = q0`` (so that both networks see
+(This module is ``rmt_idinit.comparison``; ``rmt_idinit.compare`` is the function, whatever
+was imported first.) The random inits are taken at criticality with fixed point ``q* = q0`` (so that both networks see
 inputs of the same variance) unless ``sigma_w``/``sigma_b`` are given; identity init uses
 ``sigma`` (default 1). Pure numerics; matplotlib is imported only inside :func:`plot_compare`.
 """
@@ -11,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from . import _checks
 from .activations import Activation, get_activation
-from .freeprob import random_jjt_law
+from .freeprob import _depth, _scalar, random_jjt_law
 from .identity import jjt_law
 from .laws import SpectralLaw
 
@@ -56,7 +58,12 @@ def compare(depth: int, activation: str | Activation = "hardtanh", q0: float = 0
     (['gaussian', 'identity', 'orthogonal'], 1.866608)
     """
     act = get_activation(activation, **activation_params)
-    res = Comparison(int(depth), act.name, float(q0), float(sigma))
+    depth = _depth(depth)
+    q0 = _scalar("q0", q0, _checks.check_positive)
+    sigma = _scalar("sigma", sigma, _checks.check_positive)
+    if isinstance(weights, str) or not all(isinstance(w, str) for w in weights):
+        raise TypeError(f"weights must be a tuple of 'orthogonal'/'gaussian', got {weights!r}")
+    res = Comparison(depth, act.name, q0, sigma)
     res.laws["identity"] = jjt_law(sigma, q0, depth, act)
     for kind in weights:
         if sigma_w is None and sigma_b is None:
