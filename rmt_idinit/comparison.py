@@ -77,6 +77,8 @@ def compare(depth: int, activation: str | Activation = "hardtanh", q0: float = 0
 
 def plot_compare(result: Comparison, ax: Any = None) -> Any:
     """CDFs of the three laws on a log-lambda axis; returns the Axes (never calls ``show``)."""
+    if not isinstance(result, Comparison):
+        raise TypeError(f"result must be the Comparison returned by compare(), got {type(result).__name__}")
     import matplotlib.pyplot as plt
 
     if ax is None:

@@ -1046,7 +1046,7 @@ def fuss_catalan_law(depth: int, *, n_grid: int = 2048, scale_log: float = 0.0) 
     """
     L = _depth(depth)
     n_grid = _n_grid(n_grid)
-    scale_log = float(_checks.check_finite("scale_log", scale_log))
+    scale_log = _checks.check_scalar("scale_log", scale_log)
     tm = math.pi / (L + 1)
     # octaves from 2^-48 t_max to 2^-6 t_max (F ~ c s there, log F ~ linear in u), then uniform
     # panels, fine enough for the Hermite interpolation of F between nodes

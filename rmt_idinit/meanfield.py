@@ -90,6 +90,8 @@ def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], q: Any) -> np.nd
     >>> round(float(gaussian_expectation(lambda h: h ** 4, 2.0)), 12)
     12.0
     """
+    if not callable(f):
+        raise TypeError(f"f must be a callable of h (numpy-vectorized), got {type(f).__name__}")
     q = _checks.check_nonnegative("q", q)
     h = np.sqrt(q)[..., None] * _Z
     return np.sum(np.asarray(f(h), dtype=np.float64) * _W, axis=-1)
@@ -268,10 +270,12 @@ def q_layers(q0: Any, sigma_w: Any, sigma_b: Any, depth: int, activation: str | 
     [1.0, 1.0, 1.0]
     """
     act = _act(activation, activation_params)
-    d = int(_checks.check_depth(depth))
+    d = _checks.check_scalar_int("depth", depth)
     q = _checks.check_nonnegative("q0", q0)
     sw, sb = _weights_params(sigma_w, sigma_b)
     q, sw, sb = _checks.broadcast(q0=q, sigma_w=sw, sigma_b=sb)
+    # one float64 per layer and parameter set, plus the quadrature's working array per layer
+    _checks.check_memory(8.0 * (q.size + 1) * d, f"depth={d} over {q.size} parameter sets")
     out = np.empty(q.shape + (d,))
     with np.errstate(over="ignore"):
         for l in range(d):

@@ -292,12 +292,12 @@ def _specs() -> list[Spec]:
              {"depth": "int1", "t": "array"}))
     add(Spec("freeprob.fuss_catalan_law", freeprob.fuss_catalan_law, {"depth": 2, "n_grid": 64},
              {"depth": "int1", "n_grid": "int1", "scale_log": "finite1"}))
-    cmpmod = importlib.import_module("rmt_idinit.compare")
-    add(Spec("compare.compare", cmpmod.compare, {"depth": 2, "n_grid": 64} if "n_grid" in
+    cmpmod = importlib.import_module("rmt_idinit.comparison")
+    add(Spec("comparison.compare", cmpmod.compare, {"depth": 2, "n_grid": 64} if "n_grid" in
              inspect.signature(cmpmod.compare).parameters else {"depth": 2},
              {"depth": "int1", "activation": "activation", "q0": "pos1", "sigma": "pos1"}))
-    add(Spec("compare.plot_compare", cmpmod.plot_compare, {"result": None}, {"result": "law"}))
-    add(Spec("compare.Comparison", lambda **kw: cmpmod.Comparison(**kw), {}, {}))
+    add(Spec("comparison.plot_compare", cmpmod.plot_compare, {"result": None}, {"result": "law"}))
+    add(Spec("comparison.Comparison", lambda **kw: cmpmod.Comparison(**kw), {}, {}))
     # --- data ---
     x8 = np.arange(8.0).reshape(2, 4)
     add(Spec("data.normalize", ridata.normalize, {"x": x8, "q0": 0.5},
@@ -368,14 +368,6 @@ SPECS = _specs()
 BY_NAME = {sp.name: sp for sp in SPECS}
 # Breaches left to other branches, marked so that the integrator can flip them (strict=False:
 # they pass once the fix is merged).
-XFAIL = {
-    **{n: FREEPROB for n in ("freeprob.fuss_catalan_law", "freeprob.random_init", "freeprob.random_jjt_law",
-                             "compare.compare", "compare.plot_compare", "meanfield.gaussian_expectation",
-                             "meanfield.q_layers")},
-}
-for _n, _why in XFAIL.items():
-    BY_NAME[_n].xfail = _why
-
 # Names that take no parameter worth sweeping (constants, dataclass records, classes whose
 # constructor is swept through their factory).
 NOT_CALLED = {"FeasibleRegion", "FitResult", "DepthScales", "CriticalPoint", "RandomInit", "Comparison",
@@ -383,7 +375,7 @@ NOT_CALLED = {"FeasibleRegion", "FitResult", "DepthScales", "CriticalPoint", "Ra
               "LinearizedModel"}
 
 SUBMODULES = ("identity", "laws", "selection", "grid", "finite", "precise", "symbolic", "meanfield", "freeprob",
-              "data", "nn", "activations", "compare")
+              "data", "nn", "activations", "comparison")
 
 
 def public_callables() -> dict[str, Any]:
