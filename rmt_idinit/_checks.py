@@ -22,6 +22,8 @@ __all__ = [
     "check_int",
     "broadcast",
     "check_rng",
+    "check_memory",
+    "MEMORY_LIMIT_BYTES",
 ]
 
 
@@ -133,3 +135,20 @@ def check_rng(rng: Any) -> np.random.Generator:
     ):
         raise TypeError(f"rng must be None, an int seed or a numpy Generator, got {type(rng).__name__}")
     return np.random.default_rng(rng)
+
+
+# Largest working set one call may ask for. Arrays whose size grows with a parameter (layers
+# recorded, batch x quadrature nodes) are sized before they are allocated and refused past this.
+MEMORY_LIMIT_BYTES = 2 * 1024 ** 3
+
+
+def check_memory(name: str, value: Any, nbytes: float, what: str) -> None:
+    """Refuse a request whose arrays would exceed :data:`MEMORY_LIMIT_BYTES`.
+
+    ``name``/``value`` are the parameter that drives the size, ``what`` says what would be stored.
+    """
+    if nbytes > MEMORY_LIMIT_BYTES:
+        raise ValueError(
+            f"{name}={value} would need {nbytes / 1024 ** 3:.3g} GiB for {what}; the limit is "
+            f"{MEMORY_LIMIT_BYTES / 1024 ** 3:.3g} GiB (rmt_idinit._checks.MEMORY_LIMIT_BYTES): "
+            f"ask for fewer layers or a smaller batch")

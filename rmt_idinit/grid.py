@@ -93,7 +93,10 @@ def log_moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activatio
     with np.errstate(divide="ignore"):
         logw = np.log(wu)[None, :] - 0.5 * u[None, :] ** 2 / q[:, None] - 0.5 * np.log(2 * math.pi * q)[:, None]
     out = np.empty((s.size, q.size))
-    chunk = max(1, int(4e6 // u.size))
+    # the weighted terms are (chunk, q0, nodes): bound them by the q0 axis too
+    _checks.check_memory("q0", f"array of {q.size} values", 8.0 * 3 * q.size * u.size,
+                         "the weighted terms of one sigma on the q0 x node grid")
+    chunk = max(1, int(4e6 // (u.size * q.size)))
     for start in range(0, s.size, chunk):
         ss = s[start:start + chunk]
         lg, _ = run_layers(act, ss, np.full(ss.size, b), np.broadcast_to(u, (ss.size, u.size)), np.array([d]))
