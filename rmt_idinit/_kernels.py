@@ -53,7 +53,7 @@ def _i2f(typingctx, n):
     return types.float64(types.int64), codegen
 
 
-@njit(cache=True, inline="always", fastmath={"contract"})
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
 def vexpm1_parts(x):
     """``(p, s1, s2)`` with ``exp(x) = (1 + p) * s1 * s2`` and ``p = expm1(r)``, ``|r| <= ln2/2``.
 
@@ -87,7 +87,7 @@ def vexpm1_parts(x):
     return p, s1, s2
 
 
-@njit(cache=True, inline="always", fastmath={"contract"})
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
 def vexp(x):
     """``exp(x)`` without libm: a few ulp, correct overflow to inf and gradual underflow."""
     p, s1, s2 = vexpm1_parts(x)
@@ -95,7 +95,7 @@ def vexp(x):
     return y if x == x else x
 
 
-@njit(cache=True, inline="always", fastmath={"contract"})
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
 def vlog1p(y):
     """``log(1 + y)`` for ``0 <= y <= 1`` without libm (what softplus needs)."""
     w = 1.0 + y
@@ -119,7 +119,7 @@ def vlog1p(y):
     return lw
 
 
-@njit(cache=True, inline="always", fastmath={"contract"})
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
 def vtanh_both(h):
     """``(tanh h, 1 - tanh^2 h)`` from one reduction of ``exp(-2|h|)``.
 
@@ -138,7 +138,7 @@ def vtanh_both(h):
     return (t if h >= 0.0 else -t), d
 
 
-@njit(cache=True, inline="always", fastmath={"contract"})
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
 def vsigmoid_parts(h):
     """``(sigmoid h, sigmoid -h)``, each to a few ulp (no 1 - s cancellation)."""
     p, s1, s2 = vexpm1_parts(-abs(h))
@@ -149,7 +149,7 @@ def vsigmoid_parts(h):
     return (sp if pos else se), (se if pos else sp)
 
 
-@njit(cache=True, inline="always", fastmath={"contract"})
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
 def vsoftplus_both(h, beta):
     bh = beta * h
     p, s1, s2 = vexpm1_parts(-abs(bh))
@@ -159,7 +159,7 @@ def vsoftplus_both(h, beta):
     return y / beta, (sp if bh >= 0.0 else e * sp)
 
 
-@njit(cache=True, inline="always", fastmath={"contract"})
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
 def _expit(x):
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -240,7 +240,7 @@ def d2phi(code, h, p):
     return b * _expit(b * h) * _expit(-b * h)
 
 
-@njit(cache=True, fastmath={"contract"})
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def phi_dphi(code, h, p):
     """``(phi(h), phi'(h))`` sharing the transcendental, with the vectorizable forms above."""
     if code == 4:
@@ -250,7 +250,8 @@ def phi_dphi(code, h, p):
         return s, s * sm
     if code == 8:
         s, sm = vsigmoid_parts(h)
-        return h * s, s * (1.0 + h * sm)
+        hsm = h * sm if abs(h) < 800.0 else 0.0  # h * sigmoid(-h) -> 0, also at h = inf
+        return h * s, s * (1.0 + hsm)
     if code == 9:
         return vsoftplus_both(h, p[0])
     if code == 5:
@@ -258,18 +259,22 @@ def phi_dphi(code, h, p):
         ah = a * h
         return math.erf(ah), _TWO_OVER_SQRTPI * a * vexp(-ah * ah)
     if code == 7:
-        return h * 0.5 * math.erfc(-h * _INV_SQRT2), (0.5 * math.erfc(-h * _INV_SQRT2)
-                                                      + h * _INV_SQRT2PI * vexp(-0.5 * h * h))
+        cdf = 0.5 * math.erfc(-h * _INV_SQRT2)
+        hpdf = h * _INV_SQRT2PI * vexp(-0.5 * h * h) if abs(h) < 40.0 else 0.0  # also at h = inf
+        return h * cdf, cdf + hpdf
     return phi(code, h, p), dphi(code, h, p)
 
 
-@njit(cache=True, inline="always", fastmath={"contract"})
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def act_block(code, p, h, x, d, n):
     """``x[t], d[t] = phi(h[t]), phi'(h[t])`` for ``t < n``: one loop per activation, so that the
-    branch on ``code`` sits outside the loop and each loop body is branch-free and vectorizes."""
+    branch on ``code`` sits outside the loop and each loop body is branch-free and vectorizes
+    (results are stored one by one: numba's tuple-target store ``x[t], d[t] = ...`` does not)."""
     if code == 4:
         for t in range(n):
-            x[t], d[t] = vtanh_both(h[t])
+            xt, dt = vtanh_both(h[t])
+            x[t] = xt
+            d[t] = dt
     elif code == 6:
         for t in range(n):
             s, sm = vsigmoid_parts(h[t])
@@ -280,11 +285,13 @@ def act_block(code, p, h, x, d, n):
             ht = h[t]
             s, sm = vsigmoid_parts(ht)
             x[t] = ht * s
-            d[t] = s * (1.0 + ht * sm)
+            d[t] = s * (1.0 + (ht * sm if abs(ht) < 800.0 else 0.0))
     elif code == 9:
         beta = p[0]
         for t in range(n):
-            x[t], d[t] = vsoftplus_both(h[t], beta)
+            xt, dt = vsoftplus_both(h[t], beta)
+            x[t] = xt
+            d[t] = dt
     elif code == 0:
         for t in range(n):
             ht = h[t]
@@ -308,7 +315,9 @@ def act_block(code, p, h, x, d, n):
             d[t] = 1.0
     else:
         for t in range(n):
-            x[t], d[t] = phi_dphi(code, h[t], p)
+            xt, dt = phi_dphi(code, h[t], p)
+            x[t] = xt
+            d[t] = dt
 
 
 def builtin(code: int) -> tuple:
@@ -360,6 +369,8 @@ def user_block(both):
     @njit
     def ublock(code, p, h, x, d, n):
         for t in range(n):
-            x[t], d[t] = both(code, h[t], p)
+            xt, dt = both(code, h[t], p)
+            x[t] = xt
+            d[t] = dt
 
     return ublock

@@ -59,30 +59,61 @@ _TARGET_CHUNK_S = 0.25    # wall time per chunk of layers (Ctrl-C latency, progr
 _PROGRESS_AFTER_S = 1.0
 
 
-@njit(cache=True, inline="always", fastmath={"contract"})
-def _settled(f, fprev, h, hn, fit):
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _settled(f, fprev, dfprev, h, hn, mode):
     """Has the unit reached its fixed point, so every later layer repeats the factor ``f``?
 
-    Exact stationarity of ``h`` always qualifies (float64 iteration would repeat this layer
-    forever). Otherwise (``fit``) the fixed point must be stable: ``|f| < 1``, ``f`` unchanged to
-    a few ulp since the previous layer, and the fixed point within ``|dh| / (1 - |f|)`` (Banach)
-    close enough that phi' cannot change on the way (this also keeps a unit on a linear piece
-    from being declared converged while it is still heading for a kink).
+    ``mode`` 0: never; 1: only when ``h`` is exactly stationary (float64 iteration would repeat
+    this layer forever, ``x`` included); 2: also (the gain only) when the fixed point is stable, ``|f| < 1``, and ``f`` must be
+    at its limit ``f*`` to round-off, judged from its last step ``df = f - fprev``:
+
+    * converging: the steps shrink by ~``f`` per layer, so ``|f - f*| ~ |df| |f| / (1 - |f|)``;
+      that must be below 2 ulp;
+    * at the float64 noise floor: a step no smaller than the previous one (rounding, not
+      convergence) and ``|df| / (1 - |f|)`` within 2e-15 of ``|f|``.
+
+    The fixed point must also lie within ``|dh| / (1 - |f|)`` (Banach) close enough that phi'
+    cannot change on the way (this keeps a unit on a linear piece from being declared settled
+    while it is still heading for a kink). Bitwise ``&``/``|``: the loop stays vectorizable.
     """
     dh = hn - h
     af = abs(f)
+    # hn == h also holds for h = +-inf (an overflowed unit of an unbounded activation, whose
+    # phi' has reached its limit), where dh would be NaN
     om = 1.0 - af
-    return (dh == 0.0) or (fit and af < 1.0 and abs(f - fprev) <= _F_TOL * af
-                           and abs(dh) <= _H_RADIUS * om * (1.0 + abs(hn)))
+    adf = abs(f - fprev)
+    deep = adf <= 4.4e-16 * om
+    floor = (adf <= 2e-15 * af * om) & (adf >= dfprev)
+    return ((mode >= 1) & (hn == h)) | ((mode == 2) & (af < 1.0) & (deep | floor)
+                          & (abs(dh) <= _H_RADIUS * om * (1.0 + abs(hn))))
 
 
-@njit(cache=True, parallel=True, fastmath={"contract"})
-def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, conv, lgc, logc, xc,
-               l0, l1, record, want_x, fit, out_logg, out_x):
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _log_f_star(code, p, s, hn, f, dh):
+    """``log|f*|`` at the fixed point a settled unit is heading for.
+
+    ``h* ~ h_(l+1) + dh f / (1 - f)`` (linear convergence at rate f); evaluating phi' there
+    instead of at the last iterate gives every unit that settles on the same fixed point the same
+    factor (e.g. exactly sigma*phi'(0) at h* = 0), so ``(L - l) log|f*|`` does not turn the
+    last-ulp differences of the iterates into noise across u of size L * 1e-16.
+    """
+    af = abs(f)
+    if dh == 0.0 or af >= 1.0 or not math.isfinite(hn):
+        return math.log(af)
+    h_star = hn + dh * (f / (1.0 - f))
+    x, d = phi_dphi(code, h_star, p)
+    fs = abs(s * d)
+    # keep the extrapolation only if it is a refinement, not a jump (e.g. past a kink)
+    return math.log(fs) if abs(fs - af) <= 1e-12 * af else math.log(af)
+
+
+@njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
+def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc, xc,
+               l0, l1, record, want_x, mode, out_logg, out_x):
     """Advance every unit from layer ``l0`` to ``l1``; returns how many units are still iterated.
 
     State per unit (carried between chunks): ``h`` (pre-activation of layer l0 + 1), gain
-    ``mant * 2**expo``, previous factor ``fprev``; ``conv`` is 0 while iterated, else the layer
+    ``mant * 2**expo``, previous factor ``fprev`` and step ``dfprev``; ``conv`` is 0 while iterated, else the layer
     at which the unit settled with ``log|g|`` = ``lgc`` there, per-layer ``logc`` and ``x`` = ``xc``.
     """
     P, U = h.shape
@@ -100,6 +131,7 @@ def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, conv, lgc, logc, xc,
         mb = np.empty(_B)
         eb = np.empty(_B, dtype=np.int64)
         fb = np.empty(_B)
+        gb = np.empty(_B)
         xb = np.empty(_B)
         db = np.empty(_B)
         flag = np.zeros(_B, dtype=np.int64)
@@ -110,6 +142,7 @@ def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, conv, lgc, logc, xc,
             mb[t] = mant[i, j]
             eb[t] = expo[i, j]
             fb[t] = fprev[i, j]
+            gb[t] = dfprev[i, j]
             if conv[i, j] == 0:
                 n_act += 1
         r = r0
@@ -125,12 +158,15 @@ def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, conv, lgc, logc, xc,
                 ex = (bits & _EXP_FIELD) >> 52
                 mn = _i2f((bits & _CLEAR_EXP) | _HALF_EXP)
                 nz = m != 0.0
-                mb[t] = mn if nz else 0.0
-                eb[t] += (ex - 1022 if nz else 0) - (200 if tiny else 0)
+                fin = ex != 0x7FF   # inf/NaN stay as they are (never rescaled into a number)
+                mb[t] = (mn if fin else m) if nz else 0.0
+                eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
                 hn = s * xb[t] + b
-                ok = _settled(f, fb[t], hb[t], hn, fit) or (fit and not nz)
+                ok = _settled(f, fb[t], gb[t], hb[t], hn, mode) | ((mode == 2) & (m == 0.0))
                 flag[t] = 1 if ok else 0
+                gb[t] = abs(f - fb[t])
                 fb[t] = f
+                db[t] = hn - hb[t]   # phi' is no longer needed: keep the step of h for _log_f_star
                 hb[t] = hn
             rec = r < n_rec and record[r] == layer
             any_flag = 0
@@ -156,7 +192,7 @@ def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, conv, lgc, logc, xc,
                         conv[i, j] = layer
                         lgc[i, j] = lg
                         # a dead unit (gain exactly 0) stays dead: adding 0 keeps -inf, not NaN
-                        logc[i, j] = math.log(abs(fb[t])) if a > 0.0 else 0.0
+                        logc[i, j] = _log_f_star(code, p, s, hb[t], fb[t], db[t]) if a > 0.0 else 0.0
                         xc[i, j] = xb[t]
                         n_act -= 1
                 if rec:
@@ -177,6 +213,7 @@ def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, conv, lgc, logc, xc,
             mant[i, j] = mb[t]
             expo[i, j] = eb[t]
             fprev[i, j] = fb[t]
+            dfprev[i, j] = gb[t]
         active[k] = n_act
     return active.sum()
 
@@ -233,9 +270,9 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
     R, (P, U) = record.shape[0], u.shape
     if R == 0 or np.any(record < 1) or np.any(np.diff(record) <= 0):
         raise ValueError("record must be a non-empty strictly increasing array of layers >= 1")
-    # outputs plus the per-unit state (about 9 arrays of P x U)
+    # outputs plus the per-unit state (10 arrays of P x U)
     _checks.check_memory(name, int(record[-1]) if R == 1 else f"{R} recorded layers",
-                         8.0 * P * U * (R * (2 if want_x else 1) + 9),
+                         8.0 * P * U * (R * (2 if want_x else 1) + 10),
                          f"{R} x {P} x {U} recorded values")
     out_logg = np.empty((R, P, U))
     out_x = np.empty((R, P, U) if want_x else (1, 1, 1))
@@ -243,11 +280,13 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
     mant = np.ones((P, U))
     expo = np.zeros((P, U), dtype=np.int64)
     fprev = np.full((P, U), np.nan)
+    dfprev = np.full((P, U), np.nan)
     conv = np.zeros((P, U), dtype=np.int64)
     lgc = np.zeros((P, U))
     logc = np.zeros((P, U))
     xc = np.zeros((P, U))
     last = int(record[-1])
+    mode = 0 if not converge else (1 if want_x else 2)
     l0, n_active = 0, P * U
     rate = 2e8  # unit-layer steps/s, refined from each chunk's timing
     bar = None
@@ -259,8 +298,8 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
             else:
                 n_layers = int(min(last - l0, max(1.0, _TARGET_CHUNK_S * rate / n_active)))
             t0 = time.perf_counter()
-            new_active = run(code, act.param_array, sigma, bias, h, mant, expo, fprev, conv, lgc, logc,
-                             xc, l0, l0 + n_layers, record, want_x, bool(converge), out_logg, out_x)
+            new_active = run(code, act.param_array, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc,
+                             xc, l0, l0 + n_layers, record, want_x, mode, out_logg, out_x)
             dt = time.perf_counter() - t0
             if n_active and dt > 1e-3:
                 rate = max(1e6, n_active * n_layers / dt)
@@ -279,7 +318,7 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
 
 # --- scalar kernels: one unit at a time (root finding, densities) -----------------------------
 
-@njit(cache=True, fastmath={"contract"})
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _log_gain_scalar(code, p, s, b, u, depth):
     # the same factors, renormalization and settling test as _run_chunk, so that brackets found
     # on run_layers values and the bisection below see the same function
@@ -287,6 +326,7 @@ def _log_gain_scalar(code, p, s, b, u, depth):
     mant = 1.0
     expo = 0
     fprev = np.nan
+    dfprev = np.nan
     for layer in range(1, depth + 1):
         x, d = phi_dphi(code, h, p)
         f = s * d
@@ -298,8 +338,9 @@ def _log_gain_scalar(code, p, s, b, u, depth):
         mant = m
         expo += e - (200 if tiny else 0)
         hn = s * x + b
-        if _settled(f, fprev, h, hn, True):
-            return math.log(abs(mant)) + expo * _LN2 + (depth - layer) * math.log(abs(f))
+        if _settled(f, fprev, dfprev, h, hn, 2):
+            return math.log(abs(mant)) + expo * _LN2 + (depth - layer) * _log_f_star(code, p, s, hn, f, hn - h)
+        dfprev = abs(f - fprev)
         fprev = f
         h = hn
     return math.log(abs(mant)) + expo * _LN2
@@ -315,6 +356,7 @@ def _dlog_gain_du(code, p, s, b, u, depth):
     dh_e = 0
     total = 0.0
     fprev = np.nan
+    dfprev = np.nan
     for layer in range(1, depth + 1):
         x, d1 = phi_dphi(code, h, p)
         d2 = d2phi(code, h, p)
@@ -329,10 +371,11 @@ def _dlog_gain_du(code, p, s, b, u, depth):
         dh_e += e
         hn = s * x + b
         n_left = depth - layer
-        if n_left > 0 and abs(f) < 1.0 and _settled(f, fprev, h, hn, True):
+        if n_left > 0 and abs(f) < 1.0 and _settled(f, fprev, dfprev, h, hn, 2):
             # layers layer+1 .. depth: ratio * dh^(layer+1)/du * (1 + f + ... + f^(n_left-1))
             geo = (1.0 - f ** n_left) / (1.0 - f)
             return total + ratio * math.ldexp(dh_m, min(dh_e, 1000)) * geo
+        dfprev = abs(f - fprev)
         fprev = f
         h = hn
     return total
@@ -368,7 +411,7 @@ def _dlog_many(code, p, s, b, u, depth, out):
 
 # --- binding the kernels to an activation -----------------------------------------------------
 
-_KERNEL_NAMES = ("_run_chunk", "_log_gain_scalar", "_dlog_gain_du", "_bisect", "_refine_roots",
+_KERNEL_NAMES = ("_log_f_star", "_run_chunk", "_log_gain_scalar", "_dlog_gain_du", "_bisect", "_refine_roots",
                  "_dlog_many")
 _BUILTIN = {name: globals()[name] for name in _KERNEL_NAMES}
 
@@ -393,7 +436,7 @@ def _bound(act) -> dict:
             disp = _BUILTIN[name]
             py = disp.py_func
             fn = _pytypes.FunctionType(py.__code__, g, name, py.__defaults__, py.__closure__)
-            opts = {k: v for k, v in disp.targetoptions.items() if k in ("parallel", "fastmath")}
+            opts = {k: v for k, v in disp.targetoptions.items() if k in ("parallel", "fastmath", "error_model")}
             g[name] = njit(**opts)(fn)
         cache["recursion"] = {name: g[name] for name in _KERNEL_NAMES}
     return cache["recursion"]
