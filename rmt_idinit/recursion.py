@@ -296,13 +296,19 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
             if n_active == 0:
                 n_layers = last - l0
             else:
-                n_layers = int(min(last - l0, max(1.0, _TARGET_CHUNK_S * rate / n_active)))
+                # each chunk loads and stores the whole state (~160 bytes per unit, a few layers'
+                # worth of compute): at least 32 layers unless that would take over ~2 s
+                want = _TARGET_CHUNK_S * rate / n_active
+                floor_ = min(32.0, 8.0 * want)
+                n_layers = int(min(last - l0, max(1.0, want, floor_)))
             t0 = time.perf_counter()
             new_active = run(code, act.param_array, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc,
                              xc, l0, l0 + n_layers, record, want_x, mode, out_logg, out_x)
             dt = time.perf_counter() - t0
             if n_active and dt > 1e-3:
-                rate = max(1e6, n_active * n_layers / dt)
+                # the best rate seen: a chunk slowed by page faults or a busy machine should not
+                # shrink every later chunk into pure overhead
+                rate = max(rate if l0 > 0 else 1e6, n_active * n_layers / dt)
             l0 += n_layers
             n_active = int(new_active)
             if bar is not None:
