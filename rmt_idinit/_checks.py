@@ -212,7 +212,7 @@ def check_law(name: str, value: Any) -> Any:
 
 #: Default ceiling for one allocation whose size grows with a parameter (bytes); the environment
 #: variable ``RMT_IDINIT_MAX_BYTES`` overrides it.
-DEFAULT_MAX_BYTES = 8 * 2 ** 30
+DEFAULT_MAX_BYTES = 2 * 2 ** 30
 
 
 def memory_limit() -> int:

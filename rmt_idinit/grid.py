@@ -91,11 +91,14 @@ def log_moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activatio
         u_lo = min(u_lo, 1e-6 * math.sqrt(float(q.min())))
     u_hi = _Z_MAX * math.sqrt(float(q.max()))
     u, wu = _u_nodes(u_lo, u_hi, per_octave, symmetric)
+    # the log weights and weighted terms are (q0, nodes) per sigma: bound them before allocating
+    _checks.check_memory(8.0 * 4 * q.size * u.size,
+                         f"q0 (an array of {q.size} values: the weighted terms of one sigma on the q0 x node grid)")
     # log weights per q0: log(w_j) + log N(u_j; 0, q0)
     with np.errstate(divide="ignore"):
         logw = np.log(wu)[None, :] - 0.5 * u[None, :] ** 2 / q[:, None] - 0.5 * np.log(2 * math.pi * q)[:, None]
     out = np.empty((s.size, q.size))
-    chunk = max(1, int(4e6 // u.size))
+    chunk = max(1, int(4e6 // (u.size * q.size)))
     for start in range(0, s.size, chunk):
         ss = s[start:start + chunk]
         lg, _ = run_layers(act, ss, np.full(ss.size, b), np.broadcast_to(u, (ss.size, u.size)), np.array([d]))

@@ -211,6 +211,8 @@ def layer_alphas(sigma: Any, q0: Any, depth: int, activation: str | Activation =
     q = _checks.check_positive("q0", q0)
     b = _checks.check_finite("bias", bias)
     s, q, b = _checks.broadcast(sigma=s, q0=q, bias=b)
+    # the erf/erfc closed form holds a few (batch x depth) temporaries
+    _checks.check_memory(8.0 * 6 * max(s.size, 1) * int(d), f"depth={int(d)} (alpha^l of every layer)")
     layers = np.arange(1, int(d) + 1)
     return np.asarray(alpha(s[..., None], q[..., None], layers, activation, b[..., None], **activation_params))
 
@@ -627,6 +629,12 @@ def jjt_law(sigma: Any, q0: Any = None, depth: Any = 1, activation: str | Activa
         for i, (a_, w_) in enumerate(results):
             la[i, : a_.size], w[i, : w_.size] = a_, w_
         return SpectralLaw(la.reshape(s.shape + (k,)), w.reshape(s.shape + (k,)), description=desc)
+    # log-gains at >= 16 * len(edges) nodes per batch element (adaptive panels add more, the
+    # refinement holds a few copies): refuse a batch, e.g. depth=np.arange(1, 10**7), up front
+    n_nodes = 2 * 16 * (_base_edges(2.0 ** -20).size - 1)
+    _checks.check_memory(8.0 * 8 * s.size * n_nodes,
+                         ("depth (an array of " if d.size > 1 and np.unique(d).size > 1 else "the sigma/q0/depth batch (")
+                         + f"{s.size} laws: the log-gains of the smooth law at its quadrature nodes)")
     part = PushforwardPart(act, s, q, d, b)
     empty = np.zeros(s.shape + (0,))
     return SpectralLaw(empty, empty.copy(), part, description=desc + " (smooth)")
@@ -685,6 +693,9 @@ def jjt_eigenvalues(u: Any, sigma: float, depth: int, activation: str | Activati
         raise ValueError("sigma, depth and bias must be scalars in jjt_eigenvalues (u carries the shape)")
     from .recursion import run_layers
 
+    if all_layers:
+        _checks.check_memory(8.0 * 3 * int(d) * max(uu.size, 1),
+                             f"depth={int(d)} (the eigenvalues of every layer, all_layers=True)")
     record = np.arange(1, int(d) + 1) if all_layers else np.array([int(d)])
     lg, _ = run_layers(act, np.array([float(s)]), np.array([float(b)]), uu.reshape(1, -1), record)
     out = 2.0 * lg[:, 0, :].reshape((record.size,) + uu.shape)
@@ -757,6 +768,8 @@ def forward_moments(sigma: Any, q0: Any, depth: int, activation: str | Activatio
 
     z, wz = _z_nodes(2.0 ** -20, False)
     fs, fq, fb = s.ravel(), q.ravel(), b.ravel()
+    _checks.check_memory(8.0 * 3 * int(d) * fs.size * z.size,
+                         f"depth={int(d)} (post-activations of every layer at every quadrature node)")
     _, x = run_layers(act, fs, fb, np.sqrt(fq)[:, None] * z[None, :], np.arange(1, int(d) + 1), want_x=True)
     out = np.einsum("lpu,u->pl", x * x, wz)
     return out.reshape(s.shape + (int(d),))

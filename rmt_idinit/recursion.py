@@ -6,88 +6,227 @@ With W = sigma*I every unit follows its own scalar map (docs/theory/identity.md)
 
 and the eigenvalues of J_l J_l^T are g_l(u_i)^2. The kernels below run that map for many
 parameter sets and many u at once, recording ``log|g_l|`` and ``x^l = phi(h^l)`` at any chosen
-layers in a single pass. The gain is carried as mantissa * 2**exponent, so depths of 10^5 and
-more neither overflow nor pay a logarithm per layer.
+layers in a single pass.
+
+* The gain is carried as mantissa * 2**exponent, renormalized every layer with bit operations,
+  so any depth neither overflows nor pays a logarithm per layer.
+* Blocks of units advance together through branch-free loops that LLVM turns into SIMD code (see
+  :mod:`rmt_idinit._kernels`); blocks run on numba's threads (``NUMBA_NUM_THREADS``).
+* Depth-independent cost: once a unit sits at a *stable* fixed point to round-off (the layer
+  factor ``f = sigma*phi'(h)`` has stopped changing to a few ulp, ``|f| < 1``, and the step of
+  ``h`` is small against the contraction), every further layer multiplies the gain by the same
+  ``f``, so ``log|g_L| = log|g_l| + (L - l) log|f|``: the remaining layers cost one multiply.
+  The relative error this adds to ``log|g|`` is a few 1e-16 (the ulps of ``f``), the same
+  order as direct iteration in float64. A unit near an *unstable* fixed point (``|f| >= 1``;
+  e.g. ``u ~ 1e-300`` with sigma*phi'(0) > 1) is never taken as converged, however slowly it
+  moves; a unit whose ``h`` is exactly stationary in float64 (``u = 0``) is, since direct
+  iteration would repeat the same layer forever.
+* Slow cases keep a cost proportional to depth: units that never settle (expanding linear
+  pieces, sigma > 1 relu), and units at a parabolic fixed point (``sigma*phi'(0) = 1``, e.g.
+  tanh at sigma = 1, where ``h_l ~ sqrt(3/(2l))`` converges only algebraically). Those are
+  iterated directly, in chunks of layers that take a fraction of a second each, so Ctrl-C stops
+  them, and a tqdm bar appears once a call has run for a second.
+
+Built-in activations compile once and are cached on disk (``cache=True``; module-level kernels
+that branch on the activation's code). A user :class:`~rmt_idinit.activations.Activation` with
+Python callables gets its own copies of these kernels, compiled in each process (2-4 s).
 """
 from __future__ import annotations
 
 import math
+import time
+import types as _pytypes
 
 import numpy as np
 from numba import njit, prange
 
+from . import _checks
+from ._kernels import _f2i, _i2f, act_block, d2phi, phi_dphi
+
 __all__ = ["run_layers", "log_gain_scalar", "refine_roots", "dlog_gain_du"]
 
 _LN2 = math.log(2.0)
-_BLOCK = 8  # units interleaved per inner loop
+_B = 64                   # units per block: the SIMD loops run over these
+_TINY = 2.0 ** -900       # layer factors below this are pre-scaled so the product stays normal
+_BIG = 2.0 ** 200
+_EXP_FIELD = 0x7FF << 52
+_CLEAR_EXP = -9218868437227405313   # ~(0x7ff << 52) as int64: keeps sign and mantissa bits
+_HALF_EXP = 1022 << 52              # exponent field of [0.5, 1)
+_F_TOL = 1e-15                      # "f stopped changing": a few ulp of f
+_H_RADIUS = 2.0 ** -20              # |dh| / (1 - |f|): how far the fixed point may still be
+
+_TARGET_CHUNK_S = 0.25    # wall time per chunk of layers (Ctrl-C latency, progress updates)
+_PROGRESS_AFTER_S = 1.0
 
 
-def _make_run(both):
-    """Compile the all-layers kernel around one activation's ``(phi, phi')`` kernel.
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _settled(f, fprev, dfprev, h, hn, mode):
+    """Has the unit reached its fixed point, so every later layer repeats the factor ``f``?
 
-    The activation is captured as a closure constant rather than passed as a first-class function
-    argument: numba then calls it directly and LLVM inlines it, which is several times faster than
-    the indirect call a function-typed argument costs on every unit and layer.
+    ``mode`` 0: never; 1: only when ``h`` is exactly stationary (float64 iteration would repeat
+    this layer forever, ``x`` included); 2: also (the gain only) when the fixed point is stable, ``|f| < 1``, and ``f`` must be
+    at its limit ``f*`` to round-off, judged from its last step ``df = f - fprev``:
+
+    * converging: the steps shrink by ~``f`` per layer, so ``|f - f*| ~ |df| |f| / (1 - |f|)``;
+      that must be below 2 ulp;
+    * at the float64 noise floor: a step no smaller than the previous one (rounding, not
+      convergence) and ``|df| / (1 - |f|)`` within 2e-15 of ``|f|``.
+
+    The fixed point must also lie within ``|dh| / (1 - |f|)`` (Banach) close enough that phi'
+    cannot change on the way (this keeps a unit on a linear piece from being declared settled
+    while it is still heading for a kink). Bitwise ``&``/``|``: the loop stays vectorizable.
     """
+    dh = hn - h
+    af = abs(f)
+    # hn == h also holds for h = +-inf (an overflowed unit of an unbounded activation, whose
+    # phi' has reached its limit), where dh would be NaN
+    om = 1.0 - af
+    adf = abs(f - fprev)
+    deep = adf <= 4.4e-16 * om
+    floor = (adf <= 2e-15 * af * om) & (adf >= dfprev)
+    return ((mode >= 1) & (hn == h)) | ((mode == 2) & (af < 1.0) & (deep | floor)
+                          & (abs(dh) <= _H_RADIUS * om * (1.0 + abs(hn))))
 
-    @njit(cache=True, parallel=True)
-    def run(code, p, sigma, bias, u, record, want_x, out_logg, out_x):
-        P, U = u.shape
-        n_rec = record.shape[0]
-        last = record[n_rec - 1]
-        n_blocks = (U + _BLOCK - 1) // _BLOCK
-        for k in prange(P * n_blocks):
-            i = k // n_blocks
-            j0 = (k - i * n_blocks) * _BLOCK
-            n = min(_BLOCK, U - j0)
-            s = sigma[i]
-            b = bias[i]
-            # Several independent units advance together: each unit's layer chain is serial
-            # through one exp, and interleaving lets the CPU overlap them (2-2.5x per core).
-            h = np.empty(_BLOCK)
-            mant = np.ones(_BLOCK)
-            expo = np.zeros(_BLOCK, dtype=np.int64)
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _log_f_star(code, p, s, hn, f, dh):
+    """``log|f*|`` at the fixed point a settled unit is heading for.
+
+    ``h* ~ h_(l+1) + dh f / (1 - f)`` (linear convergence at rate f); evaluating phi' there
+    instead of at the last iterate gives every unit that settles on the same fixed point the same
+    factor (e.g. exactly sigma*phi'(0) at h* = 0), so ``(L - l) log|f*|`` does not turn the
+    last-ulp differences of the iterates into noise across u of size L * 1e-16.
+    """
+    af = abs(f)
+    if dh == 0.0 or af >= 1.0 or not math.isfinite(hn):
+        return math.log(af)
+    h_star = hn + dh * (f / (1.0 - f))
+    x, d = phi_dphi(code, h_star, p)
+    fs = abs(s * d)
+    # keep the extrapolation only if it is a refinement, not a jump (e.g. past a kink)
+    return math.log(fs) if abs(fs - af) <= 1e-12 * af else math.log(af)
+
+
+@njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
+def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc, xc,
+               l0, l1, record, want_x, mode, out_logg, out_x):
+    """Advance every unit from layer ``l0`` to ``l1``; returns how many units are still iterated.
+
+    State per unit (carried between chunks): ``h`` (pre-activation of layer l0 + 1), gain
+    ``mant * 2**expo``, previous factor ``fprev`` and step ``dfprev``; ``conv`` is 0 while iterated, else the layer
+    at which the unit settled with ``log|g|`` = ``lgc`` there, per-layer ``logc`` and ``x`` = ``xc``.
+    """
+    P, U = h.shape
+    nb = (U + _B - 1) // _B
+    n_rec = record.shape[0]
+    r0 = np.searchsorted(record, l0, side="right")
+    active = np.zeros(P * nb, dtype=np.int64)
+    for k in prange(P * nb):
+        i = k // nb
+        j0 = (k - i * nb) * _B
+        n = min(_B, U - j0)
+        s = sigma[i]
+        b = bias[i]
+        hb = np.empty(_B)
+        mb = np.empty(_B)
+        eb = np.empty(_B, dtype=np.int64)
+        fb = np.empty(_B)
+        gb = np.empty(_B)
+        xb = np.empty(_B)
+        db = np.empty(_B)
+        flag = np.zeros(_B, dtype=np.int64)
+        n_act = 0
+        for t in range(n):
+            j = j0 + t
+            hb[t] = h[i, j]
+            mb[t] = mant[i, j]
+            eb[t] = expo[i, j]
+            fb[t] = fprev[i, j]
+            gb[t] = dfprev[i, j]
+            if conv[i, j] == 0:
+                n_act += 1
+        r = r0
+        layer = l0
+        while n_act > 0 and layer < l1:
+            layer += 1
+            act_block(code, p, hb, xb, db, n)
+            for t in range(n):  # branch-free: vectorizes
+                f = s * db[t]
+                tiny = abs(f) < _TINY
+                m = mb[t] * (f * _BIG if tiny else f)
+                bits = _f2i(m)
+                ex = (bits & _EXP_FIELD) >> 52
+                mn = _i2f((bits & _CLEAR_EXP) | _HALF_EXP)
+                nz = m != 0.0
+                fin = ex != 0x7FF   # inf/NaN stay as they are (never rescaled into a number)
+                mb[t] = (mn if fin else m) if nz else 0.0
+                eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
+                hn = s * xb[t] + b
+                ok = _settled(f, fb[t], gb[t], hb[t], hn, mode) | ((mode == 2) & (m == 0.0))
+                flag[t] = 1 if ok else 0
+                gb[t] = abs(f - fb[t])
+                fb[t] = f
+                db[t] = hn - hb[t]   # phi' is no longer needed: keep the step of h for _log_f_star
+                hb[t] = hn
+            rec = r < n_rec and record[r] == layer
+            any_flag = 0
             for t in range(n):
-                h[t] = s * u[i, j0 + t]
-            r = 0
-            for layer in range(1, last + 1):
-                renorm = layer & 15 == 0
-                rec = layer == record[r]
+                any_flag |= flag[t]
+            if rec or any_flag != 0:
                 for t in range(n):
-                    x, d = both(code, h[t], p)
-                    m = mant[t] * (s * d)
-                    # renormalize every 16 layers (|s*d| < 2^60 keeps 16 products in range)
-                    if (renorm or m > 1e250 or m < 1e-250) and m != 0.0:
-                        mm, e = math.frexp(m)
-                        m = mm
-                        expo[t] += e
-                    mant[t] = m
+                    j = j0 + t
+                    c = conv[i, j]
+                    if c != 0:
+                        if rec:
+                            out_logg[r, i, j] = lgc[i, j] + (layer - c) * logc[i, j]
+                            if want_x:
+                                out_x[r, i, j] = xc[i, j]
+                        continue
+                    a = abs(mb[t])
+                    lg = (math.log(a) + eb[t] * _LN2) if a > 0.0 else -np.inf
                     if rec:
-                        a = abs(m)
-                        out_logg[r, i, j0 + t] = (math.log(a) + expo[t] * _LN2) if a > 0.0 else -np.inf
+                        out_logg[r, i, j] = lg
                         if want_x:
-                            out_x[r, i, j0 + t] = x
-                    h[t] = s * x + b
+                            out_x[r, i, j] = xb[t]
+                    if flag[t] != 0:
+                        conv[i, j] = layer
+                        lgc[i, j] = lg
+                        # a dead unit (gain exactly 0) stays dead: adding 0 keeps -inf, not NaN
+                        logc[i, j] = _log_f_star(code, p, s, hb[t], fb[t], db[t]) if a > 0.0 else 0.0
+                        xc[i, j] = xb[t]
+                        n_act -= 1
                 if rec:
                     r += 1
-                    if r == n_rec:
-                        break
+        # every unit of the block has settled: the records left in this chunk in closed form
+        while r < n_rec and record[r] <= l1:
+            rl = record[r]
+            for t in range(n):
+                j = j0 + t
+                c = conv[i, j]
+                out_logg[r, i, j] = lgc[i, j] + (rl - c) * logc[i, j]
+                if want_x:
+                    out_x[r, i, j] = xc[i, j]
+            r += 1
+        for t in range(n):
+            j = j0 + t
+            h[i, j] = hb[t]
+            mant[i, j] = mb[t]
+            expo[i, j] = eb[t]
+            fprev[i, j] = fb[t]
+            dfprev[i, j] = gb[t]
+        active[k] = n_act
+    return active.sum()
 
-    return run
+
+def _progress_bar(total, initial, desc):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="layer", desc=desc, leave=False,
+                dynamic_ncols=True, mininterval=0.5)
 
 
-_RUNNERS: dict = {}
-
-
-def _runner(act):
-    both = act.kernels()[4]
-    key = id(both)
-    if key not in _RUNNERS:
-        _RUNNERS[key] = (both, _make_run(both))  # keep `both` alive so its id stays unique
-    return _RUNNERS[key][1]
-
-
-def run_layers(act, sigma, bias, u, record, want_x=False):
+def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, progress=None,
+               name="depth"):
     """Run the scalar layer map for parameter sets ``i`` and inputs ``u[i, j]``.
 
     Parameters
@@ -99,7 +238,14 @@ def run_layers(act, sigma, bias, u, record, want_x=False):
     record : (R,) int array
         Strictly increasing layers (1-based) at which to record.
     want_x : bool
-        Also record the post-activations ``x^l = phi(h^l)``.
+        Also record the post-activations ``x^l = phi(h^l)``. Then a unit is finished in closed
+        form only when its ``h`` is exactly stationary (``x`` keeps converging otherwise).
+    converge : bool
+        Finish settled units in closed form (default); False iterates every layer.
+    progress : bool, optional
+        Show a tqdm bar (None: only once the call has run for a second).
+    name : str
+        Parameter named in the refusal when the outputs would exceed the memory limit.
 
     Returns
     -------
@@ -115,66 +261,140 @@ def run_layers(act, sigma, bias, u, record, want_x=False):
     >>> np.exp(lg[:, 0, 0]).round(12).tolist()
     [2.0, 8.0]
     """
-    run = _runner(act)
+    run = _bound(act)["_run_chunk"]
     code = act.kernels()[3]
     sigma = np.ascontiguousarray(sigma, dtype=np.float64)
     bias = np.ascontiguousarray(bias, dtype=np.float64)
     u = np.ascontiguousarray(u, dtype=np.float64)
     record = np.ascontiguousarray(record, dtype=np.int64)
     R, (P, U) = record.shape[0], u.shape
+    if R == 0 or np.any(record < 1) or np.any(np.diff(record) <= 0):
+        raise ValueError("record must be a non-empty strictly increasing array of layers >= 1")
+    # outputs plus the per-unit state (10 arrays of P x U)
+    _checks.check_memory(8.0 * P * U * (R * (2 if want_x else 1) + 10),
+                         (f"{name}={int(record[-1])}" if R == 1 else f"{name} ({R} recorded layers)")
+                         + f" ({R} x {P} x {U} recorded values)")
     out_logg = np.empty((R, P, U))
     out_x = np.empty((R, P, U) if want_x else (1, 1, 1))
-    run(code, act.param_array, sigma, bias, u, record, want_x, out_logg, out_x)
+    h = sigma[:, None] * u
+    mant = np.ones((P, U))
+    expo = np.zeros((P, U), dtype=np.int64)
+    fprev = np.full((P, U), np.nan)
+    dfprev = np.full((P, U), np.nan)
+    conv = np.zeros((P, U), dtype=np.int64)
+    lgc = np.zeros((P, U))
+    logc = np.zeros((P, U))
+    xc = np.zeros((P, U))
+    last = int(record[-1])
+    mode = 0 if not converge else (1 if want_x else 2)
+    l0, n_active = 0, P * U
+    rate = 2e8  # unit-layer steps/s, refined from each chunk's timing
+    bar = None
+    t_start = time.perf_counter()
+    try:
+        while l0 < last:
+            if n_active == 0:
+                n_layers = last - l0
+            else:
+                # each chunk loads and stores the whole state (~160 bytes per unit, a few layers'
+                # worth of compute): at least 32 layers unless that would take over ~2 s
+                want = _TARGET_CHUNK_S * rate / n_active
+                floor_ = min(32.0, 8.0 * want)
+                n_layers = int(min(last - l0, max(1.0, want, floor_)))
+            t0 = time.perf_counter()
+            new_active = run(code, act.param_array, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc,
+                             xc, l0, l0 + n_layers, record, want_x, mode, out_logg, out_x)
+            dt = time.perf_counter() - t0
+            if n_active and dt > 1e-3:
+                # the best rate seen: a chunk slowed by page faults or a busy machine should not
+                # shrink every later chunk into pure overhead
+                rate = max(rate if l0 > 0 else 1e6, n_active * n_layers / dt)
+            l0 += n_layers
+            n_active = int(new_active)
+            if bar is not None:
+                bar.update(n_layers)
+            elif (progress or (progress is None and time.perf_counter() - t_start > _PROGRESS_AFTER_S)) \
+                    and l0 < last:
+                bar = _progress_bar(last, l0, f"{act.name} layers ({n_active} units iterating)")
+    finally:
+        if bar is not None:
+            bar.close()
     return out_logg, (out_x if want_x else None)
 
 
-@njit(cache=True)
-def _log_gain_scalar(phi, dphi, code, p, s, b, u, depth):
+# --- scalar kernels: one unit at a time (root finding, densities) -----------------------------
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _log_gain_scalar(code, p, s, b, u, depth):
+    # the same factors, renormalization and settling test as _run_chunk, so that brackets found
+    # on run_layers values and the bisection below see the same function
     h = s * u
     mant = 1.0
     expo = 0
+    fprev = np.nan
+    dfprev = np.nan
     for layer in range(1, depth + 1):
-        mant *= s * dphi(code, h, p)
+        x, d = phi_dphi(code, h, p)
+        f = s * d
+        tiny = abs(f) < _TINY
+        mant *= f * _BIG if tiny else f
         if mant == 0.0:
             return -np.inf
-        if layer & 15 == 0 or mant > 1e250 or mant < 1e-250:
-            m, e = math.frexp(mant)
-            mant = m
-            expo += e
-        h = s * phi(code, h, p) + b
+        m, e = math.frexp(mant)
+        mant = m
+        expo += e - (200 if tiny else 0)
+        hn = s * x + b
+        if _settled(f, fprev, dfprev, h, hn, 2):
+            return math.log(abs(mant)) + expo * _LN2 + (depth - layer) * _log_f_star(code, p, s, hn, f, hn - h)
+        dfprev = abs(f - fprev)
+        fprev = f
+        h = hn
     return math.log(abs(mant)) + expo * _LN2
 
 
 @njit(cache=True)
-def _dlog_gain_du(phi, dphi, d2phi, code, p, s, b, u, depth):
+def _dlog_gain_du(code, p, s, b, u, depth):
     # d/du log|g_L| = sum_l phi''(h^l)/phi'(h^l) * dh^l/du, with dh^1/du = sigma and
     # dh^(l+1)/du = sigma*phi'(h^l)*dh^l/du; dh/du is carried as mantissa*2**expo like the gain.
+    # Past a stable fixed point dh^l/du falls geometrically by f: the tail is a geometric sum.
     h = s * u
     dh_m = s
     dh_e = 0
     total = 0.0
+    fprev = np.nan
+    dfprev = np.nan
     for layer in range(1, depth + 1):
-        d1 = dphi(code, h, p)
+        x, d1 = phi_dphi(code, h, p)
         d2 = d2phi(code, h, p)
         if d1 == 0.0:
             return np.nan
-        total += d2 / d1 * math.ldexp(dh_m, dh_e) if dh_e < 1000 else d2 / d1 * dh_m * math.inf
-        dh_m *= s * d1
+        ratio = d2 / d1
+        total += ratio * math.ldexp(dh_m, dh_e) if dh_e < 1000 else ratio * dh_m * math.inf
+        f = s * d1
+        dh_m *= f
         m, e = math.frexp(dh_m)
         dh_m = m
         dh_e += e
-        h = s * phi(code, h, p) + b
+        hn = s * x + b
+        n_left = depth - layer
+        if n_left > 0 and abs(f) < 1.0 and _settled(f, fprev, dfprev, h, hn, 2):
+            # layers layer+1 .. depth: ratio * dh^(layer+1)/du * (1 + f + ... + f^(n_left-1))
+            geo = (1.0 - f ** n_left) / (1.0 - f)
+            return total + ratio * math.ldexp(dh_m, min(dh_e, 1000)) * geo
+        dfprev = abs(f - fprev)
+        fprev = f
+        h = hn
     return total
 
 
 @njit(cache=True)
-def _bisect(phi, dphi, code, p, s, b, depth, lo, hi, f_lo, level):
+def _bisect(code, p, s, b, depth, lo, hi, f_lo, level):
     # Root of log|g(u)| - level on [lo, hi] where the sign changes; 100 halvings reach round-off.
     for _ in range(200):
         mid = 0.5 * (lo + hi)
         if mid == lo or mid == hi:
             break
-        f_mid = _log_gain_scalar(phi, dphi, code, p, s, b, mid, depth) - level
+        f_mid = _log_gain_scalar(code, p, s, b, mid, depth) - level
         if (f_mid <= 0.0) == (f_lo <= 0.0):
             lo = mid
             f_lo = f_mid
@@ -184,41 +404,75 @@ def _bisect(phi, dphi, code, p, s, b, depth, lo, hi, f_lo, level):
 
 
 @njit(cache=True, parallel=True)
-def _refine_roots(phi, dphi, code, p, s, b, depth, lo, hi, f_lo, level, out):
+def _refine_roots(code, p, s, b, depth, lo, hi, f_lo, level, out):
     for k in prange(lo.shape[0]):
-        out[k] = _bisect(phi, dphi, code, p, s[k], b[k], depth[k], lo[k], hi[k], f_lo[k], level[k])
+        out[k] = _bisect(code, p, s[k], b[k], depth[k], lo[k], hi[k], f_lo[k], level[k])
 
 
 @njit(cache=True, parallel=True)
-def _dlog_many(phi, dphi, d2phi, code, p, s, b, u, depth, out):
+def _dlog_many(code, p, s, b, u, depth, out):
     for k in prange(u.shape[0]):
-        out[k] = _dlog_gain_du(phi, dphi, d2phi, code, p, s[k], b[k], u[k], depth[k])
+        out[k] = _dlog_gain_du(code, p, s[k], b[k], u[k], depth[k])
+
+
+# --- binding the kernels to an activation -----------------------------------------------------
+
+_KERNEL_NAMES = ("_log_f_star", "_run_chunk", "_log_gain_scalar", "_dlog_gain_du", "_bisect", "_refine_roots",
+                 "_dlog_many")
+_BUILTIN = {name: globals()[name] for name in _KERNEL_NAMES}
+
+
+def _bound(act) -> dict:
+    """The kernels for ``act``: the cached module-level ones for built-ins; for a user activation,
+    copies of the same Python code whose globals name its own numba functions instead.
+
+    Kernels taking activation functions as arguments or closures would be keyed on objects that
+    differ in every process, so numba's disk cache could never serve them.
+    """
+    if act._code >= 0:
+        return _BUILTIN
+    cache = act._kernel_cache
+    if "recursion" not in cache:
+        from ._kernels import user_block
+
+        uphi, udphi, ud2phi, _, uboth = act.kernels()
+        g = dict(globals())
+        g.update(phi_dphi=uboth, d2phi=ud2phi, act_block=user_block(uboth))
+        for name in _KERNEL_NAMES:
+            disp = _BUILTIN[name]
+            py = disp.py_func
+            fn = _pytypes.FunctionType(py.__code__, g, name, py.__defaults__, py.__closure__)
+            opts = {k: v for k, v in disp.targetoptions.items() if k in ("parallel", "fastmath", "error_model")}
+            g[name] = njit(**opts)(fn)
+        cache["recursion"] = {name: g[name] for name in _KERNEL_NAMES}
+    return cache["recursion"]
 
 
 def refine_roots(act, sigma, bias, depth, lo, hi, f_lo, level):
     """Bisect ``log|g_depth(u)| = level`` on brackets ``[lo, hi]`` (all arrays of one length)."""
-    f, df, _, code, _ = act.kernels()
+    code = act.kernels()[3]
     out = np.empty(np.shape(lo))
     arrs = [np.ascontiguousarray(a, dtype=np.float64) for a in (sigma, bias)]
-    _refine_roots(f, df, code, act.param_array, arrs[0], arrs[1],
-                  np.ascontiguousarray(depth, dtype=np.int64),
-                  np.ascontiguousarray(lo, dtype=np.float64), np.ascontiguousarray(hi, dtype=np.float64),
-                  np.ascontiguousarray(f_lo, dtype=np.float64),
-                  np.ascontiguousarray(level, dtype=np.float64), out)
+    _bound(act)["_refine_roots"](
+        code, act.param_array, arrs[0], arrs[1], np.ascontiguousarray(depth, dtype=np.int64),
+        np.ascontiguousarray(lo, dtype=np.float64), np.ascontiguousarray(hi, dtype=np.float64),
+        np.ascontiguousarray(f_lo, dtype=np.float64), np.ascontiguousarray(level, dtype=np.float64), out)
     return out
 
 
 def dlog_gain_du(act, sigma, bias, depth, u):
     """``d log|g_depth(u)| / du`` for arrays of equal length (needs phi'')."""
-    f, df, d2f, code, _ = act.kernels()
+    code = act.kernels()[3]
     out = np.empty(np.shape(u))
-    _dlog_many(f, df, d2f, code, act.param_array,
-               np.ascontiguousarray(sigma, dtype=np.float64), np.ascontiguousarray(bias, dtype=np.float64),
-               np.ascontiguousarray(u, dtype=np.float64), np.ascontiguousarray(depth, dtype=np.int64), out)
+    _bound(act)["_dlog_many"](
+        code, act.param_array, np.ascontiguousarray(sigma, dtype=np.float64),
+        np.ascontiguousarray(bias, dtype=np.float64), np.ascontiguousarray(u, dtype=np.float64),
+        np.ascontiguousarray(depth, dtype=np.int64), out)
     return out
 
 
 def log_gain_scalar(act, sigma: float, bias: float, u: float, depth: int) -> float:
     """``log|g_depth(u)|`` for one unit (``-inf`` when a layer's phi' is 0)."""
-    f, df, _, code, _ = act.kernels()
-    return _log_gain_scalar(f, df, code, act.param_array, float(sigma), float(bias), float(u), int(depth))
+    code = act.kernels()[3]
+    return _bound(act)["_log_gain_scalar"](code, act.param_array, float(sigma), float(bias), float(u),
+                                           int(depth))
