@@ -97,14 +97,14 @@ def _theory_vs_torch(dim, k, act, padding_mode, sigma=1.05, bias=0.1, depth=4, s
 def test_dirac_stack_jacobian_is_the_theory(act):
     # every activation, Conv1d and Conv2d, kernel sizes 1/3/5 and all four padding modes: J is exactly
     # diagonal at init (only the centre tap is non-zero, so padding is never read) and its squared
-    # diagonal is jjt_eigenvalues to round-off (the closed forms are exact, so only rounding remains)
+    # diagonal is jjt_eigenvalues to round-off (the closed forms are exact, so only rounding remains).
+    # The full product of cases runs in validation/cnn.py; here Conv1d is checked at k = 3.
     worst = 0.0
-    for dim in (1, 2):
-        for k in (1, 3, 5):
-            for mode in ("zeros", "reflect", "replicate", "circular"):
-                off, rel = _theory_vs_torch(dim, k, act, mode, seed=dim * 10 + k)
-                assert off == 0.0, (dim, k, mode)
-                worst = max(worst, rel)
+    for dim, k in ((1, 3), (2, 1), (2, 3), (2, 5)):
+        for mode in ("zeros", "reflect", "replicate", "circular"):
+            off, rel = _theory_vs_torch(dim, k, act, mode, seed=dim * 10 + k)
+            assert off == 0.0, (dim, k, mode)
+            worst = max(worst, rel)
     assert worst <= 1e-12, worst
 
 
@@ -159,7 +159,7 @@ def test_interpretable_cnn_mirrors_the_mlp():
     torch.manual_seed(0)
     m = InterpretableCNN(1, 3, depth=3, image_shape=(5, 5), logit_scale=2.0).double()
     x = torch.rand(6, 1, 5, 5, dtype=torch.float64)
-    assert float(m(x).abs().max()) == 0.0
+    assert float(m(x).detach().abs().max()) == 0.0
     assert torch.equal(contribution_maps(m, x, kind="raw")[:, -1], x)  # the image part is the input at init
     with torch.no_grad():
         for p in m.parameters():

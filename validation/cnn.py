@@ -599,8 +599,8 @@ def _guard(report: dict[str, Any], name: str, fn) -> Any:
         report.setdefault("section_seconds", {})[name] = time.perf_counter() - t0
 
 
-def run(cfg: Config) -> dict[str, Any]:
-    """All sections; ``cnn.json`` and the PNGs in ``cfg.out``."""
+def run(cfg: Config, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """All sections; ``cnn.json`` and the PNGs in ``cfg.out`` (``data``: from :func:`load_data`, reused)."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     threads = set_threads(cfg.threads)
@@ -609,7 +609,7 @@ def run(cfg: Config) -> dict[str, Any]:
                            "threads": threads, "class_names": list(FASHION_CLASSES)}
     rep["dirac"] = _guard(rep, "dirac", lambda: dirac_section(cfg))
     rep["linearize"] = _guard(rep, "linearize", lambda: linearize_section(cfg))
-    data = load_data(cfg)
+    data = load_data(cfg) if data is None else data
     rep["captum"] = _guard(rep, "captum", lambda: captum_section(cfg, data["xte"]))
     got = _guard(rep, "feature_subsets", lambda: feature_section(cfg, data, out))
     figures = []
