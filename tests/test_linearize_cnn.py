@@ -136,3 +136,45 @@ def test_bad_arguments():
         linearize(m, torch.zeros(1, 1, 4, 4), chunk_size=0)
     with pytest.raises(ValueError, match="non-empty"):
         linearize(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()), torch.zeros(0, 1, 5, 5))
+
+
+class _Zoo(nn.Module):
+    """Every supported layer kind once: 1-d and 2-d pools (plain, adaptive), BatchNorm2d, ReLU6, Identity,
+    cat with a constant, padding, slicing, transpose, mean/sum, scalar arithmetic."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv1d(2, 3, 3, padding=1, padding_mode="circular")
+        self.p1 = nn.MaxPool1d(2)
+        self.p2 = nn.AdaptiveMaxPool1d(3)
+        self.c2 = nn.Conv2d(1, 2, 3, padding=1, padding_mode="replicate")
+        self.bn = nn.BatchNorm2d(2)
+        self.act = nn.ReLU6()
+        self.idt = nn.Identity()
+        self.p3 = nn.AvgPool2d(2, ceil_mode=True)
+        self.p4 = nn.AdaptiveAvgPool2d((2, 1))
+        self.fc = nn.Linear(3 * 3 + 2 * 2 + 3 + 2, 4)
+
+    def forward(self, x):  # x: (batch, 2, 12)
+        a = self.p2(self.p1(F.hardtanh(self.c1(x), -0.5, 2.0)))                  # (b, 3, 3)
+        img = torch.cat([x, torch.zeros_like(x)], 1).view(x.size(0), 1, 8, 6)   # constant channel block
+        b = self.p4(self.p3(self.act(self.bn(self.c2(F.pad(img, (1, 1, 0, 0)))))))  # (b, 2, 2, 1)
+        c = torch.flatten(a.transpose(1, 2), 1)
+        d = self.idt(b).squeeze(-1).reshape(x.shape[0], -1) * 0.5 - 1.0
+        e = x[:, :, 2:5].mean(2) + F.leaky_relu(x.sum(2), 0.3)                 # (b, 2)
+        f = F.max_pool2d(b, (2, 1)).flatten(1)                                    # (b, 2)
+        return self.fc(torch.cat([c, d, torch.relu(a[:, :, 0] - f.sum(1, keepdim=True)), e], 1))
+
+
+def test_every_supported_layer_kind():
+    torch.manual_seed(5)
+    m = _Zoo().double()
+    with torch.no_grad():
+        m.bn.running_mean.normal_()
+        m.bn.running_var.uniform_(0.5, 2.0)
+    m.eval()
+    x = torch.randn(200, 2, 12, dtype=torch.float64)
+    lin = linearize(m, x)
+    assert _rel(lin, x, m(x).detach()) <= 1e-10
+    J = torch.autograd.functional.jacobian(lambda z: m(z).sum(0), x[:3]).reshape(4, 3, -1).transpose(0, 1)
+    torch.testing.assert_close(lin.weight[:3], J, rtol=1e-12, atol=1e-13)
