@@ -178,3 +178,13 @@ def test_every_supported_layer_kind():
     assert _rel(lin, x, m(x).detach()) <= 1e-10
     J = torch.autograd.functional.jacobian(lambda z: m(z).sum(0), x[:3]).reshape(4, 3, -1).transpose(0, 1)
     torch.testing.assert_close(lin.weight[:3], J, rtol=1e-12, atol=1e-13)
+
+
+def test_dense_size_is_bounded_up_front(monkeypatch):
+    from rmt_idinit.nn import graph_linearize
+
+    monkeypatch.setattr(graph_linearize, "_MAX_DENSE", 1000)
+    m = IdentityCNN(1, 2, 1, (10, 10))
+    with pytest.raises(ValueError, match="linearize_operator"):
+        linearize(m, torch.zeros(2, 1, 10, 10))  # 2 * 10 * 100 = 2000 numbers
+    assert linearize(m, torch.zeros(1, 1, 10, 10)).weight.shape == (1, 10, 100)

@@ -90,8 +90,8 @@ class Config:
 
 PRESETS: dict[str, dict[str, Any]] = {
     # tests: seconds
-    "quick": dict(dirac_depth=3, dirac_activations=("hardtanh", "tanh"), dirac_kernels=(3,), n_linearize=50, captum_images=5, side=7, depths=(1, 2), n_train=400,
-                  n_test=200, steps=30, random_seeds=3, tsne_n_train=300, tsne_steps=20, tsne_batch=100,
+    "quick": dict(dirac_depth=3, dirac_activations=("hardtanh", "tanh"), dirac_kernels=(3,), n_linearize=50,
+                  captum_images=5, side=7, depths=(1, 2), n_train=400, n_test=200, steps=30, random_seeds=3, tsne_n_train=300, tsne_steps=20, tsne_batch=100,
                   tsne_points=150),
     # the README numbers: minutes on 2 shared cores
     "cpu": dict(dirac_depth=10, n_linearize=1000, captum_images=50, side=14, depths=(1, 2, 4, 8), n_train=10000,

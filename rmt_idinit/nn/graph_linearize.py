@@ -31,7 +31,7 @@ from torch import fx, nn
 
 from .activations import Erf
 
-__all__ = ["FrozenPattern", "LinearizedOperator", "graph_linearize", "linearize_operator"]
+__all__ = ["FrozenPattern", "LinearizedOperator", "dense_linearization", "linearize_operator"]
 
 _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -101,6 +101,9 @@ class _Dep:
 
     def __init__(self, val: torch.Tensor, beta: torch.Tensor) -> None:
         self.val, self.beta = val, beta
+        _Dep.largest = max(_Dep.largest, val[0].numel() if val.dim() else 1)
+
+    largest = 0  # numel of the largest per-sample activation seen in the current pass 1
 
 
 def _describe(node: fx.Node, mod: nn.Module | None = None) -> str:
@@ -178,8 +181,10 @@ class FrozenPattern:
         placeholders = [n for n in nodes if n.op == "placeholder"]
         if len(placeholders) != 1:
             raise ValueError(f"linearize needs a model with exactly one input, got {len(placeholders)}")
+        _Dep.largest = 0
         with torch.no_grad():
             out = self._forward(nodes, x)
+        self.largest = _Dep.largest  # bounds the memory of pass 2 per direction
         self.output = out.val.reshape(self.batch, -1)
         self.bias = out.beta.reshape(self.batch, -1)
         self.n_out = self.output.shape[1]
@@ -532,12 +537,15 @@ def _prepare(model: nn.Module, x: torch.Tensor, dtype: torch.dtype | None) -> tu
     return model, x.to(dtype)
 
 
-def _basis_chunk(n_in: int, rows: int, per_row: int, budget: float = 2.0**27) -> int:
+_MAX_DENSE = 2**31  # numbers (16 GiB in float64) in a dense W_x; beyond that use linearize_operator
+
+
+def _basis_chunk(n_in: int, rows: int, per_row: int, budget: float = 2.0**24) -> int:
     """Basis directions per pass, so that rows * m * per_row numbers stay within ``budget``."""
     return int(max(1, min(n_in, budget // max(rows * per_row, 1))))
 
 
-def graph_linearize(
+def dense_linearization(
     model: nn.Module,
     x: torch.Tensor,
     *,
@@ -554,6 +562,14 @@ def graph_linearize(
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"chunk_size must be an integer >= 1 or None, got {chunk_size!r}")
     model, x = _prepare(model, x, dtype)
+    n_in = int(np.prod(x.shape[1:]))
+    with torch.no_grad():
+        n_out = FrozenPattern(model, x[:1]).n_out
+    if x.shape[0] * n_out * n_in > _MAX_DENSE:
+        raise ValueError(
+            f"a dense W_x of shape ({x.shape[0]}, {n_out}, {n_in}) has more than {_MAX_DENSE} numbers; "
+            "pass fewer inputs at a time, or use linearize_operator(model, x) for W_x v and W_x^T u"
+        )
     step = chunk_size or x.shape[0]
     ws, bs = [], []
     for start in range(0, x.shape[0], step):
@@ -570,7 +586,7 @@ def graph_linearize(
             W = torch.stack(rows, dim=1)
         else:
             W = x.new_empty((B, n_out, n_in))
-            m = _basis_chunk(n_in, B, n_in + n_out)
+            m = _basis_chunk(n_in, B, 2 * fp.largest + n_out)  # two live activations per node, at most
             eye = torch.eye(n_in, dtype=x.dtype, device=x.device)
             with torch.no_grad():
                 for j in range(0, n_in, m):

@@ -242,11 +242,11 @@ def linearize(
                 f"layer={layer!r}, output={output!r})"
             )
         from .conv import IdentityCNN, InterpretableCNN
-        from .graph_linearize import graph_linearize
+        from .graph_linearize import dense_linearization
 
         if isinstance(model, (IdentityCNN, InterpretableCNN)) and isinstance(x, torch.Tensor):
             x = model.pad(x)[:, : model.in_channels]  # checks the shape; flat or 1-sample inputs take the image shape
-        return Linearization(*graph_linearize(model, x, chunk_size=chunk_size, dtype=dtype, mode=mode))
+        return Linearization(*dense_linearization(model, x, chunk_size=chunk_size, dtype=dtype, mode=mode))
     steps, rows, scale, n_in = _steps(model, layer, output)
     acts = [s[1] for s in steps if s[0] == "act"]
     for a in acts:
