@@ -188,3 +188,8 @@ def test_dense_size_is_bounded_up_front(monkeypatch):
     with pytest.raises(ValueError, match="linearize_operator"):
         linearize(m, torch.zeros(2, 1, 10, 10))  # 2 * 10 * 100 = 2000 numbers
     assert linearize(m, torch.zeros(1, 1, 10, 10)).weight.shape == (1, 10, 100)
+
+
+def test_batch_axis_must_survive():
+    with pytest.raises(ValueError, match=r"module '1'.*batch axis"):
+        linearize(nn.Sequential(nn.Conv1d(1, 2, 3), nn.Flatten(0)), torch.randn(3, 1, 5))

@@ -109,6 +109,8 @@ class _Dep:
 def _describe(node: fx.Node, mod: nn.Module | None = None) -> str:
     if mod is not None:
         return f"module '{node.target}' ({type(mod).__name__}: {mod!r})"
+    if node.op == "call_module":
+        return f"module '{node.target}'"
     target = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", repr(node.target))
     return f"operation '{target}' ({node.op} in node '{node.name}')"
 
@@ -353,6 +355,7 @@ class FrozenPattern:
             self.records[node] = idx
             return _Dep(val, _gather(a.beta, idx))
         if isinstance(mod, _RESHAPE_MODULES):
+            self._check_batch(node, val)
             self.records[node] = tuple(val.shape)
             return _Dep(val, mod(a.beta))
         raise _unsupported(node, mod, "not piecewise linear (or not supported)")
