@@ -417,12 +417,16 @@ def tsne_section(cfg: Config, data, out: Path) -> tuple[dict[str, Any], dict[str
     else:
         opt = torch.optim.Adam(net.parameters(), lr=1e-3)
         t0 = time.perf_counter()
+        # fixed batches with their affinities computed once (as in parametric t-SNE, van der Maaten 2009):
+        # the bandwidth search costs ~60 softmaxes of batch^2 entries, far more than a training step
+        perm = torch.randperm(len(x_all), generator=g)
+        n_b = max(1, len(x_all) // cfg.tsne_batch)
+        batches = [perm[i * cfg.tsne_batch : (i + 1) * cfg.tsne_batch] for i in range(n_b)]
+        with torch.no_grad():
+            ps = [_tsne_p(x_all[b].reshape(len(b), -1).double(), cfg.tsne_perplexity).float() for b in batches]
         for s in tqdm(range(cfg.tsne_steps), desc="parametric t-SNE", disable=not cfg.progress, mininterval=5.0,
                       file=sys.stderr):
-            idx = torch.randperm(len(x_all), generator=g)[: cfg.tsne_batch]
-            xb = x_all[idx]
-            with torch.no_grad():
-                p = _tsne_p(xb.reshape(len(xb), -1).double(), cfg.tsne_perplexity).float()
+            xb, p = x_all[batches[s % n_b]], ps[s % n_b]
             z = net(xb)
             q = 1 / (1 + torch.cdist(z, z).pow(2))
             q = q.masked_fill(torch.eye(len(z), dtype=torch.bool), 0)
