@@ -52,6 +52,7 @@ def test_dirac_matches_torch_dirac_times_sigma():
     ((5, 5, 3), 2, "divisible by groups"),
     ((3, 3), 2, "square 2-D"),
     ((2, 2, 2, 2, 2, 2), 1, "3-D/4-D/5-D"),
+    ((3, 4), 1, "square 2-D"),
 ])
 def test_no_identity_is_a_clear_error(shape, groups, match):
     with pytest.raises(ValueError, match=match):

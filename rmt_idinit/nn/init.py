@@ -62,13 +62,15 @@ def identity_(weight: torch.Tensor, sigma: float = 1.0, *, groups: int = 1) -> t
     shape = tuple(weight.shape)
     if weight.dim() == 2:
         if groups != 1 or shape[0] != shape[1]:
-            raise ValueError(f"weight must be a square 2-D tensor (groups=1), got shape {shape}, groups={groups}")
+            raise ValueError(f"weight must be a square 2-D tensor, got shape {shape} (groups={groups}, must be 1)")
         with torch.no_grad():  # no_grad lets us write into a leaf that requires grad, as torch.nn.init does
             weight.zero_()
             weight.diagonal().fill_(float(sigma))
         return weight
     if weight.dim() not in (3, 4, 5):
-        raise ValueError(f"weight must be 2-D (linear) or 3-D/4-D/5-D (Conv1d/2d/3d), got shape {shape}")
+        raise ValueError(
+            f"weight must be a square 2-D tensor, got shape {shape}; or a 3-D/4-D/5-D Conv1d/2d/3d weight"
+        )
     c_out, c_in_g, kernel = shape[0], shape[1], shape[2:]
     if c_out % groups:
         raise ValueError(f"out_channels={c_out} is not divisible by groups={groups}")
