@@ -36,10 +36,16 @@ def test_identity_default_sigma_and_float64():
     assert torch.equal(w, torch.eye(3, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("shape", [(3, 4), (3,), (2, 2, 2)])
+@pytest.mark.parametrize("shape", [(3, 4), (3,), (2, 2, 2, 2, 2, 2)])
 def test_identity_rejects_non_square(shape):
     with pytest.raises(ValueError, match=r"weight must be a square 2-D tensor, got shape"):
         identity_(torch.empty(*shape))
+
+
+def test_identity_rejects_even_conv_kernel():
+    # (2, 2, 2) is a Conv1d weight now (Dirac init); with an even kernel it has no identity
+    with pytest.raises(ValueError, match=r"even kernel"):
+        identity_(torch.empty(2, 2, 2))
 
 
 @pytest.mark.parametrize("sigma", [0.0, -1.0, math.nan, math.inf])

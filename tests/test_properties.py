@@ -45,7 +45,8 @@ def test_layer_alphas_monotone_and_consistent(s, q, d):
     la = ri.layer_alphas(s, q, d)
     assert la.shape == (d,)
     assert np.all(np.diff(la) <= ULPS * la[1:])
-    assert la[-1] == ri.alpha(s, q, d)
+    # the same erf through two code paths (per-layer array vs one depth): equal to a few ulps
+    assert abs(la[-1] - ri.alpha(s, q, d)) <= ULPS * la[-1]
     if s <= 1:  # a unit unsaturated at layer 1 never saturates
         assert np.all(la == la[0])
 

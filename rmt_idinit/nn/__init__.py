@@ -53,10 +53,17 @@ from .interpretable import (
     layer_scores,
 )
 from .linearization import attribution_maps, linearize
+from .conv import IdentityCNN, InterpretableCNN, conv_features
+from .graph_linearize import LinearizedOperator, linearize_operator
 
 __all__ += [
+    "IdentityCNN",
+    "InterpretableCNN",
     "InterpretableMLP",
+    "LinearizedOperator",
     "attribution_maps",
+    "conv_features",
+    "linearize_operator",
     "class_feature_subsets",
     "class_likelihoods",
     "contribution_maps",

@@ -177,8 +177,10 @@ class InterpretableMLP(nn.Module):
 
 
 def _check_model(model: Any) -> InterpretableMLP:
-    if not isinstance(model, InterpretableMLP):
-        raise TypeError(f"model must be an InterpretableMLP, got {type(model).__name__}")
+    from .conv import InterpretableCNN  # the N+C convolutional form has the same layer interface
+
+    if not isinstance(model, (InterpretableMLP, InterpretableCNN)):
+        raise TypeError(f"model must be an InterpretableMLP or InterpretableCNN, got {type(model).__name__}")
     return model
 
 

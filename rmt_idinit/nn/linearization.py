@@ -149,6 +149,30 @@ def _steps(model: nn.Module, layer: int | None, output: str) -> tuple[list[_Step
     )
 
 
+def _is_elementwise(mod: nn.Module) -> bool:
+    from .activations import Erf
+
+    return isinstance(mod, Erf) or type(mod).__module__ == "torch.nn.modules.activation"
+
+
+def _use_graph(model: nn.Module) -> bool:
+    """MLPs (IdentityMLP, InterpretableMLP, Sequential of Linear and activations) take the layer-wise path;
+    every other network is traced with torch.fx."""
+    from .conv import IdentityCNN, InterpretableCNN
+    from .interpretable import InterpretableMLP
+    from .models import IdentityMLP
+
+    if isinstance(model, (IdentityCNN, InterpretableCNN)):
+        return True
+    if isinstance(model, (IdentityMLP, InterpretableMLP)):
+        return False
+    if isinstance(model, nn.Sequential):
+        return not all(isinstance(m, (nn.Linear, nn.Flatten, nn.Dropout)) or _is_elementwise(m) for m in model)
+    if not isinstance(model, nn.Module) or type(model).__module__.startswith("torch.nn.modules"):
+        return False  # a single built-in layer is not a network: refused as before (TypeError)
+    return not (hasattr(model, "layers") and hasattr(model, "act") and hasattr(model, "readout"))
+
+
 def linearize(
     model: nn.Module,
     x: torch.Tensor,
@@ -163,10 +187,20 @@ def linearize(
 
     Parameters
     ----------
-    model : IdentityMLP, InterpretableMLP or nn.Sequential
-        With piecewise-linear activations only (hardtanh, relu, leaky_relu, linear).
+    model : torch.nn.Module
+        An MLP (IdentityMLP, InterpretableMLP, ``nn.Sequential`` of Linear and activations), or any
+        network that torch.fx can trace built from Conv1d/2d/3d, Linear, ReLU, LeakyReLU, Hardtanh,
+        Identity, Max/AvgPool (adaptive too), eval-mode BatchNorm, Flatten, eval-mode Dropout,
+        padding, reshapes, slices, means and sums of tensors (residual connections), e.g.
+        :class:`~rmt_idinit.nn.IdentityCNN` or :class:`~rmt_idinit.nn.InterpretableCNN`. Such a
+        network is evaluated in ``dtype`` (on a copy when its parameters have another dtype); its
+        activation pattern (active units, max-pool winners) is recorded from one forward pass, the
+        offsets :math:`b_x` are propagated through that pattern, and :math:`W_x` is the Jacobian of
+        the frozen linear map (see :mod:`rmt_idinit.nn.graph_linearize`). For inputs too large for a
+        dense :math:`W_x` use :func:`~rmt_idinit.nn.linearize_operator`.
     x : torch.Tensor
-        Inputs ``(batch, N)`` (or ``(N,)``, or image-shaped ``(batch, *image_shape)``).
+        Inputs ``(batch, N)`` (or ``(N,)``, or image-shaped ``(batch, *image_shape)``); for traced
+        networks, ``(batch, *input_shape)`` as the model takes it.
     layer : int, optional
         F = the map up to layer l (1-based): :math:`x^l = \phi(h^l)`; for an ``nn.Sequential``,
         everything before its (l+1)-th ``Linear``. ``None``: the whole network.
@@ -191,7 +225,8 @@ def linearize(
     Raises
     ------
     ValueError
-        For an activation that is not piecewise linear (e.g. tanh), naming it.
+        For an activation or module that is not piecewise linear (e.g. tanh, GELU, softmax,
+        train-mode batch norm), naming it.
 
     Examples
     --------
@@ -204,6 +239,19 @@ def linearize(
     """
     if mode not in ("auto", "reverse", "forward"):
         raise ValueError(f"mode must be 'auto', 'reverse' or 'forward', got {mode!r}")
+    if _use_graph(model):
+        if layer is not None or output != "logits":
+            raise ValueError(
+                f"layer and output='hidden' are options of the MLPs; for {type(model).__name__} linearize the "
+                "sub-network you need (layer must be None and output 'logits', got "
+                f"layer={layer!r}, output={output!r})"
+            )
+        from .conv import IdentityCNN, InterpretableCNN
+        from .graph_linearize import dense_linearization
+
+        if isinstance(model, (IdentityCNN, InterpretableCNN)) and isinstance(x, torch.Tensor):
+            x = model.pad(x)[:, : model.in_channels]  # checks the shape; flat or 1-sample inputs take the image shape
+        return Linearization(*dense_linearization(model, x, chunk_size=chunk_size, dtype=dtype, mode=mode))
     steps, rows, scale, n_in = _steps(model, layer, output)
     acts = [s[1] for s in steps if s[0] == "act"]
     for a in acts:
