@@ -18,6 +18,7 @@ carried as ``log_atoms = 2 L log(sigma)`` where it overflows.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from scipy import special
 
 from . import _checks
 from .activations import Activation, get_activation
+from .errors import AccuracyWarning
 from .laws import ContinuousPart, SpectralLaw
 
 __all__ = [
@@ -249,7 +251,8 @@ def _z_nodes(z_lo: float, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([-z[::-1], z]), np.concatenate([w[::-1], w])
 
 
-def _adaptive_nodes(eval_logg, z_lo: float, symmetric: bool, tol: float = 1e-13, max_rounds: int = 64):
+def _adaptive_nodes(eval_logg, z_lo: float, symmetric: bool, tol: float = 1e-13, max_rounds: int = 64,
+                    max_panels: int | None = None):
     """Adaptive composite Gauss-Legendre quadrature over z for E[g^2] and E[g^4].
 
     A panel is split in two while (a) its 16-point estimate of the moments differs from the sum
@@ -281,6 +284,8 @@ def _adaptive_nodes(eval_logg, z_lo: float, symmetric: bool, tol: float = 1e-13,
     top = np.where(np.isfinite(top), top, 0.0)
     est = estimates(lg, w[None], top)
     prev_err = np.full(a.size, np.inf)
+    max_panels = _MAX_PANELS if max_panels is None else int(max_panels)
+    capped_err = None
     for _ in range(max_rounds):
         if a.size == 0:
             break
@@ -320,10 +325,18 @@ def _adaptive_nodes(eval_logg, z_lo: float, symmetric: bool, tol: float = 1e-13,
             done_w.append(wc[side][keep])
             done_lg.append(lgc[:, side][:, keep])
         idx = np.nonzero(split)[0]
+        if 2 * idx.size > max_panels:
+            # Cap reached: the children of the unconverged panels are the finest evaluation there
+            # is; they replace their parents (never both) and what they still miss is reported.
+            for side in (slice(0, n), slice(n, 2 * n)):
+                done_z.append(zc[side][split])
+                done_w.append(wc[side][split])
+                done_lg.append(lgc[:, side][:, split])
+            capped_err = float(np.sum(np.max(np.abs(est - children)[:, :, idx] / total[:, :, None], axis=(0, 1))))
+            a = a[:0]
+            break
         a = np.concatenate([a[idx], mid[idx]])
         b = np.concatenate([mid[idx], b[idx]])
-        if a.size > _MAX_PANELS:
-            break
         z = np.concatenate([zl[idx], zr[idx]])
         w = np.concatenate([wl[idx], wr[idx]])
         lg = np.concatenate([lgc[:, :n][:, idx], lgc[:, n:][:, idx]], axis=1)
@@ -333,6 +346,15 @@ def _adaptive_nodes(eval_logg, z_lo: float, symmetric: bool, tol: float = 1e-13,
         done_z.append(z)
         done_w.append(w)
         done_lg.append(lg)
+        capped_err = float(np.sum(prev_err))
+        reason = f"round limit ({max_rounds} halvings)"
+    else:
+        reason = f"panel cap ({max_panels} panels)"
+    if capped_err is not None:
+        warnings.warn(AccuracyWarning(
+            f"adaptive quadrature of the smooth J J^T law stopped at its {reason} before reaching "
+            f"relative accuracy {tol:g} in E[lambda] and E[lambda^2]",
+            error_estimate=capped_err), stacklevel=3)
     zz = np.concatenate([x.ravel() for x in done_z])
     ww = np.concatenate([x.ravel() for x in done_w])
     gg = np.concatenate([x.reshape(x.shape[0], -1) for x in done_lg], axis=1)
