@@ -76,15 +76,26 @@ def _hardtanh_arg(sigma, q0, depth):
 
 
 def _log_erf(x, log_x):
-    """``log erf(x)``, finite where erf(x) underflows (x < 1e-308): log(2/sqrt(pi)) + log x."""
+    """``log erf(x)``: log(2/sqrt(pi)) + log x where erf(x) underflows (x < 1e-308), and
+    ``log1p(-erfc(x))`` for x > 1/2, where erf(x) rounds towards 1 and its log would lose
+    the small negative value."""
     with np.errstate(divide="ignore", under="ignore"):
         tiny = log_x < -300.0 * math.log(10.0)
-        return np.where(tiny, math.log(2.0 / math.sqrt(math.pi)) + log_x, np.log(special.erf(x)))
+        near_one = np.log1p(-special.erfc(np.maximum(x, 0.5)))
+        return np.where(tiny, math.log(2.0 / math.sqrt(math.pi)) + log_x,
+                        np.where(x > 0.5, near_one, np.log(special.erf(x))))
 
 
 def _log_erfc(x):
-    """``log erfc(x) = log 2 + log_ndtr(-x sqrt 2)``, finite where erfc underflows."""
-    return math.log(2.0) + special.log_ndtr(-x * math.sqrt(2.0))
+    """``log erfc(x)`` to full relative accuracy for every x >= 0.
+
+    ``log1p(-erf(x))`` for x <= 1/2, where erfc(x) is near 1 and ``log erfc`` is small
+    (~ -2x/sqrt(pi)): ``log_ndtr`` would round 1 - tiny to 1 and return 0; beyond,
+    ``log 2 + log_ndtr(-x sqrt 2)``, finite where erfc underflows (x > 26.5).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    small = np.log1p(-special.erf(np.minimum(x, 0.5)))
+    return np.where(x <= 0.5, small, math.log(2.0) + special.log_ndtr(-x * math.sqrt(2.0)))
 
 
 def _zero_weight_generic(act, sigma, q0, depth, bias):
