@@ -452,6 +452,7 @@ class PushforwardPart(ContinuousPart):
         self._lw: np.ndarray | None = None
         self._logg: np.ndarray | None = None
         self._lin: tuple | None = None
+        self._checked = False
 
     def _flat(self, name):
         return getattr(self, name).ravel()
@@ -588,15 +589,29 @@ class PushforwardPart(ContinuousPart):
         with np.errstate(under="ignore"):
             return np.exp(self._lw)
 
+    def _check_moments(self) -> None:
+        # probabilities (cdf, ppf) stay right; moments carried by an unresolvable peak would not
+        if not self._checked:
+            _check_resolvable(self.act, self._flat("sigma"), self._flat("bias"), self._flat("depth"),
+                              self._linear_zero()[0])
+            self._checked = True
+
     def nodes(self, flat_index: int):
+        self._check_moments()
         lg = self._log_gains()
         return 2.0 * lg[flat_index], self._wz
 
     def log_nodes(self, flat_index: int):
         """``(log lambda, log weight)`` at the quadrature nodes; the weights of nodes at
         ``|u| < 1e-308`` (deep peaks) underflow, their logs do not."""
+        self._check_moments()
         lg = self._log_gains()
         return 2.0 * lg[flat_index], self._lw
+
+    def log_range(self, flat_index: int) -> tuple[float, float]:
+        lg = 2.0 * self._log_gains()[flat_index]
+        fin = lg[np.isfinite(lg)]
+        return float(np.min(fin, initial=0.0)), float(np.max(fin, initial=0.0))
 
     def take(self, index):
         sub = PushforwardPart(self.act, self.sigma[index], self.q0[index], self.depth[index], self.bias[index])
@@ -750,6 +765,81 @@ class PushforwardPart(ContinuousPart):
             return 2.0 * lg[0, 0]
         with np.errstate(over="ignore"):
             return np.exp(2.0 * lg[0, 0])
+
+
+_H_SCAN = np.linspace(-60.0, 60.0, 96_001)  # where fixed points of h -> sigma*phi(h) + b are sought
+_MIN_PEAK_ULPS = 1e6  # a gain peak narrower than this many rounding units of u is not resolved
+
+
+def _phi_np(act: Activation, h: np.ndarray):
+    try:
+        return np.asarray(act.phi(h), dtype=np.float64), np.asarray(act.dphi(h), dtype=np.float64)
+    except Exception:  # scalar-only user functions
+        return (np.vectorize(act.phi, otypes=[float])(h), np.vectorize(act.dphi, otypes=[float])(h))
+
+
+def _check_resolvable(act: Activation, sigma, bias, depth, lin_zero) -> None:
+    """Refuse depths at which a dominant gain peak is narrower than double precision resolves.
+
+    Units that start near an unstable fixed point ``h*`` of ``F(h) = sigma*phi(h) + b`` (rate
+    ``rho = |F'(h*)| > 1``) linger there while their gain grows like ``rho^l``; the peak around
+    ``u* = h*/sigma`` has width ``rho^(-L)/sigma``. It carries ~ rho^((2k-1)L) of E[lambda^k] against
+    growth^(2kL) for the attractors (stable fixed points, or |h| -> inf for unbounded phi), so it
+    dominates when ``rho^(2k-1) > growth^(2k)`` for k = 1 or 2. A repelling zero of a bias-free
+    phi with phi(0) = 0 is followed exactly in log-u coordinates; any other dominant peak is only
+    as good as the rounding of ``F`` near ``h*`` (~2^-52 max(|h*|, |b|)), and is refused once it is
+    narrower than ``_MIN_PEAK_ULPS`` of those.
+    """
+    ph, dph = _phi_np(act, _H_SCAN)
+    max_slope = float(np.max(np.abs(dph[np.isfinite(dph)]), initial=0.0))
+    scale = 60.0 + float(np.max(np.abs(ph[np.isfinite(ph)]), initial=0.0))
+    pairs = {}
+    for k in range(sigma.size):
+        pairs.setdefault((float(sigma[k]), float(bias[k])), []).append(k)
+    for (s, b), members in pairs.items():
+        deepest = int(np.max(depth[members]))
+        rate_bound = s * max_slope
+        if rate_bound <= 1.0:
+            continue
+        # no fixed point can be unresolved yet: the narrowest possible peak is still wide enough
+        if -deepest * math.log(rate_bound) > math.log(_MIN_PEAK_ULPS * 2.0 ** -52 * (scale * s + abs(b))):
+            continue
+        f = s * ph + b - _H_SCAN
+        flips = np.nonzero(np.sign(f[1:]) != np.sign(f[:-1]))[0]
+        points = []
+        for i in flips:
+            lo, hi = _H_SCAN[i], _H_SCAN[i + 1]
+            flo = f[i]
+            for _ in range(80):
+                mid = 0.5 * (lo + hi)
+                fm = s * _phi_np(act, np.array([mid]))[0][0] + b - mid
+                if (fm <= 0.0) == (flo <= 0.0):
+                    lo, flo = mid, fm
+                else:
+                    hi = mid
+            h_star = 0.5 * (lo + hi)
+            points.append((h_star, abs(s * float(_phi_np(act, np.array([h_star]))[1][0]))))
+        growth = [r for _, r in points if r < 1.0]
+        if s * ph[-1] + b > _H_SCAN[-1]:   # units escaping to +inf grow by sigma*phi'(inf) per layer
+            growth.append(abs(s * dph[-1]))
+        if s * ph[0] + b < _H_SCAN[0]:
+            growth.append(abs(s * dph[0]))
+        g_max = max(growth, default=0.0)
+        for h_star, rate in points:
+            if rate <= 1.0 or (lin_zero[members[0]] and abs(h_star) < 1e-12):
+                continue
+            dominant = any(rate ** (2 * k - 1) > g_max ** (2 * k) for k in (1, 2))
+            if not dominant:
+                continue
+            resolution = 2.0 ** -52 * max(abs(h_star), abs(b), abs(s * float(_phi_np(act, np.array([h_star]))[0][0])))
+            limit = int(math.floor(-math.log(_MIN_PEAK_ULPS * resolution) / math.log(rate)))
+            if deepest > limit:
+                raise ValueError(
+                    f"depth must be <= {limit} for {act.name} with sigma={s:g}, bias={b:g}: the gain peak "
+                    f"around the unstable fixed point h* = {h_star:.6g} (rate {rate:.6g}) carries the "
+                    f"moments and is narrower than double precision resolves beyond that depth "
+                    f"(got depth {deepest}); rmt_idinit.precise.jjt_moment iterates in mpmath (use dps > "
+                    f"{int(deepest * math.log10(rate)) + 25})")
 
 
 def _check_linear_near_zero(act: Activation) -> None:

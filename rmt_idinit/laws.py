@@ -72,6 +72,12 @@ class ContinuousPart:
         """Quantiles (their logs if ``log``) of the normalized part when known in closed form, else None."""
         return None
 
+    def log_range(self, flat_index: int) -> tuple[float, float]:
+        """Smallest and largest finite ``log lambda`` among the nodes (brackets for quantiles)."""
+        la, _ = self.nodes(flat_index)
+        fin = la[np.isfinite(la)]
+        return float(np.min(fin, initial=0.0)), float(np.max(fin, initial=0.0))
+
     def cdf_log(self, b_idx: np.ndarray, log_x: np.ndarray) -> np.ndarray:
         """``cdf(exp(log_x))`` of a part with batch shape (); override where ``x`` leaves double range."""
         with np.errstate(over="ignore", under="ignore"):
@@ -345,9 +351,9 @@ class SpectralLaw:
         sub = self[np.unravel_index(b, self.batch_shape)] if self.batch_shape else self
         if float(sub.cdf(0.0)) >= q:
             return -math.inf
-        ln, _ = sub._all_nodes(0)
-        fin = ln[np.isfinite(ln)]
-        lo, hi = float(np.min(fin, initial=0.0)) - 1.0, float(np.max(fin, initial=0.0)) + 1.0
+        fin = sub.log_atoms[np.isfinite(sub.log_atoms)]
+        c_lo, c_hi = sub.continuous.log_range(0)
+        lo, hi = min(float(np.min(fin, initial=c_lo)), c_lo) - 1.0, max(float(np.max(fin, initial=c_hi)), c_hi) + 1.0
         while self._log_cdf_at(sub, lo) >= q and lo > -1e300:
             lo = 2.0 * lo - 10.0 if lo < 0 else -10.0
         for _ in range(200):
