@@ -434,7 +434,16 @@ def _adaptive_nodes(eval_logg, a, b, kind, sign, fixed=None, tol: float = 1e-13,
 class PushforwardPart(ContinuousPart):
     """The law of ``lambda = g_L(u)^2``, ``u ~ N(0, q0)``, for a smooth activation.
 
-    * moments: composite Gauss-Legendre quadrature over u (``nodes``), in logs;
+    * moments: adaptive composite Gauss-Legendre quadrature (``log_nodes``) in ``z = u/sqrt(q0)``
+      for ``|z| >= 2^-20`` and in ``t = -log|z|`` below, where the normal weight becomes
+      ``phi(e^-t) e^-t dt`` and is kept in logs; the tail beyond ``t_max`` is one closed-form node.
+      When ``h = 0`` repels (phi(0) = 0, no bias, ``mu = sigma*phi'(0) > 1``: tanh and erf with
+      sigma > 1, gelu/silu with sigma > 2) the gain peak of width ~ ``mu^-L`` around u = 0 carries
+      the moments; a unit at ``|u| = e^-t`` is linear for its first ``m ~ t/log(mu)`` layers, which
+      are taken in closed form (:mod:`rmt_idinit._logu`), so peaks far below double range
+      (``mu^-L < 1e-308``) are integrated at every depth. A dominant peak around any other
+      unstable fixed point is limited by the rounding of the unit map there: moments raise a
+      ValueError naming the largest depth that double precision resolves;
     * cdf/sf: ``P(g^2 <= x)`` as the Gaussian mass of ``{u : log|g(u)| <= log(x)/2}``, whose
       boundary points are bracketed on the node grid and bisected to round-off; for odd
       activations with decreasing phi' (tanh, erf) this is ``erfc(r / sqrt(2 q0))``;
@@ -514,8 +523,7 @@ class PushforwardPart(ContinuousPart):
         n_left = d[:, None] - m
         h0 = np.where(n_left > 0, h0, 0.0)
         shape = h0.shape
-        lg = log_gains_from(self.act, np.broadcast_to(s[:, None], shape).ravel(),
-                            np.broadcast_to(b[:, None], shape).ravel(), h0.ravel(), n_left.ravel())
+        lg = log_gains_from(self.act, np.repeat(s, shape[1]), np.repeat(b, shape[1]), h0.ravel(), n_left.ravel())
         return m * log_mu[:, None] + lg.reshape(shape)
 
     def _eval_any(self, z: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -912,6 +920,14 @@ def jjt_law(sigma: Any, q0: Any = None, depth: Any = 1, activation: str | Activa
     -------
     SpectralLaw
         Exact atoms (piecewise-linear activations, empirical inputs) or a continuous part (smooth).
+
+    Notes
+    -----
+    Smooth laws with ``mu = sigma*phi'(0) > 1`` (tanh, erf) have a gain peak of width ~ ``mu^-L``
+    at u = 0 that carries the moments, ``log E[lambda] ~ L log(mu)``; it is integrated in log-u
+    coordinates at any depth (quantiles below double range: ``ppf(q, log=True)``). Moments carried
+    by a peak around another unstable fixed point (e.g. tanh with a small bias) raise a ValueError
+    beyond the depth at which double precision resolves it.
 
     Examples
     --------

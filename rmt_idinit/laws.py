@@ -303,6 +303,13 @@ class SpectralLaw:
         Quantiles of deep laws can lie far outside double range (tanh, sigma = 1.05, depth 1e4:
         the median is ~ e^-3336); ``log=True`` carries them. Without it such values round to 0 or
         ``inf`` with a :class:`rmt_idinit.errors.RangeWarning`.
+
+        Examples
+        --------
+        >>> import rmt_idinit as ri
+        >>> law = ri.jjt_law(1.05, 0.5, 10_000, "tanh")
+        >>> round(float(law.ppf(0.5, log=True)), 4)  # the median is e^-1982.3551
+        -1982.3551
         """
         q = self._broadcast_x("q", q)
         if np.any((q < 0) | (q > 1)):

@@ -161,3 +161,14 @@ def test_unresolvable_peak_is_refused(sigma, depth, act, bias, limit):
     with pytest.raises(ValueError, match=rf"depth must be <= {limit} "):
         law.mean()
     assert float(ri.jjt_law(sigma, 1.0, limit, act, bias=bias).log_moment(1)) > 0  # still answered below
+
+
+def test_moment_grid_takes_the_deep_peak_too():
+    # the shared-grid path started its nodes at 1e-3 sigma^-L clipped to 1e-300: erf's peak is at
+    # mu^-L with mu = 1.18 sigma, and tanh's below 1e-300 beyond depth ~14000
+    from rmt_idinit.grid import log_moment_grid
+
+    g = log_moment_grid([1.05], [0.5], 400, "erf")
+    assert abs(g[0, 0] - 200 * math.log(1.05 * 2 / math.sqrt(math.pi)) - float(log_moment_grid([1.05], [0.5], 200, "erf")[0, 0])) < 1e-10
+    deep = log_moment_grid([1.05], [0.5], 16000, "tanh")[0, 0]
+    assert deep >= _log_lower_bound("tanh", 1.05, 0.5, 16000)
