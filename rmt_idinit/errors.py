@@ -19,7 +19,7 @@ panel cap reached (error estimate 3e-09)
 """
 from __future__ import annotations
 
-__all__ = ["RmtIdinitWarning", "AccuracyWarning"]
+__all__ = ["RmtIdinitWarning", "AccuracyWarning", "RangeWarning"]
 
 
 class RmtIdinitWarning(UserWarning):
@@ -41,3 +41,11 @@ class AccuracyWarning(RmtIdinitWarning):
         self.error_estimate = None if error_estimate is None else float(error_estimate)
         text = message if error_estimate is None else f"{message} (error estimate {self.error_estimate:.3g})"
         super().__init__(text)
+
+
+class RangeWarning(RmtIdinitWarning):
+    """A value lies outside double precision range and was rounded to 0 or inf.
+
+    The log form of the same function (e.g. ``SpectralLaw.ppf(q, log=True)``,
+    ``SpectralLaw.log_moment``) carries it.
+    """

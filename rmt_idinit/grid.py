@@ -79,15 +79,18 @@ def log_moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activatio
     kk = _checks.check_scalar("k", k)
     per_octave = _checks.check_scalar_int("per_octave", per_octave, minimum=1)
     symmetric = act.even_decreasing_gain and b == 0.0
-    if not symmetric:
+    # the gain peak at u = 0 has width ~ mu^-L, mu = sigma*phi'(0) (not sigma: erf has phi'(0) > 1)
+    mu_max = max(float(s.max()) * abs(float(np.asarray(act.dphi(np.float64(0.0))))), 1.0)
+    if not symmetric or d * math.log(mu_max) > 600.0:
         # Non-monotone gains (gelu, silu, bias...) can peak sharply near unstable fixed points,
-        # which a q0-independent grid cannot resolve: use the adaptive law, batched over the grid.
+        # which a q0-independent grid cannot resolve, and a peak at u = 0 narrower than ~1e-260
+        # is below its smallest node: use the adaptive law, batched over the grid.
         from .identity import jjt_law
 
         return np.asarray(jjt_law(s[:, None], q[None, :], d, act, bias=b).log_moment(kk))
     # the gain changes at |u| ~ sigma^(-depth) for sigma > 1: start the octaves well below that
     with np.errstate(under="ignore"):
-        u_lo = float(np.clip(1e-3 * math.exp(-d * math.log(max(float(s.max()), 1.0))), 1e-300, 1e-6))
+        u_lo = float(np.clip(1e-3 * math.exp(-d * math.log(mu_max)), 1e-300, 1e-6))
         u_lo = min(u_lo, 1e-6 * math.sqrt(float(q.min())))
     u_hi = _Z_MAX * math.sqrt(float(q.max()))
     u, wu = _u_nodes(u_lo, u_hi, per_octave, symmetric)

@@ -18,6 +18,7 @@ carried as ``log_atoms = 2 L log(sigma)`` where it overflows.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from scipy import special
 
 from . import _checks, _hardtanh
 from .activations import Activation, get_activation
+from .errors import AccuracyWarning
 from .laws import ContinuousPart, SpectralLaw
 
 __all__ = [
@@ -74,15 +76,26 @@ def _hardtanh_arg(sigma, q0, depth):
 
 
 def _log_erf(x, log_x):
-    """``log erf(x)``, finite where erf(x) underflows (x < 1e-308): log(2/sqrt(pi)) + log x."""
+    """``log erf(x)``: log(2/sqrt(pi)) + log x where erf(x) underflows (x < 1e-308), and
+    ``log1p(-erfc(x))`` for x > 1/2, where erf(x) rounds towards 1 and its log would lose
+    the small negative value."""
     with np.errstate(divide="ignore", under="ignore"):
         tiny = log_x < -300.0 * math.log(10.0)
-        return np.where(tiny, math.log(2.0 / math.sqrt(math.pi)) + log_x, np.log(special.erf(x)))
+        near_one = np.log1p(-special.erfc(np.maximum(x, 0.5)))
+        return np.where(tiny, math.log(2.0 / math.sqrt(math.pi)) + log_x,
+                        np.where(x > 0.5, near_one, np.log(special.erf(x))))
 
 
 def _log_erfc(x):
-    """``log erfc(x) = log 2 + log_ndtr(-x sqrt 2)``, finite where erfc underflows."""
-    return math.log(2.0) + special.log_ndtr(-x * math.sqrt(2.0))
+    """``log erfc(x)`` to full relative accuracy for every x >= 0.
+
+    ``log1p(-erf(x))`` for x <= 1/2, where erfc(x) is near 1 and ``log erfc`` is small
+    (~ -2x/sqrt(pi)): ``log_ndtr`` would round 1 - tiny to 1 and return 0; beyond,
+    ``log 2 + log_ndtr(-x sqrt 2)``, finite where erfc underflows (x > 26.5).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    small = np.log1p(-special.erf(np.minimum(x, 0.5)))
+    return np.where(x <= 0.5, small, math.log(2.0) + special.log_ndtr(-x * math.sqrt(2.0)))
 
 
 def _zero_weight_generic(act, sigma, q0, depth, bias):
@@ -221,6 +234,7 @@ def layer_alphas(sigma: Any, q0: Any, depth: int, activation: str | Activation =
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
 _MAX_PANELS = 40_000
+_STALL_WARN = 1e-8  # relative error left by round-off-limited panels that is worth a warning
 
 
 def _base_edges(z_lo: float) -> np.ndarray:
@@ -251,63 +265,116 @@ def _z_nodes(z_lo: float, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([-z[::-1], z]), np.concatenate([w[::-1], w])
 
 
-def _adaptive_nodes(eval_logg, z_lo: float, symmetric: bool, tol: float = 1e-13, max_rounds: int = 64):
-    """Adaptive composite Gauss-Legendre quadrature over z for E[g^2] and E[g^4].
+_Z_C = 2.0 ** -20            # below |z| = 2^-20 the panels are in t = -log|z|
+_T0 = -math.log(_Z_C)
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_LOG_T_LIN = math.log(1e-30)  # |h| below which the layer map is linear to round-off (see _logu)
+
+
+def _log_panel_nodes(a, b, kind, sign):
+    """Gauss-Legendre nodes of panels ``[a, b]``, each (n_panels, 16).
+
+    ``kind`` 0: a panel in z, weights ``w_GL phi(z)``; ``kind`` 1: a panel in ``t = -log|z|`` on the
+    side ``sign``, ``z = sign exp(-t)``, weights ``w_GL phi(z) exp(-t)`` (the Jacobian), kept in logs
+    because they underflow for t > 745. Returns ``z`` (0 where it underflows), ``t`` (NaN for z
+    panels), the log weights and a sort key that orders all nodes along the real line.
+    """
+    a_, b_ = a[:, None], b[:, None]
+    half = 0.5 * (b_ - a_)
+    x = half * _GL_X + 0.5 * (b_ + a_)
+    in_t = (kind == 1)[:, None]
+    tt = np.where(in_t, x, 0.0)
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        z = np.where(in_t, sign[:, None] * np.exp(-tt), x)
+        lw = np.log(half * _GL_W) - 0.5 * z * z - _LOG_SQRT_2PI - tt
+        key = np.where(in_t, sign[:, None] * (_Z_C * _T0) / np.where(in_t, x, 1.0), x)
+    return z, np.where(in_t, x, np.nan), lw, key
+
+
+def _adaptive_nodes(eval_logg, a, b, kind, sign, fixed=None, tol: float = 1e-13, max_rounds: int = 64,
+                    max_panels: int | None = None):
+    """Adaptive composite Gauss-Legendre quadrature for E[g^2] and E[g^4] over panels in z or t.
 
     A panel is split in two while (a) its 16-point estimate of the moments differs from the sum
     over its halves by more than ``tol`` of the total, or (b) ``log g^2`` varies by more than 4
     across its nodes and the panel can still matter: narrow gain peaks (units near an unstable
-    fixed point, e.g. gelu with sigma > 1, grow like mu^L over a width mu^(-L)) dominate the
+    fixed point, e.g. tanh with sigma > 1 or gelu, grow like mu^L over a width mu^(-L)) dominate the
     moments of deep networks and are invisible to any fixed grid. The test is applied to every
-    batch element at once (panels are shared).
+    batch element at once (panels are shared). All sums are carried scaled by their running
+    maximum, so moments far outside double range are estimated as well.
 
-    ``eval_logg(z)`` returns ``log|g|`` of shape (n_batch, z.size). Returns sorted nodes ``z``,
-    weights ``w`` (with phi) and ``log|g|`` at the nodes.
+    ``eval_logg(z, t)`` returns ``log|g|`` of shape (n_batch, z.size) (``t`` NaN for z nodes).
+    ``fixed``: optional ``(z, log_w, log_g, key)`` nodes taken as they are (the closed-form tail).
+    Returns the nodes sorted along the real line: ``z``, log weights and ``log|g|``; warns with
+    :class:`AccuracyWarning` when a cap stops the refinement or round-off stalls it early.
     """
-    e = _base_edges(z_lo)
-    if symmetric:
-        a, b = e[:-1], e[1:]
-    else:
-        a = np.concatenate([-e[:0:-1], e[:-1]])
-        b = np.concatenate([-e[-2::-1], e[1:]])
-    z, w = _panel_nodes(a, b)
-    lg = eval_logg(z.ravel()).reshape(-1, a.size, 16)  # (P, panels, 16)
-    done_z, done_w, done_lg = [], [], []
+    max_panels = _MAX_PANELS if max_panels is None else int(max_panels)
+    ks = np.array([1.0, 2.0])[:, None, None, None]
 
-    def estimates(lg_, w_, top_):
+    def terms(lg_, lw_):  # (2, B, n, 16): log of each node's contribution to E[g^2], E[g^4]
+        with np.errstate(invalid="ignore"):
+            t_ = 2.0 * ks * lg_[None] + lw_[None, None]
+        return np.where(np.isnan(t_), -np.inf, t_)
+
+    def scaled_sums(t_, top_):
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            e1 = np.exp(2 * lg_ - top_[:, None, None])
-            return np.stack([np.sum(e1 * w_, -1), np.sum(e1 * e1 * w_, -1)])  # (2, P, panels)
+            return np.sum(np.exp(t_ - top_[:, :, None, None]), axis=-1)
 
-    top = np.max(2.0 * np.where(np.isfinite(lg), lg, -np.inf), axis=(1, 2))
+    def running_top(top_, t_):
+        m = np.max(np.where(np.isfinite(t_), t_, -np.inf), axis=(2, 3))
+        new = np.maximum(top_, m)
+        return new
+
+    z, t, lw, key = _log_panel_nodes(a, b, kind, sign)
+    lg = eval_logg(z.ravel(), t.ravel()).reshape(-1, a.size, 16)
+    n_batch = lg.shape[0]
+    done = {"z": [], "lw": [], "lg": [], "key": []}
+    tr = terms(lg, lw)
+    top = running_top(np.full((2, n_batch), -np.inf), tr)
+    if fixed is not None:
+        fz, flw, flg, fkey = fixed
+        ftr = terms(flg[:, None, :], flw[None, :])
+        top = running_top(top, ftr)
+        for name, v in zip(("z", "lw", "lg", "key"), (fz, flw, flg, fkey)):
+            done[name].append(v)
     top = np.where(np.isfinite(top), top, 0.0)
-    est = estimates(lg, w[None], top)
+    done_tot = np.zeros((2, n_batch)) if fixed is None else scaled_sums(ftr, top)[:, :, 0]
+    est = scaled_sums(tr, top)
     prev_err = np.full(a.size, np.inf)
+    capped_err = None
+    stalled_err = 0.0
+    reason = ""
     for _ in range(max_rounds):
         if a.size == 0:
             break
-        mid = 0.5 * (a + b)
-        zl, wl = _panel_nodes(a, mid)
-        zr, wr = _panel_nodes(mid, b)
-        zc = np.concatenate([zl, zr])
-        wc = np.concatenate([wl, wr])
-        lgc = eval_logg(zc.ravel()).reshape(-1, 2 * a.size, 16)
-        new_top = np.maximum(top, np.max(2.0 * np.where(np.isfinite(lgc), lgc, -np.inf), axis=(1, 2)))
-        rescale = np.exp(top - new_top)
-        est = est * rescale[None, :, None]
-        top = new_top
-        est_c = estimates(lgc, wc[None], top)
         n = a.size
+        mid = 0.5 * (a + b)
+        zc, tc, lwc, keyc = _log_panel_nodes(np.concatenate([a, mid]), np.concatenate([mid, b]),
+                                             np.concatenate([kind, kind]), np.concatenate([sign, sign]))
+        lgc = eval_logg(zc.ravel(), tc.ravel()).reshape(-1, 2 * n, 16)
+        trc = terms(lgc, lwc)
+        new_top = running_top(top, trc)
+        new_top = np.where(np.isfinite(new_top), new_top, top)
+        with np.errstate(under="ignore"):
+            rescale = np.exp(top - new_top)
+        est, done_tot, top = est * rescale[:, :, None], done_tot * rescale, new_top
+        est_c = scaled_sums(trc, top)
         children = est_c[:, :, :n] + est_c[:, :, n:]
-        total = np.maximum(sum(np.sum(x, -1) for x in (est,)), 1e-300)  # (2, P)
-        err = np.max(np.abs(est - children) / total[:, :, None], axis=(0, 1))
+        total = np.maximum(done_tot + np.sum(children, axis=-1), 1e-300)  # (2, B)
+        with np.errstate(invalid="ignore"):
+            rel = np.abs(est - children) / total[:, :, None]
+        rel = np.where(np.isnan(rel), np.inf, rel)
+        err = np.max(rel, axis=(0, 1))
         fin = np.isfinite(lg)
         hi_ = np.max(np.where(fin, 2.0 * lg, -np.inf), axis=2)
         lo_ = np.min(np.where(fin, 2.0 * lg, np.inf), axis=2)
-        with np.errstate(invalid="ignore"):
-            spread = np.where(np.isfinite(hi_) & np.isfinite(lo_), hi_ - lo_, 0.0)  # (P, panels)
-            # log of the largest node contribution relative to the scale of the total
-            worth = hi_ - top[:, None] + np.log(np.maximum(b - a, 1e-300)) - 0.5 * np.minimum(a * a, b * b)
+        with np.errstate(invalid="ignore", over="ignore", under="ignore", divide="ignore"):
+            spread = np.where(np.isfinite(hi_) & np.isfinite(lo_), hi_ - lo_, 0.0)  # (B, n)
+            # log of what the panel could carry if its largest node value held throughout, relative
+            # to the total: the criterion that finds peaks hidden between nodes
+            log_mass = np.log(np.sum(np.exp(lw - np.max(lw, axis=1, keepdims=True)), axis=1)) + np.max(lw, axis=1)
+            peak = np.max(2.0 * ks * np.where(fin, lg, -np.inf)[None], axis=3)  # (2, B, n)
+            worth = np.max(peak + log_mass[None, None, :] - (np.log(total) + top)[:, :, None], axis=0)
         sharp = np.any((spread > 4.0) & (worth > math.log(tol) - 5.0), axis=0)
         tiny = (b - a) <= 1e-14 * np.maximum(1.0, np.abs(a))
         # Gauss-Legendre error falls ~2^-32 per halving on a smooth panel; an estimate that stops
@@ -316,38 +383,69 @@ def _adaptive_nodes(eval_logg, z_lo: float, symmetric: bool, tol: float = 1e-13,
         stagnant = (err > 0.5 * prev_err) & ((b - a) < 1e-6 * np.maximum(1.0, np.abs(a)))
         split = (((err > tol) & ~stagnant) | sharp) & ~tiny
         keep = ~split
-        # accept the children of converged panels (they are the better estimate)
-        for side in (slice(0, n), slice(n, 2 * n)):
-            done_z.append(zc[side][keep])
-            done_w.append(wc[side][keep])
-            done_lg.append(lgc[:, side][:, keep])
+        stalled_err += float(np.sum(np.where(keep & (err > tol), err, 0.0)))
         idx = np.nonzero(split)[0]
+        capped = 2 * idx.size > max_panels
+        # accept the children of converged panels (they are the better estimate); at the cap, those
+        # of the unconverged ones too: they replace their parents (never both)
+        take = np.ones(n, dtype=bool) if capped else keep
+        for side in (slice(0, n), slice(n, 2 * n)):
+            done["z"].append(zc[side][take].ravel())
+            done["lw"].append(lwc[side][take].ravel())
+            done["lg"].append(lgc[:, side][:, take].reshape(n_batch, -1))
+            done["key"].append(keyc[side][take].ravel())
+        done_tot = done_tot + np.sum(children[:, :, take], axis=-1)
+        if capped:
+            capped_err = float(np.sum(err[idx]))
+            reason = f"panel cap ({max_panels} panels)"
+            a = a[:0]
+            break
         a = np.concatenate([a[idx], mid[idx]])
         b = np.concatenate([mid[idx], b[idx]])
-        if a.size > _MAX_PANELS:
-            break
-        z = np.concatenate([zl[idx], zr[idx]])
-        w = np.concatenate([wl[idx], wr[idx]])
+        kind = np.concatenate([kind[idx], kind[idx]])
+        sign = np.concatenate([sign[idx], sign[idx]])
         lg = np.concatenate([lgc[:, :n][:, idx], lgc[:, n:][:, idx]], axis=1)
+        lw = np.concatenate([lwc[:n][idx], lwc[n:][idx]])
+        zz_, kk_ = np.concatenate([zc[:n][idx], zc[n:][idx]]), np.concatenate([keyc[:n][idx], keyc[n:][idx]])
+        z, key = zz_, kk_
         est = np.concatenate([est_c[:, :, :n][:, :, idx], est_c[:, :, n:][:, :, idx]], axis=2)
         prev_err = np.concatenate([err[idx], err[idx]]) / 2.0
     if a.size:  # unconverged panels (round limit): keep their finest evaluation
-        done_z.append(z)
-        done_w.append(w)
-        done_lg.append(lg)
-    zz = np.concatenate([x.ravel() for x in done_z])
-    ww = np.concatenate([x.ravel() for x in done_w])
-    gg = np.concatenate([x.reshape(x.shape[0], -1) for x in done_lg], axis=1)
-    order = np.argsort(zz, kind="stable")
-    if symmetric:
-        ww = 2.0 * ww
+        done["z"].append(z.ravel())
+        done["lw"].append(lw.ravel())
+        done["lg"].append(lg.reshape(n_batch, -1))
+        done["key"].append(key.ravel())
+        capped_err = float(np.sum(prev_err))
+        reason = f"round limit ({max_rounds} halvings)"
+    if capped_err is not None:
+        warnings.warn(AccuracyWarning(
+            f"adaptive quadrature of the smooth J J^T law stopped at its {reason} before reaching "
+            f"relative accuracy {tol:g} in E[lambda] and E[lambda^2]", error_estimate=capped_err), stacklevel=3)
+    elif stalled_err > _STALL_WARN:
+        warnings.warn(AccuracyWarning(
+            "adaptive quadrature of the smooth J J^T law: round-off in the unit map (amplified near "
+            "an unstable fixed point) limits the relative accuracy of E[lambda] and E[lambda^2]",
+            error_estimate=stalled_err), stacklevel=3)
+    zz = np.concatenate(done["z"])
+    ww = np.concatenate(done["lw"])
+    gg = np.concatenate(done["lg"], axis=1)
+    order = np.argsort(np.concatenate(done["key"]), kind="stable")
     return zz[order], ww[order], gg[:, order]
 
 
 class PushforwardPart(ContinuousPart):
     """The law of ``lambda = g_L(u)^2``, ``u ~ N(0, q0)``, for a smooth activation.
 
-    * moments: composite Gauss-Legendre quadrature over u (``nodes``), in logs;
+    * moments: adaptive composite Gauss-Legendre quadrature (``log_nodes``) in ``z = u/sqrt(q0)``
+      for ``|z| >= 2^-20`` and in ``t = -log|z|`` below, where the normal weight becomes
+      ``phi(e^-t) e^-t dt`` and is kept in logs; the tail beyond ``t_max`` is one closed-form node.
+      When ``h = 0`` repels (phi(0) = 0, no bias, ``mu = sigma*phi'(0) > 1``: tanh and erf with
+      sigma > 1, gelu/silu with sigma > 2) the gain peak of width ~ ``mu^-L`` around u = 0 carries
+      the moments; a unit at ``|u| = e^-t`` is linear for its first ``m ~ t/log(mu)`` layers, which
+      are taken in closed form (:mod:`rmt_idinit._logu`), so peaks far below double range
+      (``mu^-L < 1e-308``) are integrated at every depth. A dominant peak around any other
+      unstable fixed point is limited by the rounding of the unit map there: moments raise a
+      ValueError naming the largest depth that double precision resolves;
     * cdf/sf: ``P(g^2 <= x)`` as the Gaussian mass of ``{u : log|g(u)| <= log(x)/2}``, whose
       boundary points are bracketed on the node grid and bisected to round-off; for odd
       activations with decreasing phi' (tanh, erf) this is ``erfc(r / sqrt(2 q0))``;
@@ -361,16 +459,34 @@ class PushforwardPart(ContinuousPart):
         self.batch_shape = self.sigma.shape
         self.mass = np.ones(self.batch_shape)
         self.symmetric = bool(act.even_decreasing_gain and not np.any(self.bias))
-        s = self.sigma.ravel()
-        with np.errstate(over="ignore", under="ignore"):
-            z_edge = np.exp(-self.depth.ravel() * np.log(np.maximum(s, 1.0)) - 0.5 * np.log(self.q0.ravel()))
-        self.z_lo = float(np.clip(np.min(1e-3 * z_edge, initial=2.0 ** -20), 1e-300, 2.0 ** -20))
         self._z: np.ndarray | None = None
-        self._wz: np.ndarray | None = None
+        self._lw: np.ndarray | None = None
         self._logg: np.ndarray | None = None
+        self._lin: tuple | None = None
+        self._checked = False
 
     def _flat(self, name):
         return getattr(self, name).ravel()
+
+    def _linear_zero(self):
+        """Per element: whether u = 0 is a repelling fixed point of the unit map, and log(mu).
+
+        ``h = 0`` is fixed when phi(0) = 0 and the bias is 0; it repels when
+        ``mu = sigma*phi'(0) > 1`` (both read off the numba kernels, so they are the values the
+        recursion itself uses). Then the gain peaks on ``|u| ~ mu^(-L)`` and tiny inputs are
+        followed in logs (:mod:`rmt_idinit._logu`).
+        """
+        if self._lin is None:
+            from .recursion import run_layers
+
+            s, b = self._flat("sigma"), self._flat("bias")
+            lg, x = run_layers(self.act, s, b, np.zeros((s.size, 1)), np.array([1]), want_x=True)
+            log_mu = lg[0, :, 0]
+            lin = (b == 0.0) & (x[0, :, 0] == 0.0) & (log_mu > 0.0)
+            if lin.any():
+                _check_linear_near_zero(self.act)
+            self._lin = (lin, np.where(lin, log_mu, 0.0))
+        return self._lin
 
     def _eval_logg(self, z: np.ndarray) -> np.ndarray:
         """``log|g|`` at standard-normal points ``z`` for every batch element, (n_batch, z.size)."""
@@ -388,15 +504,124 @@ class PushforwardPart(ContinuousPart):
             out[sl] = lg[pick, np.arange(lg.shape[1])]
         return out
 
+    def _eval_logg_t(self, neg: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """``log|g|`` at ``z = -+exp(-t)`` (``neg`` selects the sign), any ``t`` up to +inf.
+
+        On a repelling linear zero the first ``m`` layers, on which ``|h| <= 1e-30``, multiply the
+        gain by ``mu`` each (exact to round-off), ``m`` chosen from ``log|h^1|``; the remaining
+        ``L - m`` layers run from ``h = +-exp(log|h^1| + m log(mu))`` in double precision.
+        """
+        from ._logu import log_gains_from
+
+        s, q, d, b = (self._flat(n) for n in ("sigma", "q0", "depth", "bias"))
+        lin, log_mu = self._linear_zero()
+        sgn = np.where(neg, -1.0, 1.0)[None, :]
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            log_h1 = (np.log(s) + 0.5 * np.log(q))[:, None] - t[None, :]
+            steps = np.floor((_LOG_T_LIN - log_h1) / np.where(lin, log_mu, 1.0)[:, None]) + 1.0
+            m = np.where(lin[:, None], np.clip(np.where(np.isnan(steps), 0.0, steps), 0.0, d[:, None]), 0.0)
+            h0 = sgn * np.exp(log_h1 + m * log_mu[:, None])
+        m = m.astype(np.int64)
+        n_left = d[:, None] - m
+        h0 = np.where(n_left > 0, h0, 0.0)
+        shape = h0.shape
+        lg = log_gains_from(self.act, np.repeat(s, shape[1]), np.repeat(b, shape[1]), h0.ravel(), n_left.ravel())
+        return m * log_mu[:, None] + lg.reshape(shape)
+
+    def _eval_any(self, z: np.ndarray, t: np.ndarray) -> np.ndarray:
+        in_t = ~np.isnan(t)
+        out = np.empty((self.sigma.size, z.size))
+        if (~in_t).any():
+            out[:, ~in_t] = self._eval_logg(z[~in_t])
+        if in_t.any():
+            out[:, in_t] = self._eval_logg_t(np.signbit(z[in_t]), t[in_t])
+        return out
+
+    def _panels(self):
+        """Base panels: z in [2^-20, 38.5] (octaves up to 1), and t = -log|z| in [20 log 2, t_max]
+        with edges at the escape depth of every repelling linear zero, and the tail beyond t_max
+        (where every unit stays linear through all L layers) as one closed-form node."""
+        e = _base_edges(_Z_C)[1:]
+        za, zb = e[:-1], e[1:]
+        lin, log_mu = self._linear_zero()
+        s, q, d = (self._flat(n) for n in ("sigma", "q0", "depth"))
+        with np.errstate(divide="ignore"):
+            # units with |u| = exp(-t) leave the linear regime at the last layer when
+            # log|h^1| + (L-1) log(mu) ~ 0; beyond t_lin all L layers are linear
+            t_esc = np.log(s) + 0.5 * np.log(q) + (d - 1) * log_mu
+        t_esc, t_lin = t_esc[lin], t_esc[lin] - _LOG_T_LIN
+        t_max = float(max(np.max(t_lin, initial=0.0), _T0 + 64.0))
+        te = [_T0]
+        while te[-1] < t_max:
+            te.append(min(t_max, _T0 + 2.0 * (te[-1] - _T0) + 1.0))
+        offsets = np.array([-48, -32, -24, -16, -12, -8, -6, -4, -3, -2, -1, 0, 1, 2, 4, 8, 16, 32], float)
+        extra = np.concatenate([(t_esc[:, None] + offsets).ravel(), t_lin])
+        te = np.unique(np.clip(np.concatenate([te, extra]), _T0, t_max))
+        kept = [te[0]]
+        for x in te[1:]:  # a batch of many depths would pile up edges: keep them >= 1/2 apart
+            if x - kept[-1] >= 0.5 or x == t_max:
+                kept.append(x)
+        te = np.array(kept)
+        ta, tb = te[:-1], te[1:]
+        nz, nt = za.size, ta.size
+        if self.symmetric:
+            a = np.concatenate([za, ta])
+            b = np.concatenate([zb, tb])
+            kind = np.concatenate([np.zeros(nz, int), np.ones(nt, int)])
+            sign = np.ones(nz + nt)
+        else:
+            a = np.concatenate([-zb, za, ta, ta])
+            b = np.concatenate([-za, zb, tb, tb])
+            kind = np.concatenate([np.zeros(2 * nz, int), np.ones(2 * nt, int)])
+            sign = np.concatenate([np.ones(2 * nz), -np.ones(nt), np.ones(nt)])
+        # the tail |z| < exp(-t_max): one node at z = 0 (mass of the normal law there)
+        half_mass = _log_erf(np.array(math.exp(-t_max) / math.sqrt(2.0)),
+                             np.array(-t_max - 0.5 * math.log(2.0))) - math.log(2.0)
+        tail_lw = np.array([float(half_mass) + (0.0 if self.symmetric else math.log(2.0))])
+        tail_lg = self._eval_logg_t(np.array([False]), np.array([np.inf]))
+        fixed = (np.zeros(1), tail_lw, tail_lg, np.zeros(1))
+        return a, b, kind, sign, fixed
+
     def _log_gains(self) -> np.ndarray:
         """``log|g|`` at the adaptive nodes for every batch element, shape (n_batch, n_nodes)."""
         if self._logg is None:
-            self._z, self._wz, self._logg = _adaptive_nodes(self._eval_logg, self.z_lo, self.symmetric)
+            a, b, kind, sign, fixed = self._panels()
+            z, lw, lg = _adaptive_nodes(self._eval_any, a, b, kind, sign, fixed=fixed)
+            if self.symmetric:
+                lw = lw + math.log(2.0)
+            self._z, self._lw, self._logg = z, lw, lg
         return self._logg
 
+    @property
+    def _wz(self) -> np.ndarray:
+        """Node weights (including the normal density); 0 where they underflow (see ``log_nodes``)."""
+        self._log_gains()
+        with np.errstate(under="ignore"):
+            return np.exp(self._lw)
+
+    def _check_moments(self) -> None:
+        # probabilities (cdf, ppf) stay right; moments carried by an unresolvable peak would not
+        if not self._checked:
+            _check_resolvable(self.act, self._flat("sigma"), self._flat("bias"), self._flat("depth"),
+                              self._linear_zero()[0])
+            self._checked = True
+
     def nodes(self, flat_index: int):
+        self._check_moments()
         lg = self._log_gains()
         return 2.0 * lg[flat_index], self._wz
+
+    def log_nodes(self, flat_index: int):
+        """``(log lambda, log weight)`` at the quadrature nodes; the weights of nodes at
+        ``|u| < 1e-308`` (deep peaks) underflow, their logs do not."""
+        self._check_moments()
+        lg = self._log_gains()
+        return 2.0 * lg[flat_index], self._lw
+
+    def log_range(self, flat_index: int) -> tuple[float, float]:
+        lg = 2.0 * self._log_gains()[flat_index]
+        fin = lg[np.isfinite(lg)]
+        return float(np.min(fin, initial=0.0)), float(np.max(fin, initial=0.0))
 
     def take(self, index):
         sub = PushforwardPart(self.act, self.sigma[index], self.q0[index], self.depth[index], self.bias[index])
@@ -528,7 +753,17 @@ class PushforwardPart(ContinuousPart):
         with np.errstate(over="ignore"):
             return np.exp(2.0 * lg[0, 0])
 
-    def ppf(self, flat_index, q):
+    def cdf_log(self, b_idx, log_x):
+        """``P(g^2 <= exp(log_x))`` for elements ``b_idx``, with ``log_x`` beyond double range too."""
+        b_idx = np.asarray(b_idx, dtype=int).ravel()
+        lx = np.asarray(log_x, dtype=np.float64).ravel()
+        out = np.zeros(lx.size)
+        ok = ~np.isneginf(lx)
+        if ok.any():
+            out[ok] = self._chunked(self._mass_below, b_idx[ok], 0.5 * lx[ok])
+        return out
+
+    def ppf(self, flat_index, q, log=False):
         if not self.symmetric:
             return None
         from .recursion import run_layers
@@ -536,8 +771,102 @@ class PushforwardPart(ContinuousPart):
         s, q0, d = (float(self._flat(k)[flat_index]) for k in ("sigma", "q0", "depth"))
         r = math.sqrt(2.0 * q0) * special.erfcinv(np.asarray(q, dtype=np.float64))
         lg, _ = run_layers(self.act, np.array([s]), np.array([0.0]), np.atleast_1d(r)[None, :], np.array([int(d)]))
+        if log:
+            return 2.0 * lg[0, 0]
         with np.errstate(over="ignore"):
             return np.exp(2.0 * lg[0, 0])
+
+
+_H_SCAN = np.linspace(-60.0, 60.0, 96_001)  # where fixed points of h -> sigma*phi(h) + b are sought
+_MIN_PEAK_ULPS = 1e6  # a gain peak narrower than this many rounding units of u is not resolved
+
+
+def _phi_np(act: Activation, h: np.ndarray):
+    try:
+        return np.asarray(act.phi(h), dtype=np.float64), np.asarray(act.dphi(h), dtype=np.float64)
+    except Exception:  # scalar-only user functions
+        return (np.vectorize(act.phi, otypes=[float])(h), np.vectorize(act.dphi, otypes=[float])(h))
+
+
+def _check_resolvable(act: Activation, sigma, bias, depth, lin_zero) -> None:
+    """Refuse depths at which a dominant gain peak is narrower than double precision resolves.
+
+    Units that start near an unstable fixed point ``h*`` of ``F(h) = sigma*phi(h) + b`` (rate
+    ``rho = |F'(h*)| > 1``) linger there while their gain grows like ``rho^l``; the peak around
+    ``u* = h*/sigma`` has width ``rho^(-L)/sigma``. It carries ~ rho^((2k-1)L) of E[lambda^k] against
+    growth^(2kL) for the attractors (stable fixed points, or |h| -> inf for unbounded phi), so it
+    dominates when ``rho^(2k-1) > growth^(2k)`` for k = 1 or 2. A repelling zero of a bias-free
+    phi with phi(0) = 0 is followed exactly in log-u coordinates; any other dominant peak is only
+    as good as the rounding of ``F`` near ``h*`` (~2^-52 max(|h*|, |b|)), and is refused once it is
+    narrower than ``_MIN_PEAK_ULPS`` of those.
+    """
+    ph, dph = _phi_np(act, _H_SCAN)
+    max_slope = float(np.max(np.abs(dph[np.isfinite(dph)]), initial=0.0))
+    scale = 60.0 + float(np.max(np.abs(ph[np.isfinite(ph)]), initial=0.0))
+    pairs = {}
+    for k in range(sigma.size):
+        pairs.setdefault((float(sigma[k]), float(bias[k])), []).append(k)
+    for (s, b), members in pairs.items():
+        deepest = int(np.max(depth[members]))
+        rate_bound = s * max_slope
+        if rate_bound <= 1.0:
+            continue
+        # no fixed point can be unresolved yet: the narrowest possible peak is still wide enough
+        if -deepest * math.log(rate_bound) > math.log(_MIN_PEAK_ULPS * 2.0 ** -52 * (scale * s + abs(b))):
+            continue
+        f = s * ph + b - _H_SCAN
+        flips = np.nonzero(np.sign(f[1:]) != np.sign(f[:-1]))[0]
+        points = []
+        for i in flips:
+            lo, hi = _H_SCAN[i], _H_SCAN[i + 1]
+            flo = f[i]
+            for _ in range(80):
+                mid = 0.5 * (lo + hi)
+                fm = s * _phi_np(act, np.array([mid]))[0][0] + b - mid
+                if (fm <= 0.0) == (flo <= 0.0):
+                    lo, flo = mid, fm
+                else:
+                    hi = mid
+            h_star = 0.5 * (lo + hi)
+            points.append((h_star, abs(s * float(_phi_np(act, np.array([h_star]))[1][0]))))
+        growth = [r for _, r in points if r < 1.0]
+        if s * ph[-1] + b > _H_SCAN[-1]:   # units escaping to +inf grow by sigma*phi'(inf) per layer
+            growth.append(abs(s * dph[-1]))
+        if s * ph[0] + b < _H_SCAN[0]:
+            growth.append(abs(s * dph[0]))
+        g_max = max(growth, default=0.0)
+        for h_star, rate in points:
+            if rate <= 1.0 or (lin_zero[members[0]] and abs(h_star) < 1e-12):
+                continue
+            dominant = any(rate ** (2 * k - 1) > g_max ** (2 * k) for k in (1, 2))
+            if not dominant:
+                continue
+            resolution = 2.0 ** -52 * max(abs(h_star), abs(b), abs(s * float(_phi_np(act, np.array([h_star]))[0][0])))
+            limit = int(math.floor(-math.log(_MIN_PEAK_ULPS * resolution) / math.log(rate)))
+            if deepest > limit:
+                raise ValueError(
+                    f"depth must be <= {limit} for {act.name} with sigma={s:g}, bias={b:g}: the gain peak "
+                    f"around the unstable fixed point h* = {h_star:.6g} (rate {rate:.6g}) carries the "
+                    f"moments and is narrower than double precision resolves beyond that depth "
+                    f"(got depth {deepest}); rmt_idinit.precise.jjt_moment iterates in mpmath (use dps > "
+                    f"{int(deepest * math.log10(rate)) + 25})")
+
+
+def _check_linear_near_zero(act: Activation) -> None:
+    """The log-u path assumes ``phi(h) = phi'(0) h (1 + O(h))`` and ``phi'(h) = phi'(0)(1 + O(h))``
+    with O(1) constants, so that |h| <= 1e-30 is linear to round-off; probe it at h = 1e-8."""
+    from .recursion import run_layers
+
+    probe = 1e-8
+    lg, x = run_layers(act, np.array([1.0]), np.array([0.0]), np.array([[0.0, probe]]), np.array([1]), want_x=True)
+    d0 = math.exp(lg[0, 0, 0])
+    dev_phi = abs(x[0, 0, 1] / (d0 * probe) - 1.0)
+    dev_dphi = abs(math.expm1(lg[0, 0, 1] - lg[0, 0, 0]))
+    if not (dev_phi <= 1e-6 and dev_dphi <= 1e-6):
+        raise ValueError(
+            f"activation {act.name!r}: phi is not linear near 0 on the scale |h| ~ 1e-8 (relative "
+            f"deviation {max(dev_phi, dev_dphi):.2g}), which the law of deep nets with "
+            f"sigma*phi'(0) > 1 needs to follow units that start at |u| < 1e-308")
 
 
 def _gmass(a: float, c: float, sd: float) -> float:
@@ -593,6 +922,14 @@ def jjt_law(sigma: Any, q0: Any = None, depth: Any = 1, activation: str | Activa
     -------
     SpectralLaw
         Exact atoms (piecewise-linear activations, empirical inputs) or a continuous part (smooth).
+
+    Notes
+    -----
+    Smooth laws with ``mu = sigma*phi'(0) > 1`` (tanh, erf) have a gain peak of width ~ ``mu^-L``
+    at u = 0 that carries the moments, ``log E[lambda] ~ L log(mu)``; it is integrated in log-u
+    coordinates at any depth (quantiles below double range: ``ppf(q, log=True)``). Moments carried
+    by a peak around another unstable fixed point (e.g. tanh with a small bias) raise a ValueError
+    beyond the depth at which double precision resolves it.
 
     Examples
     --------

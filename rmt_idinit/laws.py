@@ -40,7 +40,8 @@ class ContinuousPart:
 
     * ``cdf(x)``: ``int_{-inf}^{x} rho`` (so it ends at ``mass``, not 1), and ``sf(x)``;
     * ``pdf(x)``;
-    * ``nodes(flat_index)`` -> ``(log_lambda, weight)`` quadrature nodes of element ``flat_index``;
+    * ``nodes(flat_index)`` -> ``(log_lambda, weight)`` quadrature nodes of element ``flat_index``
+      (and ``log_nodes`` with log weights, which the moments use);
     * ``sample(flat_index, n, rng)``: ``n`` draws from the normalized part.
     """
 
@@ -59,12 +60,29 @@ class ContinuousPart:
     def nodes(self, flat_index: int) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
         raise NotImplementedError
 
+    def log_nodes(self, flat_index: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(log lambda, log weight)`` of the nodes; override where weights underflow double."""
+        la, w = self.nodes(flat_index)
+        with np.errstate(divide="ignore"):
+            return la, np.log(w)
+
     def sample(self, flat_index: int, n: int, rng: np.random.Generator) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def ppf(self, flat_index: int, q: np.ndarray) -> np.ndarray | None:
-        """Quantiles of the normalized part when known in closed form, else None."""
+    def ppf(self, flat_index: int, q: np.ndarray, log: bool = False) -> np.ndarray | None:
+        """Quantiles (their logs if ``log``) of the normalized part when known in closed form, else None."""
         return None
+
+    def log_range(self, flat_index: int) -> tuple[float, float]:
+        """Smallest and largest finite ``log lambda`` among the nodes (brackets for quantiles)."""
+        la, _ = self.nodes(flat_index)
+        fin = la[np.isfinite(la)]
+        return float(np.min(fin, initial=0.0)), float(np.max(fin, initial=0.0))
+
+    def cdf_log(self, b_idx: np.ndarray, log_x: np.ndarray) -> np.ndarray:
+        """``cdf(exp(log_x))`` of a part with batch shape (); override where ``x`` leaves double range."""
+        with np.errstate(over="ignore", under="ignore"):
+            return self.cdf(np.exp(np.asarray(log_x, dtype=np.float64)))
 
     def take(self, index: Any) -> "ContinuousPart":  # pragma: no cover - interface
         raise NotImplementedError
@@ -130,8 +148,12 @@ class GridDensity(ContinuousPart):
         q = rng.random(n) * self._cum[-1]
         return np.interp(q, self._cum, self.x)
 
-    def ppf(self, flat_index, q):
-        return np.interp(np.asarray(q) * self._cum[-1], self._cum, self.x)
+    def ppf(self, flat_index, q, log=False):
+        x = np.interp(np.asarray(q) * self._cum[-1], self._cum, self.x)
+        if not log:
+            return x
+        with np.errstate(divide="ignore"):
+            return np.log(x)
 
     def take(self, index):
         if index not in ((), Ellipsis):
@@ -276,8 +298,20 @@ class SpectralLaw:
             return np.zeros(x.shape)
         return self.continuous.pdf(x)
 
-    def ppf(self, q: Any) -> np.ndarray:
-        """Quantile: the smallest ``x`` with ``cdf(x) >= q``."""
+    def ppf(self, q: Any, *, log: bool = False) -> np.ndarray:
+        """Quantile: the smallest ``x`` with ``cdf(x) >= q``; ``log=True`` returns ``log x``.
+
+        Quantiles of deep laws can lie far outside double range (tanh, sigma = 1.05, depth 1e4:
+        the median is ~ e^-3336); ``log=True`` carries them. Without it such values round to 0 or
+        ``inf`` with a :class:`rmt_idinit.errors.RangeWarning`.
+
+        Examples
+        --------
+        >>> import rmt_idinit as ri
+        >>> law = ri.jjt_law(1.05, 0.5, 10_000, "tanh")
+        >>> round(float(law.ppf(0.5, log=True)), 4)  # the median is e^-1982.3551
+        -1982.3551
+        """
         q = self._broadcast_x("q", q)
         if np.any((q < 0) | (q > 1)):
             raise ValueError("q must lie in [0, 1]")
@@ -285,37 +319,60 @@ class SpectralLaw:
         batch_idx = np.broadcast_to(np.arange(int(np.prod(self.batch_shape, dtype=int))).reshape(self.batch_shape), q.shape)
         flat_la, flat_w = self._flat_atoms()
         for pos in np.ndindex(q.shape):
-            out[pos] = self._ppf_one(int(batch_idx[pos]), float(q[pos]), flat_la, flat_w)
-        return out
+            out[pos] = self._log_ppf_one(int(batch_idx[pos]), float(q[pos]), flat_la, flat_w)
+        if log:
+            return out
+        with np.errstate(over="ignore", under="ignore"):
+            x = np.exp(out)
+        lost = np.isfinite(out) & ((x == 0.0) | np.isinf(x))
+        if lost.any():
+            import warnings
 
-    def _ppf_one(self, b: int, q: float, flat_la, flat_w) -> float:
+            from .errors import RangeWarning
+
+            warnings.warn(RangeWarning(
+                f"{int(lost.sum())} quantile(s) lie outside double range (log x from "
+                f"{float(np.min(out[lost])):.6g} to {float(np.max(out[lost])):.6g}) and were rounded to "
+                f"0 or inf; ppf(q, log=True) returns log x"), stacklevel=2)
+        return x
+
+    def _log_cdf_at(self, sub: "SpectralLaw", log_x: float) -> float:
+        """``cdf(exp(log_x))`` of a scalar law, for ``log_x`` beyond double range too."""
+        la, w = sub._flat_atoms()
+        atoms = float(np.sum(np.where(la[0] <= log_x, w[0], 0.0)))
+        if sub.continuous is None:
+            return atoms
+        return atoms + float(np.asarray(sub.continuous.cdf_log(np.zeros(1, dtype=int), np.array([log_x])))[0])
+
+    def _log_ppf_one(self, b: int, q: float, flat_la, flat_w) -> float:
         la, w = flat_la[b], flat_w[b]
         if self.continuous is None:
             order = np.argsort(la, kind="stable")
             cum = np.cumsum(w[order])
             i = min(int(np.searchsorted(cum, q * cum[-1] - 1e-15 * cum[-1], side="left")), len(cum) - 1)
-            return float(np.exp(la[order][i]))
+            return float(la[order][i])
         if la.size == 0 or np.sum(w) == 0:
-            direct = self.continuous.ppf(b, np.array([q]))
+            direct = self.continuous.ppf(b, np.array([q]), log=True)
             if direct is not None:
                 return float(direct[0])
         # mixed or implicit: bisect on log(x) using the mixture cdf of this batch element
         sub = self[np.unravel_index(b, self.batch_shape)] if self.batch_shape else self
-        ln, ws = sub._all_nodes(0)
-        lo, hi = float(np.min(ln[np.isfinite(ln)], initial=0.0)) - 1.0, float(np.max(ln)) + 1.0
         if float(sub.cdf(0.0)) >= q:
-            return 0.0
-        while float(sub.cdf(math.exp(lo))) >= q and lo > -745:
-            lo -= 10.0
-        for _ in range(100):
+            return -math.inf
+        fin = sub.log_atoms[np.isfinite(sub.log_atoms)]
+        c_lo, c_hi = sub.continuous.log_range(0)
+        lo, hi = min(float(np.min(fin, initial=c_lo)), c_lo) - 1.0, max(float(np.max(fin, initial=c_hi)), c_hi) + 1.0
+        while self._log_cdf_at(sub, lo) >= q and lo > -1e300:
+            lo = 2.0 * lo - 10.0 if lo < 0 else -10.0
+        for _ in range(200):
             mid = 0.5 * (lo + hi)
-            if float(sub.cdf(math.exp(mid))) >= q:
+            if self._log_cdf_at(sub, mid) >= q:
                 hi = mid
             else:
                 lo = mid
             if hi - lo < 1e-14 * max(1.0, abs(hi)):
                 break
-        return math.exp(hi)
+        return hi
 
     # --- moments ----------------------------------------------------------------------------
     def _flat_atoms(self) -> tuple[np.ndarray, np.ndarray]:
@@ -330,9 +387,8 @@ class SpectralLaw:
         lw = self.log_weights.reshape(fla.shape)[flat_index]
         if self.continuous is None:
             return la, lw
-        cl, cw = self.continuous.nodes(flat_index)
-        with np.errstate(divide="ignore"):
-            return np.concatenate([la, cl]), np.concatenate([lw, np.log(cw)])
+        cl, clw = self.continuous.log_nodes(flat_index)
+        return np.concatenate([la, cl]), np.concatenate([lw, clw])
 
     def _per_element(self, fn) -> np.ndarray:
         n = int(np.prod(self.batch_shape, dtype=int))

@@ -616,7 +616,6 @@ def _breakpoints(act: Activation, s, q, depth: int, b) -> list[mpmath.mpf]:
     pts = {mpmath.mpf(0)}
     zs = [mpmath.mpf(z) for z in (0.5, 1, 1.5, 2, 3, 4, 5, 6, 8, 10, 12, 15) if z < zmax] + [zmax]
     pts.update(sgn * sd * z for z in zs for sgn in (-1, 1))
-    floor = mpmath.mpf(10) ** (-(mpmath.mp.dps + 5)) * sd  # narrower structure carries no mass
     if act.name == "hardtanh":
         if b == 0:
             m_max = depth if s > 1 else 1
@@ -630,7 +629,10 @@ def _breakpoints(act: Activation, s, q, depth: int, b) -> list[mpmath.mpf]:
             last = None
             for l in range(0, depth + 1):
                 off = rate ** (-l) / s
-                if off < floor:
+                # Around u* = 0 no offset is too small (mpf has no underflow, and the peak of width
+                # rate^-L carries rate^L of the moment however narrow); around u* != 0 offsets below
+                # the working precision of u* would collapse onto it.
+                if off < mpmath.mpf(10) ** (-(mpmath.mp.dps + 5)) * abs(ustar):
                     break
                 if last is not None and last / off < 2 and l != depth:
                     continue

@@ -1,0 +1,120 @@
+"""The adaptive quadrature behind the smooth J Jᵀ laws (rmt_idinit.identity).
+
+References are independent of the code under test: the normal law's total mass (the quadrature
+weights must integrate 1), mpmath at 50 digits, and lower bounds proved from elementary
+inequalities (derived in the comments next to each test).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import mpmath
+import numpy as np
+import pytest
+from scipy import special
+
+import rmt_idinit as ri
+from rmt_idinit import identity
+from rmt_idinit.errors import AccuracyWarning
+
+
+# --- the panel cap ------------------------------------------------------------------------------
+
+_ZJ = np.arange(1, 41) * 0.25   # 40 narrow gain peaks, all refined at once
+_EPS = 0.02
+
+
+def _peaks_logg(z, t):
+    # log g with g^2 = sum_j exp(-(z - z_j)^2 / (2 eps^2))
+    return 0.5 * special.logsumexp(-0.5 * ((z[:, None] - _ZJ[None, :]) / _EPS) ** 2, axis=1)[None, :]
+
+
+def _peaks_reference():
+    # int phi(z) exp(-(z - a)^2 / (2 eps^2)) dz = eps / sqrt(v) exp(-a^2 / (2 v)), v = 1 + eps^2 (the
+    # peaks sit far inside [0, 38.5], so the half line is the whole line to 1e-80)
+    v = 1.0 + _EPS ** 2
+    return float(np.sum(_EPS / math.sqrt(v) * np.exp(-_ZJ ** 2 / (2.0 * v))))
+
+
+@pytest.mark.parametrize("cap, worst", [(40, 1e-3), (80, 1e-8)])
+def test_panel_cap_children_replace_parents_and_warn(cap, worst):
+    edges = np.linspace(0.0, 38.5, 40)
+    n = edges.size - 1
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        z, lw, lg = identity._adaptive_nodes(_peaks_logg, edges[:-1], edges[1:], np.zeros(n, int), np.ones(n),
+                                             max_panels=cap)
+    caught = [r.message for r in rec if isinstance(r.message, AccuracyWarning)]
+    assert len(caught) == 1, [str(r.message) for r in rec]
+    est = caught[0].error_estimate
+    assert est is not None and math.isfinite(est) and 0 < est < worst
+    w = np.exp(lw)
+    # the weights include the normal density: over [0, 38.5] they must integrate 1/2 to round-off
+    # (a parent kept next to its children counted its mass twice: 1.112 at a cap of 50)
+    assert abs(w.sum() - 0.5) < 1e-15, w.sum()
+    assert np.all(np.diff(z) > 0)  # a partition: no node twice
+    err = abs(np.sum(w * np.exp(2.0 * lg[0])) / _peaks_reference() - 1.0)
+    assert err <= est, (err, est)   # parent vs halves: an upper bound on what the halves miss
+
+
+def test_uncapped_peaks_reach_round_off():
+    edges = np.linspace(0.0, 38.5, 40)
+    n = edges.size - 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AccuracyWarning)
+        z, lw, lg = identity._adaptive_nodes(_peaks_logg, edges[:-1], edges[1:], np.zeros(n, int), np.ones(n))
+    assert abs(np.sum(np.exp(lw + 2.0 * lg[0])) / _peaks_reference() - 1.0) < 1e-13
+
+
+def test_panel_cap_in_a_smooth_law(monkeypatch):
+    # the same path through jjt_law: the law's weights stay a partition of the normal law's mass
+    ref = [float(ri.jjt_law(2.5, 1.0, 50, "gelu").moment(k)) for k in (1, 2)]
+    monkeypatch.setattr(identity, "_MAX_PANELS", 4)
+    law = ri.jjt_law(2.5, 1.0, 50, "gelu")
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        m = [float(law.moment(k)) for k in (1, 2)]
+    caught = [r.message for r in rec if isinstance(r.message, AccuracyWarning)]
+    assert len(caught) == 1 and math.isfinite(caught[0].error_estimate)
+    assert abs(np.exp(law.continuous.log_nodes(0)[1]).sum() - 1.0) < 1e-13
+    for a, b in zip(m, ref):
+        assert abs(a / b - 1.0) <= max(caught[0].error_estimate, 1e-14)
+
+
+# --- log(1 - alpha) ---------------------------------------------------------------------------
+
+def _mp_log_erfc(x):
+    # log erfc at 50 digits; log1p(-erf) where erfc is within 1e-50 of 1 (log(erfc) would be 0)
+    return mpmath.log1p(-mpmath.erf(x)) if x < 1 else mpmath.log(mpmath.erfc(x))
+
+
+_LOG_GRID = [(s, q0, d) for s in (0.5, 0.9, 1.0, 1.0001, 1.02, 1.5, 3.0)
+             for q0 in (1e-8, 1e-4, 0.2, 1.0, 1e2) for d in (1, 10, 100, 1000, 100_000)]
+
+
+def test_log_alpha_complement_vs_mpmath_near_0_and_1():
+    # hard-tanh: 1 - alpha = erfc(x), x = sigma^(-m) / sqrt(2 q0) (m = L for sigma > 1, else 1); the
+    # grid spans x from e^-109861 (alpha ~ 0, log(1 - alpha) ~ -1e-47712) to 7e3 (1 - alpha ~ e^-5e7)
+    worst = 0.0
+    with mpmath.workdps(50):
+        for s, q0, d in _LOG_GRID:
+            m = d if s > 1 else 1
+            x = mpmath.mpf(s) ** (-m) / mpmath.sqrt(2 * mpmath.mpf(q0))
+            ref = _mp_log_erfc(x)
+            got = float(ri.log_alpha_complement(s, q0, d))
+            if abs(ref) < mpmath.mpf("1e-300"):  # below double range: 0 (or a subnormal) is right
+                assert abs(got) < 1e-300, (s, q0, d, got)
+                continue
+            err = float(abs(got - ref) / abs(ref))
+            worst = max(worst, err)
+            assert err <= 1e-12, (s, q0, d, got, ref)
+    print(f"worst relative error of log_alpha_complement vs mpmath: {worst:.2g}")
+
+
+def test_log_alpha_complement_small_is_not_rounded_to_zero():
+    # 1 - alpha = erfc(1.5^-100 / sqrt(0.4)) = 1 - 4.39e-18: log_ndtr rounded it to exactly 0
+    with mpmath.workdps(50):
+        ref = _mp_log_erfc(mpmath.mpf(1.5) ** -100 / mpmath.sqrt(mpmath.mpf(0.4)))
+    got = float(ri.log_alpha_complement(1.5, 0.2, 100))
+    assert got < 0.0 and abs(got - float(ref)) <= 1e-15 * abs(float(ref)), (got, ref)
