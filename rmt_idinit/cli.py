@@ -217,7 +217,10 @@ def _cmd_law(ns) -> int:
     law = ri.jjt_law(ns.sigma, ns.q0, ns.depth, act)
     info = {"description": law.description, "log_atoms": np.asarray(law.log_atoms).tolist(),
             "weights": np.asarray(law.weights).tolist(), "mean": float(law.mean()), "var": float(law.var()),
-            "quantiles": {str(q): float(law.ppf(q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)}}
+            # quantiles in logs first: deep laws put them far outside double range
+            "log_quantiles": {str(q): float(law.ppf(q, log=True)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)}}
+    with np.errstate(over="ignore", under="ignore"):
+        info["quantiles"] = {k: float(np.exp(v)) for k, v in info["log_quantiles"].items()}
     if ns.plot:
         import matplotlib
 
