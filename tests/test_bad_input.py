@@ -336,6 +336,21 @@ def _specs() -> list[Spec]:
     add(Spec("nn.InterpretableMLP", rinn.InterpretableMLP, {"n_inputs": 4, "n_classes": 3, "depth": 2},
              {"n_inputs": "int1", "n_classes": "int1", "depth": "int1", "activation": "activation",
               "sigma": "pos1", "readout": "choice", "logit_scale": "pos1"}))
+    cnn_kinds = {"in_channels": "int1", "depth": "int1", "kernel_size": "int1", "activation": "activation",
+                 "sigma": "pos1", "padding_mode": "choice", "readout": "choice"}
+    add(Spec("nn.IdentityCNN", rinn.IdentityCNN, {"in_channels": 1, "channels": 2, "depth": 2, "image_shape": (4, 4)},
+             {**cnn_kinds, "channels": "int1", "n_classes": "int1"}))
+    add(Spec("nn.InterpretableCNN", rinn.InterpretableCNN,
+             {"in_channels": 1, "n_classes": 3, "depth": 2, "image_shape": (4, 4)},
+             {**cnn_kinds, "n_classes": "int1", "logit_scale": "pos1"}))
+    cm = rinn.IdentityCNN(1, 2, 2, (4, 4), n_classes=3)
+    X_img = torch.zeros(2, 1, 4, 4)
+    add(Spec("nn.conv_features", rinn.conv_features, {"model": cm, "x": X_img},
+             {"model": "model", "batch_size": "int1"}))
+    # any traceable piecewise-linear module is a valid model here (a bare Linear too), so the "model"
+    # kind has no bad value; what it cannot linearize is refused in tests/test_linearize_cnn.py
+    add(Spec("nn.linearize_operator", rinn.linearize_operator, {"model": cm, "x": X_img[:1]}, {}))
+    add(Spec("nn.LinearizedOperator", lambda **kw: rinn.LinearizedOperator(**kw), {"model": cm, "x": X_img[:1]}, {}))
     add(Spec("nn.class_likelihoods", rinn.class_likelihoods, {"model": im, "x": X4}, {"model": "model", "x": "tensor"}))
     add(Spec("nn.layer_scores", rinn.layer_scores, {"model": im, "x": X4}, {"model": "model", "x": "tensor"}))
     add(Spec("nn.contribution_maps", rinn.contribution_maps, {"model": im, "x": X4, "image_shape": False},

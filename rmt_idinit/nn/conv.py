@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import _checks
 from .activations import make_activation
 from .init import identity_
 
@@ -41,17 +42,11 @@ _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _count(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
+    return _checks.check_scalar_int(name, value, minimum=1)
 
 
 def _pos(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) or not (
-        math.isfinite(value) and value > 0
-    ):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    return _checks.check_scalar(name, value, _checks.check_positive)
 
 
 def _tracing() -> bool:
@@ -96,12 +91,18 @@ class _DiracBase(nn.Module):
         self.depth = _count("depth", depth)
         self.spatial_shape = _spatial(image_shape)
         self.sigma = _pos("sigma", sigma)
-        self.kernel_size = int(kernel_size) if not isinstance(kernel_size, bool) else kernel_size
-        self.padding_mode = padding_mode
+        self.kernel_size = _count("kernel_size", kernel_size)
+        self.padding_mode = _checks.check_choice("padding_mode", padding_mode,
+                                                 ("zeros", "reflect", "replicate", "circular"))
+        # float32 weights (width^2 * k^d + width per layer) and ~2 KB of module per layer
+        taps = self.kernel_size ** len(self.spatial_shape)
+        _checks.check_memory((4.0 * (width * width * taps + width) + 2048) * self.depth,
+                             f"depth={self.depth} conv layers of {width} channels, kernel {self.kernel_size}")
         self.activation_name = activation if isinstance(activation, str) else type(activation).__name__
         self.act = make_activation(activation, **activation_params)
         self.width = width
-        self.layers = _dirac_stack(width, self.depth, len(self.spatial_shape), kernel_size, bias, padding_mode)
+        self.layers = _dirac_stack(width, self.depth, len(self.spatial_shape), self.kernel_size, bias,
+                                   self.padding_mode)
 
     def reset_parameters(self) -> None:
         """Every conv layer back to :math:`\\sigma\\,\\delta` (Dirac kernel), bias 0."""
