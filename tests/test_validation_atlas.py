@@ -109,7 +109,7 @@ def test_quick_atlas_survives_kills_and_is_worker_independent(tmp_path):
     # 2. rerun on a LocalCluster owned by this test, and SIGKILL one of its workers mid-grid: the
     # nanny restarts it and its task is rerun; finished cells are skipped (files untouched)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         pids = list(client.run(os.getpid).values())
         cfg = atlas.make_config("quick", out=str(out_a), scheduler=cluster.scheduler_address, progress=False)

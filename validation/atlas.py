@@ -134,9 +134,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # (the identity-tanh panel is left out: its Gaussian-law theory compiles numba kernels for
     # ~15-25 s in every fresh worker process, longer than all the quick cells together)
     "quick": dict(q0_depth=4, panels=("ht_sigma_depth", "ht_sigma_q0", "random_tanh")),
-    # about an hour of 2 free cores: 14 x 14 inputs (width 196), 300 Adam steps of batch 128
+    # about an hour of 2 free cores: 14 x 14 inputs (width 196), 300 Adam steps of batch 128.
+    # lr 1e-4: in 150-step trials, Gaussian tanh at sigma_w^2 = 1.75, depth 48 reached test
+    # accuracy 0.096 / 0.48 / 0.74 with lr 1e-3 / 3e-4 / 1e-4, identity hard-tanh (sigma = 1,
+    # depth 100) 0.76 / 0.81 with 3e-4 / 1e-4; one lr for every panel keeps them comparable.
     "cpu": dict(
-        downsample=2, steps=300, batch_size=128, lr=1e-3, n_train=None, n_test=5000, probe_size=2,
+        downsample=2, steps=300, batch_size=128, lr=1e-4, n_train=None, n_test=5000, probe_size=2,
         ht_sigmas=_SIG_FINE, ht_depths=(4, 10, 25, 50, 100),
         q0_sigmas=(0.98, 0.99, 0.995, 1.0, 1.005, 1.01, 1.02), q0_factors=(0.05, 0.15, 0.5, 1.0, 2.0, 5.0),
         tanh_sigmas=(0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1, 1.2), tanh_depths=(4, 10, 25, 50, 100),
@@ -346,6 +349,13 @@ def _spectrum_summary(lam: np.ndarray, kappa: float) -> dict[str, float]:
             "mean": float(lam.mean()), "n": int(lam.size)}
 
 
+def _active_summary(frac: np.ndarray) -> dict[str, Any]:
+    """Per-layer active fractions (hard-tanh linear region) summarized: min, the layer where it
+    is reached (1-based), mean."""
+    return {"min": float(frac.min()), "argmin_layer": int(frac.argmin()) + 1, "mean": float(frac.mean()),
+            "last": float(frac[-1])}
+
+
 def build_model(cell: dict[str, Any], width: int):
     import torch
 
@@ -393,6 +403,8 @@ def run_cell(cell: dict[str, Any], data_dir: str | None = None, device: str = "c
     spec0 = jacobian_spectra(model, probe, chunk_size=1).cpu().numpy()
     measured_init = _spectrum_summary(spec0, tr["kappa"])
     spectrum_seconds = time.perf_counter() - t0
+    active0 = (_active_summary(active_fractions(model, xte[:500].to(device)))
+               if cell["activation"] == "hardtanh" else None)
 
     if tr["optimizer"] == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=tr["lr"])
@@ -425,6 +437,12 @@ def run_cell(cell: dict[str, Any], data_dir: str | None = None, device: str = "c
     train_seconds = time.perf_counter() - t0
 
     model.eval()
+    measured_final = None
+    if not diverged:
+        measured_final = _spectrum_summary(jacobian_spectra(model, probe, chunk_size=1).cpu().numpy(), tr["kappa"])
+    active = None
+    if cell["activation"] == "hardtanh":
+        active = {"init": active0, "final": _active_summary(active_fractions(model, xte[:500].to(device)))}
     correct = 0
     with torch.no_grad():
         for s in range(0, len(yte), 1000):
@@ -441,6 +459,8 @@ def run_cell(cell: dict[str, Any], data_dir: str | None = None, device: str = "c
         "predicted_trainable": theory["predicted_trainable"],
         "theory": theory,
         "measured_init_spectrum": measured_init,
+        "measured_final_spectrum": measured_final,
+        "active_fraction": active,
         "seconds": {"total": time.perf_counter() - t_start, "train": train_seconds, "theory": theory_seconds,
                     "init_spectrum": spectrum_seconds},
         "train": tr,
@@ -499,7 +519,7 @@ def _client(cfg: Config):
     # worker processes inherit the environment: one BLAS/OpenMP thread each
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    cluster = LocalCluster(n_workers=cfg.workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                            silence_logs=logging.ERROR)
     return Client(cluster), cluster
 
@@ -831,6 +851,24 @@ def active_fractions(model, x) -> np.ndarray:
     return np.array(out)
 
 
+def layer_stats(model, x) -> dict[str, list[float]]:
+    """Per layer: RMS of the pre-activation h^l, the fractions saturated at +1 and at -1, and the
+    gain ``||W^l x^(l-1)|| / ||x^(l-1)||`` averaged over samples (1 for W = I)."""
+    import torch
+
+    out: dict[str, list[float]] = {"h_rms": [], "sat_pos": [], "sat_neg": [], "gain": []}
+    with torch.no_grad():
+        for lin in model.layers:
+            wx = x @ lin.weight.T
+            h = wx + lin.bias
+            out["h_rms"].append(float(h.pow(2).mean().sqrt()))
+            out["sat_pos"].append(float((h >= 1).double().mean()))
+            out["sat_neg"].append(float((h <= -1).double().mean()))
+            out["gain"].append(float((wx.norm(dim=1) / x.norm(dim=1).clamp_min(1e-30)).mean()))
+            x = model.act(h)
+    return out
+
+
 def alive_paths(model, x) -> np.ndarray:
     """Fraction of units active in *every* layer up to l (the cumulative alpha^l of the theory,
     which is what kills a coordinate of J for a diagonal network)."""
@@ -935,13 +973,13 @@ def active_study(out: str, *, depth: int = 100, downsample: int = 2, steps: int 
                     acc = float((model(xte[:2000]).argmax(1) == yte[:2000]).double().mean())
                     bias_abs = [float(l.bias.abs().mean()) for l in model.layers]
                     bias_mean = [float(l.bias.mean()) for l in model.layers]
+                    drift = [float((l.weight - torch.eye(width)).norm() / math.sqrt(width)) for l in model.layers]
                 rec["history"].append({
                     "step": step, "test_accuracy_2000": acc,
                     "active_fraction": active_fractions(model, xev), "alive_path": alive_paths(model, xev),
+                    "layer_stats": layer_stats(model, xev),
                     "spectrum": _spectrum_stats(model, probe),
-                    "drift_frobenius": [float((l.weight - torch.eye(width)).norm() / math.sqrt(width))
-                                        for l in model.layers],
-                    "bias_abs_mean": bias_abs, "bias_mean": bias_mean,
+                    "drift_frobenius": drift, "bias_abs_mean": bias_abs, "bias_mean": bias_mean,
                 })
                 model.train()
             if step == steps:
@@ -962,10 +1000,65 @@ def active_study(out: str, *, depth: int = 100, downsample: int = 2, steps: int 
                                            "alive_path": alive_paths(m, xev), "spectrum": _spectrum_stats(m, probe)}
         rec["ablation"] = abl
         result["runs"].append(jsonable(rec))
+        result["n_eval"] = n_eval
         atomic_write_json(outp / "active.json", result)
         print(f"[atlas active] {tag}: acc {acc:.3f}, min active {np.min(rec['history'][-1]['active_fraction']):.3f}, "
               f"near-zero eig {rec['history'][-1]['spectrum']['fraction_near_zero']:.3f}", file=sys.stderr)
+    result = analyze_active(result, data_dir, downsample, n_eval)
+    atomic_write_json(outp / "active.json", result)
     plot_active(result, outp / "active_fraction.png")
+    return result
+
+
+def _eval_inputs(data: dict[str, Any], inputs: str, q0: float | None, n_eval: int) -> np.ndarray:
+    """The evaluation inputs of a study run, exactly as the run built them (float32 -> float64)."""
+    from rmt_idinit.data import Normalizer
+
+    if inputs == "centered":
+        return Normalizer.fit(data["xtr"], q0)(data["xte"][:n_eval], dtype=np.float32).astype(np.float64)
+    return data["xte"][:n_eval].astype(np.float64)
+
+
+def effective_sigma_fit(active: np.ndarray, u: np.ndarray) -> dict[str, float]:
+    """Fit the identity-init theory to a measured per-layer active-fraction curve.
+
+    For W = sigma I with sigma > 1 a hard-tanh unit is linear at layer l iff ``|u| < sigma^(-l)``,
+    so ``alpha^l(sigma) = P(|u| < sigma^(-l))`` over the input coordinates u (their empirical law,
+    not a Gaussian). Least squares over the layers for one sigma >= 1; returns it with the
+    largest deviation over the layers.
+    """
+    from scipy import optimize
+
+    au = np.sort(np.abs(np.asarray(u, dtype=np.float64).ravel()))
+    layers = np.arange(1, len(active) + 1)
+
+    def model(sig):
+        return np.searchsorted(au, sig ** (-layers.astype(float)), side="left") / au.size
+
+    def sse(log_s):
+        return float(np.sum((model(math.exp(log_s)) - active) ** 2))
+
+    grid = np.linspace(0.0, 0.1, 201)  # sigma in [1, 1.105]: the sse is a step function of sigma
+    k = int(np.argmin([sse(g) for g in grid]))
+    res = optimize.minimize_scalar(sse, bounds=(grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]),
+                                   method="bounded")
+    sig = math.exp(res.x if sse(res.x) <= sse(grid[k]) else grid[k])
+    dev = model(sig) - active
+    return {"sigma_eff": sig, "max_abs_deviation": float(np.max(np.abs(dev))),
+            "rms_deviation": float(np.sqrt(np.mean(dev**2))), "curve": model(sig)}
+
+
+def analyze_active(result: dict[str, Any], data_dir: str | None = None, downsample: int = 2,
+                   n_eval: int = 500) -> dict[str, Any]:
+    """Add to every run and step the effective-sigma fit of the identity-init theory."""
+    data = load_data(data_dir, downsample, None, None)
+    for run in result["runs"]:
+        u = _eval_inputs(data, run["inputs"], run["q0"], n_eval)
+        for h in run["history"]:
+            fit = effective_sigma_fit(np.asarray(h["active_fraction"]), u)
+            h["theory_fit"] = {k: v for k, v in fit.items() if k != "curve"}
+            h["theory_fit"]["curve"] = [float(c) for c in fit["curve"]]
+            h["theory_fit"]["median_drift_frobenius"] = float(np.median(h["drift_frobenius"]))
     return result
 
 
@@ -984,14 +1077,19 @@ def plot_active(result: dict[str, Any], path: Path) -> None:
         for k, h in enumerate(hist):
             ax.plot(layers, h["active_fraction"], color=cm(k / max(len(hist) - 1, 1)), lw=1.2,
                     label=f"step {h['step']}" if k in (0, len(hist) // 2, len(hist) - 1) else None)
-        ax.plot(layers, r["ablation"]["trained_bias_only"]["active_fraction"], "r--", lw=1,
+        ax.plot(layers, r["ablation"]["trained_bias_only"]["active_fraction"], "--", color="#1f77b4", lw=1,
                 label="trained biases only")
         ax.plot(layers, r["ablation"]["trained_weight_only"]["active_fraction"], "k:", lw=1.2,
                 label="trained weights only")
-        ax.axhline(r["theory_alpha_gaussian"], color="grey", lw=0.8, ls="-.", label="theory alpha (Gaussian)")
-        ax.set_title(f"{r['optimizer']} lr {r['lr']:g}, {r['inputs']} inputs\nq0 = {r['q0']:.3g}, "
-                     f"eig < 1e-6: {hist[0]['spectrum']['fraction_near_zero']:.2f} -> "
-                     f"{hist[-1]['spectrum']['fraction_near_zero']:.2f}", fontsize=8)
+        ax.axhline(r["theory_alpha_these_inputs"], color="grey", lw=0.8, ls="-.",
+                   label="theory alpha at init (sigma = 1)")
+        fit = hist[-1].get("theory_fit")
+        if fit:
+            ax.plot(layers, fit["curve"], color="#d62728", lw=1.0, alpha=0.8,
+                    label=f"theory, sigma_eff = {fit['sigma_eff']:.4f} (last step)")
+        ax.set_title(f"{r['optimizer']} lr {r['lr']:g}, {r['inputs']} inputs, q0 = {r['q0']:.3g}\n"
+                     f"J J^T eig < 1e-6: {hist[0]['spectrum']['fraction_near_zero']:.2f} (init) -> "
+                     f"{hist[-1]['spectrum']['fraction_near_zero']:.2f} (step {hist[-1]['step']})", fontsize=8)
         ax.set_xlabel("layer l")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
@@ -1018,14 +1116,26 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--study", choices=["active"], help="run the active-fraction-under-training study instead")
     p.add_argument("--study-steps", type=int, default=300)
+    p.add_argument("--study-runs", default="adam:1e-4:centered:0.5,adam:1e-4:raw:,sgd:1e-2:centered:0.5",
+                   help="comma-separated optimizer:lr:inputs:q0 (inputs centered|raw; q0 empty for raw)")
     args = p.parse_args(argv)
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         p.error(f"--data-dir {args.data_dir} does not exist")
     if args.workers is not None and args.workers < 1:
         p.error("--workers must be >= 1")
+    if args.study == "active" and args.report_only:
+        outp = Path(args.out or "reports/atlas_active")
+        result = analyze_active(json.loads((outp / "active.json").read_text()), args.data_dir)
+        atomic_write_json(outp / "active.json", result)
+        plot_active(result, outp / "active_fraction.png")
+        return 0
     if args.study == "active":
+        runs = []
+        for spec in args.study_runs.split(","):
+            o, lr, inp, q = spec.split(":")
+            runs.append((o, float(lr), inp, float(q) if q else None))
         active_study(args.out or "reports/atlas_active", steps=args.study_steps, data_dir=args.data_dir,
-                     progress=not args.no_progress)
+                     runs=tuple(runs), progress=not args.no_progress)
         return 0
     cfg = make_config(args.preset, out=args.out, workers=args.workers, scheduler=args.scheduler,
                       device=args.device, steps=args.steps, data_dir=args.data_dir,
