@@ -645,13 +645,25 @@ def agreement(records: list[dict[str, Any]]) -> dict[str, Any]:
             continue
         entry = balanced_accuracy([r["predicted_trainable"] for r in recs], [trained[r["id"]] for r in recs])
         entry["n_trained"] = int(sum(trained[r["id"]] for r in recs))
-        if recs[0]["init"] == "identity" or name == "identity_all":
+        if name != "all" and recs[0]["init"] == "identity":
             idr = [r for r in recs if r["init"] == "identity"]
             entry["isometry_loss_vs_accuracy"] = _spearman(
                 [_num(r["theory"]["isometry_loss"]) for r in idr], [_num(r["test_accuracy"]) for r in idr])
         if name == "random_tanh":
             entry["depth_over_xi_c_vs_accuracy"] = _spearman(
                 [_num(r["theory"]["depth_over_xi_c"]) for r in recs], [_num(r["test_accuracy"]) for r in recs])
+            # per sigma_w^2 column: the deepest cell that trained and the shallowest that did not,
+            # against 6 xi_c (the boundary is reproduced where deepest_trained < 6 xi_c <= shallowest_failed)
+            cols = []
+            for w in sorted({r["sigma_w2"] for r in recs}):
+                col = [r for r in recs if r["sigma_w2"] == w]
+                ok = [r["depth"] for r in col if trained[r["id"]]]
+                bad = [r["depth"] for r in col if not trained[r["id"]]]
+                cols.append({"sigma_w2": w, "six_xi_c": 6.0 * _num(col[0]["theory"]["xi_c"]),
+                             "depths_run": sorted(r["depth"] for r in col),
+                             "deepest_trained": max(ok) if ok else None,
+                             "shallowest_not_trained": min(bad) if bad else None})
+            entry["columns"] = cols
         out["per_panel"][name] = entry
     # calibration of (eps, kappa) on the identity cells: in-sample, so an upper bound on what a
     # rule chosen this way would score on new cells
@@ -1007,6 +1019,8 @@ def active_study(out: str, *, depth: int = 100, downsample: int = 2, steps: int 
     result = analyze_active(result, data_dir, downsample, n_eval)
     atomic_write_json(outp / "active.json", result)
     plot_active(result, outp / "active_fraction.png")
+    if "layer_stats" in result["runs"][0]["history"][0]:
+        plot_mechanism(result, outp / "mechanism.png")
     return result
 
 
@@ -1048,18 +1062,31 @@ def effective_sigma_fit(active: np.ndarray, u: np.ndarray) -> dict[str, float]:
             "rms_deviation": float(np.sqrt(np.mean(dev**2))), "curve": model(sig)}
 
 
+def _round(obj: Any, digits: int = 6) -> Any:
+    """Floats to ``digits`` significant digits (the study's JSON stays small; nothing it reports
+    needs more)."""
+    if isinstance(obj, float):
+        return float(f"{obj:.{digits}g}") if math.isfinite(obj) else obj
+    if isinstance(obj, dict):
+        return {k: _round(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_round(v, digits) for v in obj]
+    return obj
+
+
 def analyze_active(result: dict[str, Any], data_dir: str | None = None, downsample: int = 2,
                    n_eval: int = 500) -> dict[str, Any]:
     """Add to every run and step the effective-sigma fit of the identity-init theory."""
     data = load_data(data_dir, downsample, None, None)
     for run in result["runs"]:
         u = _eval_inputs(data, run["inputs"], run["q0"], n_eval)
-        for h in run["history"]:
+        for k, h in enumerate(run["history"]):
             fit = effective_sigma_fit(np.asarray(h["active_fraction"]), u)
-            h["theory_fit"] = {k: v for k, v in fit.items() if k != "curve"}
-            h["theory_fit"]["curve"] = [float(c) for c in fit["curve"]]
+            h["theory_fit"] = {key: v for key, v in fit.items() if key != "curve"}
+            if k == len(run["history"]) - 1:  # the plotted one
+                h["theory_fit"]["curve"] = [float(c) for c in fit["curve"]]
             h["theory_fit"]["median_drift_frobenius"] = float(np.median(h["drift_frobenius"]))
-    return result
+    return _round(jsonable(result))
 
 
 def plot_active(result: dict[str, Any], path: Path) -> None:
@@ -1086,17 +1113,56 @@ def plot_active(result: dict[str, Any], path: Path) -> None:
         fit = hist[-1].get("theory_fit")
         if fit:
             ax.plot(layers, fit["curve"], color="#d62728", lw=1.0, alpha=0.8,
-                    label=f"theory, sigma_eff = {fit['sigma_eff']:.4f} (last step)")
+                    label="theory alpha^l with a fitted sigma_eff (last step)")
+            ax.text(0.97, 0.76, f"fitted sigma_eff = {fit['sigma_eff']:.4f}\nmax |dev| = "
+                    f"{fit['max_abs_deviation']:.2f}", transform=ax.transAxes, ha="right", va="top", fontsize=7)
         ax.set_title(f"{r['optimizer']} lr {r['lr']:g}, {r['inputs']} inputs, q0 = {r['q0']:.3g}\n"
                      f"J J^T eig < 1e-6: {hist[0]['spectrum']['fraction_near_zero']:.2f} (init) -> "
                      f"{hist[-1]['spectrum']['fraction_near_zero']:.2f} (step {hist[-1]['step']})", fontsize=8)
         ax.set_xlabel("layer l")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6, loc="lower left")
     axes[0][0].set_ylabel("active fraction P(|h^l| < 1)")
     fig.suptitle(f"identity-init hard-tanh, depth {result['depth']}, width {result['width']}, sigma = 1",
                  fontsize=9)
+    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, [lab.replace(" (last step)", "") for lab in labels], loc="upper center",
+               bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=7, frameon=False)
+    atomic_save_fig(fig, path)
+
+
+def plot_mechanism(result: dict[str, Any], path: Path) -> None:
+    """Per-layer gain along the signal, its running product, and the saturated fractions."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r = result["runs"][0]
+    hist = [h for h in r["history"] if "layer_stats" in h]
+    cm = plt.get_cmap("viridis")
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.5))
+    layers = np.arange(1, len(hist[0]["layer_stats"]["gain"]) + 1)
+    for k, h in enumerate(hist):
+        st, c = h["layer_stats"], cm(k / max(len(hist) - 1, 1))
+        lab = f"step {h['step']}"
+        axes[0].plot(layers, st["gain"], color=c, lw=1.1, label=lab)
+        axes[1].semilogy(layers, np.cumprod(st["gain"]), color=c, lw=1.1, label=lab)
+        axes[2].plot(layers, st["sat_pos"], color=c, lw=1.1, label=lab)
+        axes[2].plot(layers, st["sat_neg"], color=c, lw=1.1, ls="--")
+    axes[0].set_ylabel("gain ||W^l x|| / ||x||")
+    axes[1].set_ylabel("product of gains up to layer l")
+    axes[2].set_ylabel("saturated fraction")
+    axes[2].set_title("solid: h >= 1, dashed: h <= -1", fontsize=8)
+    for ax in axes:
+        ax.set_xlabel("layer l")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="lower right", ncol=2)
+    drift = np.median(hist[-1]["drift_frobenius"])
+    fig.suptitle(f"identity-init hard-tanh: {r['optimizer']} lr {r['lr']:g}, {r['inputs']} inputs (q0 = {r['q0']:.3g}), "
+                 f"depth {result['depth']}, width {result['width']}; median relative Frobenius drift "
+                 f"{drift:.3f} at step {hist[-1]['step']}", fontsize=9)
     fig.tight_layout()
     atomic_save_fig(fig, path)
 
@@ -1128,6 +1194,8 @@ def main(argv: list[str] | None = None) -> int:
         result = analyze_active(json.loads((outp / "active.json").read_text()), args.data_dir)
         atomic_write_json(outp / "active.json", result)
         plot_active(result, outp / "active_fraction.png")
+        if "layer_stats" in result["runs"][0]["history"][0]:
+            plot_mechanism(result, outp / "mechanism.png")
         return 0
     if args.study == "active":
         runs = []
