@@ -151,3 +151,41 @@ def test_quick_atlas_survives_kills_and_is_worker_independent(tmp_path):
             mine = atlas.run_cell(cell)
             assert _comparable(json.loads(json.dumps(mine))) == recs[cell["id"]]
             assert math.isfinite(mine["test_accuracy"])
+
+
+def test_active_fraction_of_a_real_network_matches_theory_alpha():
+    """Monte Carlo of an identity-init hard-tanh net (sigma = 1.02 > 1, Gaussian inputs) against
+    alpha^l = erf(sigma^(-l) / sqrt(2 q0)): 400 x 100 = 40000 coordinates per layer, so the
+    binomial standard deviation is <= 0.0025; the tolerance is 5 of them."""
+    import torch
+
+    import rmt_idinit as ri
+    from rmt_idinit.nn import IdentityMLP
+    from validation.atlas import active_fractions, alive_paths, layer_stats
+
+    q0, sigma, depth = 0.3, 1.02, 40
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(400, 100, generator=gen, dtype=torch.float64) * q0**0.5
+    m = IdentityMLP(100, depth, "hardtanh", sigma=sigma).double()
+    theory = np.array([float(ri.alpha(sigma, q0, l)) for l in range(1, depth + 1)])
+    got = active_fractions(m, x)
+    assert np.max(np.abs(got - theory)) < 5 * 0.0025
+    # sigma > 1: a unit linear at layer l was linear at every earlier layer, so both agree exactly
+    np.testing.assert_array_equal(alive_paths(m, x), got)
+    # the weights hold float32(1.02), off by <= 6e-8 relative
+    np.testing.assert_allclose(layer_stats(m, x)["gain"], sigma, rtol=1e-7)
+
+
+def test_effective_sigma_fit_recovers_a_known_sigma():
+    from validation.atlas import effective_sigma_fit
+
+    u = np.random.default_rng(0).normal(0, 0.5, 20000)
+    layers = np.arange(1, 101)
+    for sigma in (1.004, 1.02):
+        curve = np.mean(np.abs(u)[None, :] < sigma ** -layers[:, None], axis=1)
+        fit = effective_sigma_fit(curve, u)
+        # a few coordinates sit within round-off of a layer's threshold sigma^(-l) and may flip
+        assert fit["max_abs_deviation"] <= 5 / u.size
+        # the curve is a step function of sigma: any sigma on the same steps fits; 1e-4 is far
+        # below the step width that a change of one coordinate at layer 100 would need
+        assert abs(fit["sigma_eff"] - sigma) < 1e-4
