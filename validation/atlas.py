@@ -720,12 +720,11 @@ _TITLES = {
 
 
 def _fine_boundary(panel: str, cfg: Config, xs: np.ndarray, ys: np.ndarray, q0_data: float):
-    """The theory's boundary on a fine grid, or None where it is too costly (tanh identity)."""
-    if panel == "tanh_sigma_depth":
-        return None
+    """The theory's boundary on a fine grid (coarser for the tanh law, which needs quadrature)."""
+    nx, ny = (241, 161) if panel != "tanh_sigma_depth" else (61, 25)
     gx = np.linspace(xs.min() - 0.5 * np.ptp(xs) / max(len(xs) - 1, 1),
-                     xs.max() + 0.5 * np.ptp(xs) / max(len(xs) - 1, 1), 241)
-    gy = np.geomspace(ys.min() / 1.4, ys.max() * 1.4, 161)
+                     xs.max() + 0.5 * np.ptp(xs) / max(len(xs) - 1, 1), nx)
+    gy = np.geomspace(ys.min() / 1.4, ys.max() * 1.4, ny)
     X, Y = np.meshgrid(gx, gy)
     if panel == "random_tanh":
         from rmt_idinit import meanfield as mf
@@ -735,7 +734,9 @@ def _fine_boundary(panel: str, cfg: Config, xs: np.ndarray, ys: np.ndarray, q0_d
     from rmt_idinit import selection as sel
 
     X = np.maximum(X, 1e-6)
-    if panel == "ht_sigma_depth":
+    if panel == "tanh_sigma_depth":
+        mask = sel.is_feasible(X, q0_data, np.round(Y).astype(int).clip(1), cfg.eps, cfg.kappa, "tanh")
+    elif panel == "ht_sigma_depth":
         mask = sel.is_feasible(X, q0_data, np.round(Y).astype(int).clip(1), cfg.eps, cfg.kappa)
     else:
         mask = sel.is_feasible(X, Y, cfg.q0_depth, cfg.eps, cfg.kappa)
@@ -791,6 +792,12 @@ def plot_panel(panel: str, cfg: Config, recs: list[dict[str, Any]], q0_data: flo
         if 0 < mask.mean() < 1:
             ax.contour(fx, fy, mask, levels=[0.5], colors="red", linewidths=1.6)
         label = "6 xi_c (mean field)" if panel == "random_tanh" else f"feasible region edge (eps={cfg.eps}, kappa={cfg.kappa:g})"
+        if mask.mean() == 0:
+            label = ("theory: every depth here >= 6 xi_c" if panel == "random_tanh"
+                     else f"theory: nowhere feasible here (eps={cfg.eps}, kappa={cfg.kappa:g})")
+        elif mask.mean() == 1:
+            label = ("theory: every depth here < 6 xi_c" if panel == "random_tanh"
+                     else f"theory: feasible everywhere here (eps={cfg.eps}, kappa={cfg.kappa:g})")
         handles.append(Line2D([], [], color="red", lw=1.6, label=label))
     if np.isnan(acc).any():
         handles.append(Patch(color="#d9d9d9", label="not run yet"))
