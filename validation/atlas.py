@@ -770,8 +770,9 @@ def plot_panel(panel: str, cfg: Config, recs: list[dict[str, Any]], q0_data: flo
     for i in range(len(ys)):
         for j in range(len(xs)):
             if np.isfinite(acc[i, j]):
-                ax.text(j, i, f"{acc[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                        color="black" if acc[i, j] > 0.6 else "white")
+                # a light box keeps the number readable where the theory's line crosses the cell
+                ax.text(j, i, f"{acc[i, j]:.2f}", ha="center", va="center", fontsize=7, color="black", zorder=5,
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.75))
                 if pred[i, j] == 1:
                     ax.plot(j + 0.33, i + 0.3, marker="^", ms=4.5, color="#ff7f0e", mec="black", mew=0.5)
     handles = [Line2D([], [], ls="none", marker="^", ms=5, color="#ff7f0e", mec="black", mew=0.5,
