@@ -7,15 +7,8 @@ from torch import nn
 from rmt_idinit.nn import linearize
 
 captum_attr = pytest.importorskip("captum.attr")
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_thread")]
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _net(bias):

@@ -10,15 +10,8 @@ from rmt_idinit.nn import IdentityCNN, InterpretableCNN, linearize, linearize_op
 from rmt_idinit.nn.linearization import attribution_maps
 from validation.cnn_models import reference_cnns
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_thread")]
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _rel(lin, x, ref):

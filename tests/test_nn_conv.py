@@ -9,16 +9,8 @@ import rmt_idinit as ri
 from rmt_idinit.nn import ACTIVATIONS, IdentityCNN, InterpretableCNN, conv_features, identity_, make_activation
 from rmt_idinit.nn.interpretable import contribution_maps, layer_accuracy, layer_scores
 
-pytestmark = pytest.mark.torch
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("one_thread")]
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny tensors: extra threads only add contention on a loaded machine (measured 100x slower)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 

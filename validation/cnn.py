@@ -51,8 +51,7 @@ from validation._common import (  # noqa: E402
     versions,
 )
 
-FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+from rmt_idinit.data import FASHION_MNIST_CLASSES as FASHION_CLASSES
 
 
 @dataclasses.dataclass

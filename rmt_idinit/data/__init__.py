@@ -8,11 +8,12 @@
 from __future__ import annotations
 
 from .cifar import RestrictedUnpickler, load_cifar10, load_cifar_batch
-from .fashion_mnist import DEFAULT_FASHION_MNIST_DIR, DatasetError, load_fashion_mnist, read_idx
+from .fashion_mnist import DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, DatasetError, load_fashion_mnist, read_idx
 from .normalize import Normalizer, normalize
 
 __all__ = [
     "DEFAULT_FASHION_MNIST_DIR",
+    "FASHION_MNIST_CLASSES",
     "DatasetError",
     "Normalizer",
     "RestrictedUnpickler",

@@ -11,10 +11,14 @@ import numpy as np
 
 from .. import _checks
 
-__all__ = ["DEFAULT_FASHION_MNIST_DIR", "DatasetError", "load_fashion_mnist", "read_idx"]
+__all__ = ["DEFAULT_FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES", "DatasetError", "load_fashion_mnist", "read_idx"]
 
 #: Where the Debian package ``dataset-fashion-mnist`` installs the files.
 DEFAULT_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+# label i of the data set is FASHION_MNIST_CLASSES[i]
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 _FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60000),
