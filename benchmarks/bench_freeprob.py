@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from rmt_idinit import freeprob as fp
+from rmt_idinit.random_init import freeprob as fp
 
 
 def naive_density(lam: np.ndarray, L: int, p: float, kind: str) -> np.ndarray:

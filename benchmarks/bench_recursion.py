@@ -37,7 +37,7 @@ from numba import njit, prange
 from scipy import special
 
 import rmt_idinit as ri
-from rmt_idinit._kernels import vexp
+from rmt_idinit._core.kernels import vexp
 from rmt_idinit.activations import get_activation
 from rmt_idinit.atomic import atomic_write_text
 from rmt_idinit.grid import log_moment_grid

@@ -37,19 +37,19 @@ _LAZY = {
         "best_sigma", "dead_fraction", "feasible_region", "feasible_sigma_interval", "gradient_scale",
         "is_feasible", "isometry_loss", "max_depth", "max_q0", "sweep", "FeasibleRegion")},
     **{name: "grid" for name in ("log_moment_grid", "moment_grid")},
-    **{name: "meanfield" for name in (
+    **{name: "random_init.meanfield" for name in (
         "q_map", "q_star", "q_layers", "c_map", "c_star", "chi1", "depth_scales", "critical_line")},
-    **{name: "freeprob" for name in ("random_jjt_law", "fuss_catalan_law")},
-    **{name: "comparison" for name in ("compare", "plot_compare")},
+    **{name: "random_init.freeprob" for name in ("random_jjt_law", "fuss_catalan_law")},
+    **{name: "random_init.compare" for name in ("compare", "plot_compare")},
     **{name: "finite" for name in ("count_law", "dkw_band", "dkw_epsilon", "goodness_of_fit", "ks_distance")},
 }
 _SUBMODULES = ("activations", "laws", "identity", "piecewise", "recursion", "grid", "finite", "precise",
-               "symbolic", "selection", "plotting", "meanfield", "freeprob", "comparison", "nn", "data", "cli")
+               "symbolic", "selection", "plotting", "random_init", "errors", "nn", "data", "cli")
 
 
 # random-init names that would otherwise read as identity-init functions
-_RENAMED = {"random_jjt_moments": ("freeprob", "jjt_moments"), "random_jjt_edge": ("freeprob", "jjt_edge"),
-            "random_jjt_density": ("freeprob", "jjt_density")}
+_RENAMED = {"random_jjt_moments": ("random_init.freeprob", "jjt_moments"), "random_jjt_edge": ("random_init.freeprob", "jjt_edge"),
+            "random_jjt_density": ("random_init.freeprob", "jjt_density")}
 
 
 def __getattr__(name: str):

@@ -19,7 +19,7 @@ import types
 import numpy as np
 from numba import njit, prange
 
-from ._kernels import phi_dphi
+from ._core.kernels import phi_dphi
 
 __all__ = ["log_gains_from"]
 

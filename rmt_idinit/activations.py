@@ -44,7 +44,7 @@ class Pieces:
     intercepts: tuple[float, ...]
 
     def __post_init__(self) -> None:
-        from ._checks import check_finite
+        from ._core.checks import check_finite
 
         for name in ("breakpoints", "slopes", "intercepts"):
             arr = check_finite(name, getattr(self, name))
@@ -265,7 +265,7 @@ def _softplus(beta: float = 1.0) -> Activation:
 
 def _positive_param(name: str, value: float, allow_zero: bool = False) -> float:
     """One number (Python or numpy scalar, 0-d array) > 0 (or >= 0), through the shared checks."""
-    from . import _checks
+    from ._core import checks as _checks
 
     return _checks.check_scalar(name, value, _checks.check_nonnegative if allow_zero else _checks.check_positive)
 
@@ -330,7 +330,7 @@ def get_activation(activation: str | Activation = "hardtanh", **params: float) -
 # --- numba kernels ---------------------------------------------------------------------------
 
 def _make_kernels(act: Activation) -> tuple:
-    from . import _kernels
+    from ._core import kernels as _kernels
 
     if act._code >= 0:
         return _kernels.builtin(act._code)

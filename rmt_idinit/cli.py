@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from . import _checks
+from ._core import checks as _checks
 
 __all__ = ["main", "build_parser"]
 

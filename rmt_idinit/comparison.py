@@ -1,96 +1,12 @@
-"""Identity versus random (orthogonal, Gaussian) initialization at matched settings.
+"""Deprecated alias of :mod:`rmt_idinit.random_init.compare` (moved in 0.2; removed in 0.3)."""
+import warnings as _warnings
 
-(This module is ``rmt_idinit.comparison``; ``rmt_idinit.compare`` is the function, whatever
-was imported first.) The random inits are taken at criticality with fixed point ``q* = q0`` (so that both networks see
-inputs of the same variance) unless ``sigma_w``/``sigma_b`` are given; identity init uses
-``sigma`` (default 1). Pure numerics; matplotlib is imported only inside :func:`plot_compare`.
-"""
-from __future__ import annotations
+from .random_init.compare import *  # noqa: F401,F403
+from .random_init import compare as _new
 
-from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
-
-from . import _checks
-from .activations import Activation, get_activation
-from .freeprob import _depth, _scalar, random_jjt_law
-from .identity import jjt_law
-from .laws import SpectralLaw
-
-__all__ = ["Comparison", "compare", "plot_compare"]
+_warnings.warn("rmt_idinit.comparison moved to rmt_idinit.random_init.compare; the old name goes in 0.3",
+               DeprecationWarning, stacklevel=2)
 
 
-@dataclass
-class Comparison:
-    """Laws and summary numbers of identity / orthogonal / Gaussian initialization.
-
-    ``summary[name]`` holds ``mean``, ``var``, ``edge`` (largest point of the support) and
-    ``dead`` (mass of the atom at 0: the fraction of directions with zero gradient).
-    """
-
-    depth: int
-    activation: str
-    q0: float
-    sigma: float
-    laws: dict[str, SpectralLaw] = field(default_factory=dict)
-    summary: dict[str, dict[str, float]] = field(default_factory=dict)
-
-
-def _summary(law: SpectralLaw) -> dict[str, float]:
-    la, w = law.log_atoms.reshape(-1), law.weights.reshape(-1)
-    dead = float(w[np.isneginf(la)].sum())
-    pos = w > 0
-    edge = float(np.exp(la[pos].max())) if pos.any() else 0.0
-    edge = max(edge, float(getattr(law, "lambda_max", 0.0)))
-    return {"mean": float(law.mean()), "var": float(law.var()), "edge": edge, "dead": dead}
-
-
-def compare(depth: int, activation: str | Activation = "hardtanh", q0: float = 0.5, sigma: float = 1.0,
-            *, weights: tuple[str, ...] = ("orthogonal", "gaussian"), sigma_w: float | None = None,
-            sigma_b: float | None = None, n_grid: int = 1024, **activation_params: float) -> Comparison:
-    """Identity init (``W = sigma I``, inputs ``N(0, q0)``) against critical random inits with ``q* = q0``.
-
-    Examples
-    --------
-    >>> r = compare(10, "hardtanh", q0=0.5)
-    >>> sorted(r.laws), round(r.summary["orthogonal"]["var"], 6)  # L (1 - p)/p
-    (['gaussian', 'identity', 'orthogonal'], 1.866608)
-    """
-    act = get_activation(activation, **activation_params)
-    depth = _depth(depth)
-    q0 = _scalar("q0", q0, _checks.check_positive)
-    sigma = _scalar("sigma", sigma, _checks.check_positive)
-    if isinstance(weights, str) or not all(isinstance(w, str) for w in weights):
-        raise TypeError(f"weights must be a tuple of 'orthogonal'/'gaussian', got {weights!r}")
-    res = Comparison(depth, act.name, q0, sigma)
-    res.laws["identity"] = jjt_law(sigma, q0, depth, act)
-    for kind in weights:
-        if sigma_w is None and sigma_b is None:
-            law = random_jjt_law(depth, act, kind, q_star=q0, n_grid=n_grid)
-        else:
-            law = random_jjt_law(depth, act, kind, sigma_w=sigma_w, sigma_b=sigma_b, n_grid=n_grid)
-        res.laws[kind] = law
-    res.summary = {k: _summary(v) for k, v in res.laws.items()}
-    return res
-
-
-def plot_compare(result: Comparison, ax: Any = None) -> Any:
-    """CDFs of the three laws on a log-lambda axis; returns the Axes (never calls ``show``)."""
-    if not isinstance(result, Comparison):
-        raise TypeError(f"result must be the Comparison returned by compare(), got {type(result).__name__}")
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots()
-    edges = [s["edge"] for s in result.summary.values() if s["edge"] > 0]
-    hi = max(edges) * 2 if edges else 10.0
-    x = np.geomspace(hi * 1e-8, hi, 600)
-    for name, law in result.laws.items():
-        ax.step(x, law.cdf(x), where="post", label=f"{name} (dead {result.summary[name]['dead']:.3f})")
-    ax.set_xscale("log")
-    ax.set_xlabel(r"$\lambda$ (eigenvalue of $JJ^\top$)")
-    ax.set_ylabel("CDF")
-    ax.set_title(f"{result.activation}, depth {result.depth}, q0 = {result.q0:g}")
-    ax.legend()
-    return ax
+def __getattr__(name):
+    return getattr(_new, name)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ._checks import as_float_array, check_law, check_probability, check_scalar, check_scalar_int
+from ._core.checks import as_float_array, check_law, check_probability, check_scalar, check_scalar_int
 from .laws import SpectralLaw
 
 __all__ = ["count_law", "dkw_epsilon", "dkw_band", "ks_distance", "goodness_of_fit", "FitResult"]

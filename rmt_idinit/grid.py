@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from . import _checks
+from ._core import checks as _checks
 from .activations import Activation, get_activation
 from .identity import _Z_MAX
 from .recursion import run_layers

@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from . import _checks, _hardtanh
+from ._core import checks as _checks
+from ._core import hardtanh as _hardtanh
 from .activations import Activation, get_activation
-from .errors import AccuracyWarning
+from ._core.errors import AccuracyWarning
 from .laws import ContinuousPart, SpectralLaw
 
 __all__ = [

@@ -15,7 +15,7 @@ evaluated with a log-sum-exp so that huge atoms give finite logs and no NaN.
 The continuous parts are
 
 * :class:`GridDensity`: a density tabulated on a grid (the random-init laws of
-  :mod:`rmt_idinit.freeprob` carry their own part in ``log lambda``);
+  :mod:`rmt_idinit.random_init.freeprob` carry their own part in ``log lambda``);
 * :class:`rmt_idinit.identity.PushforwardPart`: the exact law of ``g_L(u)^2`` for smooth
   activations, evaluated by quadrature and root finding over ``u``.
 """
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from ._checks import as_float_array, check_int, check_rng, check_scalar, check_scalar_int
+from ._core.checks import as_float_array, check_int, check_rng, check_scalar, check_scalar_int
 
 __all__ = ["SpectralLaw", "ContinuousPart", "GridDensity"]
 
@@ -328,7 +328,7 @@ class SpectralLaw:
         if lost.any():
             import warnings
 
-            from .errors import RangeWarning
+            from ._core.errors import RangeWarning
 
             warnings.warn(RangeWarning(
                 f"{int(lost.sum())} quantile(s) lie outside double range (log x from "

@@ -14,7 +14,7 @@ Conventions
 * Every function takes ``dps`` and works inside a local ``mpmath.workdps(dps)``; the global
   ``mpmath.mp.dps`` is never changed. Results are mpf numbers rounded to ``dps`` digits.
 * Bad parameters raise the same ``ValueError``/``TypeError`` (same messages) as the float64 API,
-  through :mod:`rmt_idinit._checks`.
+  through :mod:`rmt_idinit._core.checks`.
 * Atoms at 0 have ``log_atom = -inf`` (``mpmath.ninf``), as in :class:`rmt_idinit.SpectralLaw`.
 
 Examples
@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 import mpmath
 import numpy as np
 
-from . import _checks
+from ._core import checks as _checks
 from .activations import Activation, get_activation
 
 __all__ = [

@@ -11,7 +11,7 @@ layers in a single pass.
 * The gain is carried as mantissa * 2**exponent, renormalized every layer with bit operations,
   so any depth neither overflows nor pays a logarithm per layer.
 * Blocks of units advance together through branch-free loops that LLVM turns into SIMD code (see
-  :mod:`rmt_idinit._kernels`); blocks run on numba's threads (``NUMBA_NUM_THREADS``).
+  :mod:`rmt_idinit._core.kernels`); blocks run on numba's threads (``NUMBA_NUM_THREADS``).
 * Depth-independent cost: once a unit sits at a *stable* fixed point to round-off (the layer
   factor ``f = sigma*phi'(h)`` has stopped changing to a few ulp, ``|f| < 1``, and the step of
   ``h`` is small against the contraction), every further layer multiplies the gain by the same
@@ -40,8 +40,8 @@ import types as _pytypes
 import numpy as np
 from numba import njit, prange
 
-from . import _checks
-from ._kernels import _f2i, _i2f, act_block, d2phi, phi_dphi
+from ._core import checks as _checks
+from ._core.kernels import _f2i, _i2f, act_block, d2phi, phi_dphi
 
 __all__ = ["run_layers", "log_gain_scalar", "refine_roots", "dlog_gain_du"]
 
@@ -433,7 +433,7 @@ def _bound(act) -> dict:
         return _BUILTIN
     cache = act._kernel_cache
     if "recursion" not in cache:
-        from ._kernels import user_block
+        from ._core.kernels import user_block
 
         uphi, udphi, ud2phi, _, uboth = act.kernels()
         g = dict(globals())

@@ -109,7 +109,7 @@ def make_report(outdir: str | os.PathLike = "reports/paper", *, depth: int = 100
     import matplotlib.pyplot as plt
 
     import rmt_idinit as ri
-    from . import _checks
+    from ._core import checks as _checks
     from . import selection as sel
     from .jsonio import dumps
 

@@ -57,7 +57,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from scipy import optimize, special
 
-from . import _checks
+from ._core import checks as _checks
 from .activations import Activation, get_activation
 from .identity import alpha_complement, jjt_law
 

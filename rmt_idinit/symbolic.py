@@ -28,7 +28,7 @@ from typing import Any, Iterable
 import numpy as np
 import sympy as sp
 
-from . import _checks
+from ._core import checks as _checks
 
 __all__ = [
     "SIGMA",
@@ -69,7 +69,7 @@ def _val(value: Any, default: sp.Basic, name: str | None = None, kind: str = "an
     """``value`` as a sympy expression (``default`` for None), checked like the float64 API.
 
     A number (or a constant expression such as ``sqrt(2)`` or ``"1/2"``) must satisfy the same
-    rule as in :mod:`rmt_idinit._checks` (``kind``: ``"positive"``, ``"depth"``, ``"probability"``,
+    rule as in :mod:`rmt_idinit._core.checks` (``kind``: ``"positive"``, ``"depth"``, ``"probability"``,
     ``"finite"``, ``"kappa"``); an expression with free symbols passes unchanged. Arrays, lists,
     complex numbers and unparsable strings raise TypeError naming the parameter.
     """

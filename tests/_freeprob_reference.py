@@ -1,6 +1,6 @@
 """An independent reference for the random-init J Jᵀ laws of Bernoulli-class activations.
 
-Written differently from :mod:`rmt_idinit.freeprob` on purpose: no continuation in the complex
+Written differently from :mod:`rmt_idinit.random_init.freeprob` on purpose: no continuation in the complex
 plane, no quadrature of the density, no tabulated CDF. With ``M = lambda G - 1``,
 ``p = P(phi' != 0)`` and ``v = 1 + M/p``, the S-transform equations at criticality read
 

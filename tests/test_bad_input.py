@@ -33,8 +33,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rmt_idinit as ri
-from rmt_idinit import finite, grid, identity, meanfield, precise, selection, symbolic
-from rmt_idinit import freeprob
+from rmt_idinit import finite, grid, identity, precise, selection, symbolic
+from rmt_idinit.random_init import meanfield
+from rmt_idinit.random_init import freeprob
 
 torch = pytest.importorskip("torch")
 from rmt_idinit import data as ridata  # noqa: E402
@@ -292,7 +293,7 @@ def _specs() -> list[Spec]:
              {"depth": "int1", "t": "array"}))
     add(Spec("freeprob.fuss_catalan_law", freeprob.fuss_catalan_law, {"depth": 2, "n_grid": 64},
              {"depth": "int1", "n_grid": "int1", "scale_log": "finite1"}))
-    cmpmod = importlib.import_module("rmt_idinit.comparison")
+    cmpmod = importlib.import_module("rmt_idinit.random_init.compare")
     add(Spec("comparison.compare", cmpmod.compare, {"depth": 2, "n_grid": 64} if "n_grid" in
              inspect.signature(cmpmod.compare).parameters else {"depth": 2},
              {"depth": "int1", "activation": "activation", "q0": "pos1", "sigma": "pos1"}))

@@ -1,6 +1,6 @@
 """Exact exceptions and messages for bad input to every public float64 function.
 
-Each message must name the parameter and its allowed range (``rmt_idinit._checks``).
+Each message must name the parameter and its allowed range (``rmt_idinit._core.checks``).
 """
 from __future__ import annotations
 
@@ -200,7 +200,7 @@ def test_integer_like_depth_is_accepted(depth):
 
 
 def test_check_memory_names_what_and_limit(monkeypatch):
-    from rmt_idinit import _checks
+    from rmt_idinit._core import checks as _checks
 
     with pytest.raises(ValueError, match=r"^depth=5 would need 2 GiB of memory, above the limit of 1 GiB"):
         _checks.check_memory(2 * 2 ** 30, "depth=5", limit=2 ** 30)

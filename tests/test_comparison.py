@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from rmt_idinit.comparison import compare, plot_compare
+from rmt_idinit.random_init.compare import compare, plot_compare
 
 
 def test_compare_summary_matches_theory():
@@ -36,7 +36,7 @@ def test_plot_compare_returns_axes():
 def test_meanfield_import_is_light():
     import subprocess
 
-    code = "import sys, rmt_idinit.meanfield; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
+    code = "import sys, rmt_idinit.random_init.meanfield; print('torch' in sys.modules, 'matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 
@@ -44,14 +44,14 @@ def test_meanfield_import_is_light():
 def test_compare_is_one_name_one_thing():
     """``ri.compare`` is the function before and after importing the submodule (which used to
     share its name and replace the attribute)."""
-    code = ("import rmt_idinit as ri; a = ri.compare; import rmt_idinit.comparison; b = ri.compare; "
+    code = ("import rmt_idinit as ri; a = ri.compare; import rmt_idinit.random_init.compare; b = ri.compare; "
             "from rmt_idinit import compare as c; "
-            "print(callable(a), a is b is c, type(ri.comparison).__name__)")
+            "print(callable(a), a is b is c, type(ri.random_init.compare).__name__)")
     import subprocess
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "True", "module"]
-    code2 = "import rmt_idinit.comparison, rmt_idinit as ri; print(callable(ri.compare))"
+    code2 = "import rmt_idinit.random_init.compare, rmt_idinit as ri; print(callable(ri.compare))"
     out2 = subprocess.run([sys.executable, "-c", code2], capture_output=True, text=True, check=True).stdout
     assert out2.split() == ["True"]
 

@@ -22,7 +22,7 @@ import math
 import numpy as np
 import pytest
 
-from rmt_idinit import freeprob as fp
+from rmt_idinit.random_init import freeprob as fp
 from rmt_idinit.activations import get_activation
 
 N = 1500

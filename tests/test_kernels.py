@@ -13,7 +13,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from rmt_idinit import _kernels as K
+from rmt_idinit._core import kernels as K
 
 mp.mp.dps = 40
 TINY = 5e-324

@@ -24,8 +24,8 @@ def test_at_least_three_notebooks_without_outputs():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs(path, monkeypatch):
-    if "compare" in path.read_text() and importlib.util.find_spec("rmt_idinit.comparison") is None:
-        pytest.skip("rmt_idinit.comparison is not available yet")
+    if "compare" in path.read_text() and importlib.util.find_spec("rmt_idinit.random_init.compare") is None:
+        pytest.skip("rmt_idinit.random_init.compare is not available yet")
     monkeypatch.setenv("RMT_IDINIT_SMALL", "1")
     monkeypatch.setenv("PYTHONPATH", str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     monkeypatch.setenv("MPLBACKEND", "Agg")

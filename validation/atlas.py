@@ -22,7 +22,7 @@ of eigenvalues below 1e-6 and below 1/kappa, median, mean), and the theory besid
   (Gaussian inputs of second moment q0); ``predicted_trainable = is_feasible``. The law's
   ``P(lambda < 1/k)`` and ``P(lambda > k)`` are stored for a range of k so that eps and kappa can be
   calibrated on the atlas without rerunning anything;
-* random init: ``xi_c`` and ``chi1`` of :func:`rmt_idinit.meanfield.depth_scales`, ``depth/xi_c``;
+* random init: ``xi_c`` and ``chi1`` of :func:`rmt_idinit.random_init.meanfield.depth_scales`, ``depth/xi_c``;
   ``predicted_trainable = depth < 6 xi_c``.
 
 Cells run as tasks on dask.distributed (a ``LocalCluster`` of single-threaded worker processes by
@@ -331,7 +331,7 @@ def cell_theory(cell: dict[str, Any], inputs: np.ndarray | None = None) -> dict[
                             "p_zero": float(sel.dead_fraction(s, q, d, act)) if act == "hardtanh" else None},
             "empirical_inputs": emp,
         }
-    from rmt_idinit import meanfield as mf
+    from rmt_idinit.random_init import meanfield as mf
 
     ds = mf.depth_scales(math.sqrt(cell["sigma_w2"]), math.sqrt(cell["sigma_b2"]), cell["activation"])
     xi_c = float(ds.xi_c)
@@ -727,7 +727,7 @@ def _fine_boundary(panel: str, cfg: Config, xs: np.ndarray, ys: np.ndarray, q0_d
     gy = np.geomspace(ys.min() / 1.4, ys.max() * 1.4, ny)
     X, Y = np.meshgrid(gx, gy)
     if panel == "random_tanh":
-        from rmt_idinit import meanfield as mf
+        from rmt_idinit.random_init import meanfield as mf
 
         xi = np.asarray(mf.depth_scales(np.sqrt(np.maximum(gx, 1e-6)), math.sqrt(SIGMA_B2_RANDOM), "tanh").xi_c)
         return gx, gy, (Y < 6.0 * xi[None, :]).astype(float), gx, 6.0 * xi

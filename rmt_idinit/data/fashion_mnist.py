@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _checks
+from .._core import checks as _checks
 
 __all__ = ["DEFAULT_FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES", "DatasetError", "load_fashion_mnist", "read_idx"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _checks
+from .._core import checks as _checks
 
 __all__ = ["Normalizer", "normalize"]
 

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import _checks
+from .._core import checks as _checks
 from .activations import make_activation
 from .init import identity_
 

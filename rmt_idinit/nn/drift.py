@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import _checks
+from .._core import checks as _checks
 
 __all__ = ["weight_drift"]
 

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .. import _checks
+from .._core import checks as _checks
 
 __all__ = [
     "ClassFeatureSubsets",

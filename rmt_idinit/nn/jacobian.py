@@ -11,7 +11,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from .. import _checks
+from .._core import checks as _checks
 
 __all__ = ["hidden_jacobian", "iter_hidden_jacobians", "jacobian_spectra"]
 

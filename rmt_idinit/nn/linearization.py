@@ -24,7 +24,7 @@ from typing import NamedTuple, Sequence
 import torch
 from torch import nn
 
-from .. import _checks
+from .._core import checks as _checks
 
 __all__ = ["Attribution", "Linearization", "attribution_maps", "linearize", "piecewise_linear_parts"]
 

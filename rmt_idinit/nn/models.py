@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import _checks
+from .._core import checks as _checks
 
 from .activations import make_activation
 from .init import identity_

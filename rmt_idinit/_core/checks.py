@@ -203,7 +203,7 @@ def check_bool(name: str, value: Any) -> bool:
 
 def check_law(name: str, value: Any) -> Any:
     """A :class:`rmt_idinit.laws.SpectralLaw` (the return type of ``jjt_law`` and the baselines)."""
-    from .laws import SpectralLaw
+    from ..laws import SpectralLaw
 
     if not isinstance(value, SpectralLaw):
         raise TypeError(f"{name} must be a SpectralLaw (e.g. from rmt_idinit.jjt_law), got {type(value).__name__}")

@@ -1,0 +1,74 @@
+"""Count where each shared concept lives in the package, for the architecture notes.
+
+Run from a checkout: ``python tools/structure_census.py [--json]``. It reads the source as text
+(nothing is imported except for the public names), so it can be pointed at an old commit checked
+out elsewhere with ``--root DIR``.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import pathlib
+import re
+import subprocess
+import sys
+
+# concept -> regular expression of one definition or use site in the package source
+CONCEPTS = {
+    "Gauss-Legendre rule built": r"leggauss\(",
+    "activation dispatch on a private code": r"\._code\b|\bcode == _",
+    "NaN-safe logsumexp (wrapper or raw call)": r"def \w*logsumexp\w*\(|special\.logsumexp\(",
+    "Gaussian interval mass formula": r"def gaussian_interval_mass|ndtr\(\w+\) - special\.ndtr\(|erfc\([^()]*\) - special\.erfc\(",
+    "atomic PNG writer defined": r"def \w*(save_png|save_fig)\w*\(",
+    "ValueError raised outside the checks module": r"raise ValueError\(",
+    "private name imported across modules": r"from \.+[\w.]* import (?:[^#\n]*,\s*)?_[a-zA-Z]\w*",
+    "monkeypatched attribute on a law": r"law\.\w+ = |setattr\(law",
+}
+
+
+def census(root: pathlib.Path) -> dict:
+    pkg = root / "rmt_idinit"
+    pkg_files = sorted(p for p in pkg.rglob("*.py") if "__pycache__" not in p.parts)
+    lines = {str(p.relative_to(root)): len(p.read_text().splitlines()) for p in pkg_files}
+    out: dict = {"package_lines": sum(lines.values()), "package_files": len(pkg_files), "concepts": {}}
+    # concepts are counted in the package and in the scripts that use it
+    files = pkg_files + sorted(p for d in ("validation", "benchmarks") for p in (root / d).rglob("*.py")
+                               if "__pycache__" not in p.parts)
+    for name, rx in CONCEPTS.items():
+        where: dict[str, int] = {}
+        pat = re.compile(rx, re.M)
+        for p in files:
+            rel = str(p.relative_to(root))
+            if name.startswith("ValueError") and rel.endswith(("checks.py", "_checks.py")):
+                continue
+            n = len(pat.findall(p.read_text()))
+            if n:
+                where[rel] = n
+        out["concepts"][name] = {"sites": sum(where.values()), "modules": len(where), "where": where}
+    init = ast.parse((pkg / "__init__.py").read_text())
+    code = (f"import sys; sys.path.insert(0, {str(root)!r}); import rmt_idinit as ri; "
+            "print(len([n for n in ri.__all__ if not n.startswith('__')]))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    out["top_level_public_names"] = int(res.stdout.strip()) if res.returncode == 0 else None
+    del init
+    return out
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", default=".", help="checkout to read (default: here)")
+    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ns = ap.parse_args(argv)
+    res = census(pathlib.Path(ns.root).resolve())
+    if ns.json:
+        print(json.dumps(res, indent=1))
+        return
+    print(f"package: {res['package_lines']} lines in {res['package_files']} files; "
+          f"top-level public names: {res['top_level_public_names']}")
+    for name, c in res["concepts"].items():
+        print(f"  {name:48s} {c['sites']:4d} sites in {c['modules']:2d} modules")
+
+
+if __name__ == "__main__":
+    main()
