@@ -25,6 +25,7 @@ import numpy as np
 from scipy import special
 
 from ._core import checks as _checks
+from ._core import deprecation as _deprecation
 from ._core import hardtanh as _hardtanh
 from .activations import Activation, get_activation
 from ._core.errors import AccuracyWarning
@@ -135,8 +136,9 @@ def _scalarize(a: np.ndarray):
     return a[()] if a.ndim == 0 else a
 
 
+@_deprecation.keyword_only("alpha", ("bias",), 4)
 def alpha(sigma: Any, q0: Any, depth: Any, activation: str | Activation = "hardtanh",
-          bias: Any = 0.0, **activation_params: float) -> np.ndarray:
+          *, bias: Any = 0.0, **activation_params: float) -> np.ndarray:
     """Weight of the nonzero part of the J Jᵀ law: ``P(lambda_L > 0)``.
 
     For hard-tanh (docs/theory/closed_forms.md)::
@@ -173,8 +175,9 @@ def alpha(sigma: Any, q0: Any, depth: Any, activation: str | Activation = "hardt
     return _scalarize(_alpha_pair(sigma, q0, depth, activation, bias, activation_params)[0])
 
 
+@_deprecation.keyword_only("alpha_complement", ("bias",), 4)
 def alpha_complement(sigma: Any, q0: Any, depth: Any, activation: str | Activation = "hardtanh",
-                     bias: Any = 0.0, **activation_params: float) -> np.ndarray:
+                     *, bias: Any = 0.0, **activation_params: float) -> np.ndarray:
     """``1 - alpha`` (the dead fraction, the mass of the atom at 0) without cancellation.
 
     Hard-tanh: ``erfc(sigma^(-m) / sqrt(2 q0))``, accurate to the last digits down to 1e-300.
@@ -208,8 +211,9 @@ def log_alpha_complement(sigma: Any, q0: Any, depth: Any, activation: str | Acti
         return _scalarize(np.log(np.asarray(_alpha_pair(s, q, d, act, 0.0, {})[1])))
 
 
+@_deprecation.keyword_only("layer_alphas", ("bias",), 4)
 def layer_alphas(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh",
-                 bias: Any = 0.0, **activation_params: float) -> np.ndarray:
+                 *, bias: Any = 0.0, **activation_params: float) -> np.ndarray:
     """``alpha^l`` for every layer ``l = 1..depth``, stacked on a last axis of length ``depth``.
 
     Examples
@@ -228,7 +232,7 @@ def layer_alphas(sigma: Any, q0: Any, depth: int, activation: str | Activation =
     # the erf/erfc closed form holds a few (batch x depth) temporaries
     _checks.check_memory(8.0 * 6 * max(s.size, 1) * int(d), f"depth={int(d)} (alpha^l of every layer)")
     layers = np.arange(1, int(d) + 1)
-    return np.asarray(alpha(s[..., None], q[..., None], layers, activation, b[..., None], **activation_params))
+    return np.asarray(alpha(s[..., None], q[..., None], layers, activation, bias=b[..., None], **activation_params))
 
 
 # --- the law ------------------------------------------------------------------------------
@@ -998,8 +1002,9 @@ def _empirical_law(act, sigma, depth, bias, inputs) -> SpectralLaw:
                        description=f"identity init, {act.name}, empirical inputs (n={u.size})")
 
 
+@_deprecation.keyword_only("jjt_eigenvalues", ("bias",), 4)
 def jjt_eigenvalues(u: Any, sigma: float, depth: int, activation: str | Activation = "hardtanh",
-                    bias: float = 0.0, *, all_layers: bool = False, log: bool = False,
+                    *, bias: float = 0.0, all_layers: bool = False, log: bool = False,
                     **activation_params: float) -> np.ndarray:
     """Exact eigenvalues of J Jᵀ for given input vector(s) ``u``: ``g_L(u_i)^2`` per coordinate.
 
@@ -1065,8 +1070,9 @@ def hardtanh_second_moment(q: Any) -> np.ndarray:
     return _scalarize(_ht_second_moment_from_log(np.log(q)))
 
 
+@_deprecation.keyword_only("forward_moments", ("bias",), 4)
 def forward_moments(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh",
-                    bias: Any = 0.0, **activation_params: float) -> np.ndarray:
+                    *, bias: Any = 0.0, **activation_params: float) -> np.ndarray:
     """Second moments ``q^l = E[(x^l)^2]`` of the post-activations, ``l = 1..depth`` (last axis).
 
     At identity init there is no central limit: each unit keeps its own scalar map, so

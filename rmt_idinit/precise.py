@@ -33,6 +33,7 @@ import mpmath
 import numpy as np
 
 from ._core import checks as _checks
+from ._core import deprecation as _deprecation
 from .activations import Activation, get_activation
 
 __all__ = [
@@ -40,17 +41,21 @@ __all__ = [
     "alpha_complement",
     "log_alpha_complement",
     "layer_alphas",
+    "atoms",
     "log_atoms",
-    "jjt_law_atoms",
+    "weights",
     "moment",
     "log_moment",
     "mean",
     "var",
     "hardtanh_second_moment",
     "forward_moments",
+    "jjt_eigenvalues",
     "log_gain",
     "jjt_moment",
     "jjt_moments",
+    "max_q0",
+    "sigma_window",
 ]
 
 _PIECEWISE = ("hardtanh", "relu", "leaky_relu", "linear")
@@ -282,8 +287,8 @@ def layer_alphas(sigma: Any, q0: Any, depth: int, activation: str | Activation =
     return [alpha(sigma, q0, l, activation, dps=dps, **activation_params) for l in range(1, d + 1)]
 
 
-def jjt_law_atoms(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
-                  dps: int = 50, **activation_params: float) -> tuple[list[mpmath.mpf], list[mpmath.mpf]]:
+def _law_atoms(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+               dps: int = 50, **activation_params: float) -> tuple[list[mpmath.mpf], list[mpmath.mpf]]:
     """Exact ``(log_atoms, weights)`` of the J Jᵀ law for the piecewise-linear built-ins (no bias).
 
     In the order of ``rmt_idinit.jjt_law(...).log_atoms``/``weights``:
@@ -297,7 +302,7 @@ def jjt_law_atoms(sigma: Any, q0: Any, depth: int, activation: str | Activation 
     --------
     >>> import mpmath
     >>> from rmt_idinit import precise
-    >>> la, w = precise.jjt_law_atoms(3.0, 1.0, 100000)
+    >>> la, w = precise._law_atoms(3.0, 1.0, 100000)
     >>> mpmath.nstr(la[0], 15), mpmath.nstr(w[0], 10)
     ('219722.457733622', '5.976791355e-47713')
     """
@@ -321,8 +326,14 @@ def jjt_law_atoms(sigma: Any, q0: Any, depth: int, activation: str | Activation 
 
 def log_atoms(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
               dps: int = 50, **activation_params: float) -> list[mpmath.mpf]:
-    """The ``log_atoms`` of :func:`jjt_law_atoms` (``2 L log sigma``: finite where ``sigma^(2L)``
-    overflows double).
+    """``log`` of the atoms of the J Jᵀ law (``jjt_law(...).log_atoms``) for the piecewise-linear
+    built-ins without bias, in the order of the float64 law:
+
+    * hard-tanh and relu: ``[2L log sigma, -inf]``;
+    * leaky relu (slope s): ``[2L log sigma, 2L log(s sigma)]`` (``-inf`` if s = 0);
+    * linear: ``[2L log sigma]``.
+
+    Finite where ``sigma^(2L)`` overflows double.
 
     Examples
     --------
@@ -331,10 +342,54 @@ def log_atoms(sigma: Any, q0: Any, depth: int, activation: str | Activation = "h
     >>> mpmath.nstr(precise.log_atoms(1.5, 0.1, 2)[0], 10)
     '1.621860432'
     """
-    return jjt_law_atoms(sigma, q0, depth, activation, dps=dps, **activation_params)[0]
+    return _law_atoms(sigma, q0, depth, activation, dps=dps, **activation_params)[0]
 
 
-def log_moment(k: Any, sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+def atoms(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+          dps: int = 50, **activation_params: float) -> list[mpmath.mpf]:
+    """The atoms of the J Jᵀ law (``jjt_law(...).atoms``): ``exp`` of :func:`log_atoms`, 0 for ``-inf``.
+
+    mpf exponents are unbounded, so ``sigma^(2L)`` is represented at any depth.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> [mpmath.nstr(a, 10) for a in precise.atoms(1.02, 0.1, 50)]
+    ['7.244646118', '0.0']
+    """
+    la = log_atoms(sigma, q0, depth, activation, dps=dps, **activation_params)
+    with mpmath.workdps(_dps(dps)):
+        return [mpmath.mpf(0) if a == mpmath.ninf else +mpmath.exp(a) for a in la]
+
+
+def weights(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+            dps: int = 50, **activation_params: float) -> list[mpmath.mpf]:
+    """The weights of the atoms of the J Jᵀ law (``jjt_law(...).weights``), in the order of
+    :func:`atoms`: hard-tanh ``[alpha, 1 - alpha]`` (each from erf/erfc directly), relu and leaky
+    relu ``[1/2, 1/2]``, linear ``[1]``.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> [mpmath.nstr(w, 10) for w in precise.weights(3.0, 1.0, 100000)]
+    ['5.976791355e-47713', '1.0']
+    """
+    return _law_atoms(sigma, q0, depth, activation, dps=dps, **activation_params)[1]
+
+
+def _jjt_law_atoms_old(target, *args, **kwargs):
+    return _law_atoms(*args, **kwargs)
+
+
+jjt_law_atoms = _deprecation.renamed("rmt_idinit.precise.jjt_law_atoms",
+                                     "precise.log_atoms(...) and precise.weights(...)", log_atoms,
+                                     adapt=_jjt_law_atoms_old)
+
+
+@_deprecation.leading_operand("precise.log_moment", "k")
+def log_moment(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *, k: Any,
                dps: int = 50, **activation_params: float) -> mpmath.mpf:
     """``log E[lambda^k]`` of the exact atoms (piecewise-linear built-ins), ``k > 0``.
 
@@ -344,10 +399,10 @@ def log_moment(k: Any, sigma: Any, q0: Any, depth: int, activation: str | Activa
     --------
     >>> import mpmath
     >>> from rmt_idinit import precise
-    >>> mpmath.nstr(precise.log_moment(1, 3.0, 1.0, 100000), 15)  # E[lambda] ~ 10^47712
+    >>> mpmath.nstr(precise.log_moment(3.0, 1.0, 100000, k=1), 15)  # E[lambda] ~ 10^47712
     '109861.003075458'
     """
-    la, w = jjt_law_atoms(sigma, q0, depth, activation, dps=dps, **activation_params)
+    la, w = _law_atoms(sigma, q0, depth, activation, dps=dps, **activation_params)
     with mpmath.workdps(_dps(dps)):
         kk = _to_mpf("k", k, _checks.check_positive)
         terms = [mpmath.log(wi) + kk * ai for ai, wi in zip(la, w) if wi > 0 and ai != mpmath.ninf]
@@ -357,7 +412,8 @@ def log_moment(k: Any, sigma: Any, q0: Any, depth: int, activation: str | Activa
         return +(top + mpmath.log(mpmath.fsum(mpmath.exp(t - top) for t in terms)))
 
 
-def moment(k: Any, sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+@_deprecation.leading_operand("precise.moment", "k")
+def moment(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *, k: Any,
            bias: Any = 0.0, dps: int = 50, **activation_params: float) -> mpmath.mpf:
     """``E[lambda^k]`` as an mpf, ``k > 0``.
 
@@ -368,17 +424,17 @@ def moment(k: Any, sigma: Any, q0: Any, depth: int, activation: str | Activation
     --------
     >>> import mpmath
     >>> from rmt_idinit import precise
-    >>> mpmath.nstr(precise.moment(2, 1.02, 0.1, 50), 15)
+    >>> mpmath.nstr(precise.moment(1.02, 0.1, 50, k=2), 15)
     '39.8861601772425'
     """
     act = _activation(activation, activation_params)
     b = _to_mpf("bias", bias, _checks.check_finite)
     if act.name in _PIECEWISE and b == 0:
         with mpmath.workdps(_dps(dps) + 5):
-            lm = log_moment(k, sigma, q0, depth, act, dps=_dps(dps) + 5)
+            lm = log_moment(sigma, q0, depth, act, k=k, dps=_dps(dps) + 5)
         with mpmath.workdps(_dps(dps)):
             return +mpmath.exp(lm)
-    return jjt_moment(k, sigma, q0, depth, act, bias=bias, dps=dps)
+    return jjt_moment(sigma, q0, depth, act, k=k, bias=bias, dps=dps)
 
 
 def mean(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
@@ -392,7 +448,7 @@ def mean(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardta
     >>> mpmath.nstr(precise.mean(1.02, 0.1, 50), 15)
     '5.50560503938933'
     """
-    return moment(1, sigma, q0, depth, activation, dps=dps, **activation_params)
+    return moment(sigma, q0, depth, activation, k=1, dps=dps, **activation_params)
 
 
 def var(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
@@ -408,7 +464,7 @@ def var(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtan
     >>> mpmath.nstr(precise.var(1.02, 0.1, 50), 15)
     '9.57447332749328'
     """
-    la, w = jjt_law_atoms(sigma, q0, depth, activation, dps=_dps(dps) + 5, **activation_params)
+    la, w = _law_atoms(sigma, q0, depth, activation, dps=_dps(dps) + 5, **activation_params)
     with mpmath.workdps(_dps(dps) + 5):
         atoms = [mpmath.mpf(0) if a == mpmath.ninf else mpmath.exp(a) for a in la]
         m = mpmath.fsum(wi * ai for wi, ai in zip(w, atoms))
@@ -542,7 +598,8 @@ def _gain(step, s, b, u, depth):
     return g
 
 
-def log_gain(u: Any, sigma: Any, depth: int, activation: str | Activation = "hardtanh", bias: Any = 0.0, *,
+@_deprecation.keyword_only("precise.log_gain", ("bias",), 4)
+def log_gain(u: Any, sigma: Any, depth: int, activation: str | Activation = "hardtanh", *, bias: Any = 0.0,
              dps: int = 50, **activation_params: float) -> mpmath.mpf:
     """``log|g_L(u)|`` of the per-unit map (docs/theory/identity.md), iterated in mpmath::
 
@@ -665,8 +722,9 @@ def _rel_quad(f: Callable, pts: list, method: str) -> mpmath.mpf:
     return val
 
 
-def jjt_moments(ks: Sequence[Any], sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh",
-                *, bias: Any = 0.0, dps: int = 50, method: str = "gauss-legendre",
+@_deprecation.leading_operand("precise.jjt_moments", "ks")
+def jjt_moments(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh",
+                *, ks: Sequence[Any], bias: Any = 0.0, dps: int = 50, method: str = "gauss-legendre",
                 **activation_params: float) -> list[mpmath.mpf]:
     """``[E[lambda^k] for k in ks]`` by quadrature, sharing the gain evaluations between the ks.
 
@@ -676,7 +734,7 @@ def jjt_moments(ks: Sequence[Any], sigma: Any, q0: Any, depth: int, activation: 
     --------
     >>> import mpmath
     >>> from rmt_idinit import precise
-    >>> [mpmath.nstr(m, 10) for m in precise.jjt_moments([1, 2], 1.0, 1.0, 10, "tanh", dps=15)]
+    >>> [mpmath.nstr(m, 10) for m in precise.jjt_moments(1.0, 1.0, 10, "tanh", ks=[1, 2], dps=15)]
     ['0.1764364492', '0.118063792']
     """
     act = _activation(activation, activation_params)
@@ -712,7 +770,8 @@ def jjt_moments(ks: Sequence[Any], sigma: Any, q0: Any, depth: int, activation: 
         return out
 
 
-def jjt_moment(k: Any, sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
+@_deprecation.leading_operand("precise.jjt_moment", "k")
+def jjt_moment(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *, k: Any,
                bias: Any = 0.0, dps: int = 50, method: str = "gauss-legendre",
                **activation_params: float) -> mpmath.mpf:
     """``E[lambda^k] = int g_L(u)^(2k) N(u; 0, q0) du`` by :func:`mpmath.quad`, for any activation.
@@ -727,10 +786,117 @@ def jjt_moment(k: Any, sigma: Any, q0: Any, depth: int, activation: str | Activa
     --------
     >>> import mpmath
     >>> from rmt_idinit import precise
-    >>> mpmath.nstr(precise.jjt_moment(1, 1.0, 1.0, 10, "tanh", dps=15), 10)
+    >>> mpmath.nstr(precise.jjt_moment(1.0, 1.0, 10, "tanh", k=1, dps=15), 10)
     '0.1764364492'
     """
     with mpmath.workdps(_dps(dps)):
         _to_mpf("k", k, _checks.check_positive)  # named as the caller wrote it
-    return jjt_moments([k], sigma, q0, depth, activation, bias=bias, dps=dps, method=method,
+    return jjt_moments(sigma, q0, depth, activation, ks=[k], bias=bias, dps=dps, method=method,
                        **activation_params)[0]
+
+
+@_deprecation.keyword_only("precise.jjt_eigenvalues", ("bias",), 4)
+def jjt_eigenvalues(u: Any, sigma: Any, depth: int, activation: str | Activation = "hardtanh", *,
+                    bias: Any = 0.0, log: bool = False, dps: int = 50,
+                    **activation_params: float) -> mpmath.mpf | list[mpmath.mpf]:
+    """The eigenvalues ``g_L(u_i)^2`` of J Jᵀ for the input coordinate(s) ``u``, in mpmath.
+
+    ``exp(2 log_gain(u_i))`` (0 where a unit is dead); with ``log=True`` ``2 log_gain(u_i)``
+    (``-inf`` for 0). A scalar ``u`` gives an mpf, a sequence a list.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> [mpmath.nstr(x, 7) for x in precise.jjt_eigenvalues([0.1, 0.8, 2.0], 1.1, 3)]
+    ['1.771561', '0.0', '0.0']
+    """
+    log = _checks.check_bool("log", log)
+    scalar = not isinstance(u, (Sequence, np.ndarray)) or isinstance(u, (str, bytes))
+    if isinstance(u, np.ndarray) and u.ndim == 0:
+        u, scalar = u.item(), True
+    values = [u] if scalar else list(np.asarray(u, dtype=object).ravel()) if isinstance(u, np.ndarray) else list(u)
+    if not values:
+        raise ValueError("u must contain at least one value")
+    out = []
+    for ui in values:
+        lg = log_gain(ui, sigma, depth, activation, bias=bias, dps=dps, **activation_params)
+        with mpmath.workdps(_dps(dps)):
+            out.append(2 * lg if log else (mpmath.mpf(0) if lg == mpmath.ninf else +mpmath.exp(2 * lg)))
+    return out[0] if scalar else out
+
+
+# --- the selection closed forms (hard-tanh) --------------------------------------------------
+
+def _check_kappa(name: str, value: Any) -> np.ndarray:
+    k = _checks.as_float_array(name, value)
+    if k.ndim == 0 and not (np.isfinite(k) and k > 1):
+        raise ValueError(f"{name} must be a finite number > 1, got {float(k)!r}")
+    return k
+
+
+def _bounded_mpf(name: str, value: Any, check: Callable, lo: int, hi: float, rule: str) -> mpmath.mpf:
+    """An mpf checked against ``lo < value < hi`` itself (the sign proxy of :func:`_to_mpf` only
+    serves checks of the sign); other inputs go through the float64 API's ``check``."""
+    if isinstance(value, mpmath.mpf):
+        if not (mpmath.isfinite(value) and lo < value < hi):
+            raise ValueError(f"{name} must be {rule}, got {value}")
+        return +value
+    return _to_mpf(name, value, check)
+
+
+def _erfc_inverse(eps: mpmath.mpf) -> mpmath.mpf:
+    """``x`` with ``erfc(x) = eps``, by the root of ``log erfc(x) - log eps`` (``erfinv(1 - eps)``
+    would lose every digit of ``1 - eps`` once eps is below the working precision)."""
+    with mpmath.extradps(10):
+        start = mpmath.sqrt(max(-mpmath.log(eps), mpmath.mpf("0.01")))
+        x = mpmath.findroot(lambda x: mpmath.log(mpmath.erfc(x)) - mpmath.log(eps), start)
+    return +x
+
+
+def max_q0(sigma: Any, depth: int, eps: Any = 0.05, activation: str | Activation = "hardtanh", *,
+           dps: int = 50, **activation_params: float) -> mpmath.mpf:
+    """Largest input variance with dead fraction ``1 - alpha <= eps`` (hard-tanh), as an mpf::
+
+        q0_max = sigma^(-2L) / (2 c^2)   (sigma > 1),
+        q0_max = 1 / (2 sigma^2 c^2)     (sigma <= 1),      c = erfcinv(eps).
+
+    The mpmath twin of :func:`rmt_idinit.selection.max_q0` (hard-tanh only: other activations
+    have no closed form).
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> mpmath.nstr(precise.max_q0(1.001, 100, 0.05), 10)
+    '0.2131514651'
+    """
+    act = _activation(activation, activation_params)
+    if act.name != "hardtanh":
+        raise ValueError(f"activation must be hardtanh for the closed-form max_q0, got {act.name!r}")
+    with mpmath.workdps(_dps(dps)):
+        s = _to_mpf("sigma", sigma, _checks.check_positive)
+        d = _depth(depth)
+        e = _bounded_mpf("eps", eps, _checks.check_probability, 0, 1, "a number in the open interval (0, 1)")
+        c = _erfc_inverse(e)
+        m = d if s > 1 else 1
+        return +(s ** (-2 * m) / (2 * c * c))
+
+
+def sigma_window(depth: int, kappa: Any = 10.0, *, dps: int = 50) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """``(kappa^(-1/(2L)), kappa^(1/(2L)))``: the sigmas with ``1/kappa <= sigma^(2L) <= kappa``.
+
+    The mpmath twin of :func:`rmt_idinit.selection.sigma_window`.
+
+    Examples
+    --------
+    >>> import mpmath
+    >>> from rmt_idinit import precise
+    >>> [mpmath.nstr(x, 10) for x in precise.sigma_window(100, 10.0)]
+    ['0.9885530947', '1.011579454']
+    """
+    with mpmath.workdps(_dps(dps)):
+        d = _depth(depth)
+        k = _bounded_mpf("kappa", kappa, _check_kappa, 1, mpmath.inf, "a finite number > 1")
+        t = mpmath.log(k) / (2 * d)
+        return +mpmath.exp(-t), +mpmath.exp(t)

@@ -1,10 +1,13 @@
-"""Symbolic (sympy) forms of the hard-tanh identity-initialization results.
+"""Symbolic (sympy) forms of the identity-initialization results (hard-tanh and the piecewise-linear built-ins).
 
 The third precision of docs/design.md ("One result, three precisions"): the closed forms of
 docs/theory/closed_forms.md and docs/theory/selection.md as sympy expressions, for display (:func:`latex`), exact manipulation, and evaluation
 to any precision (``expr.evalf(50)``) or as fast functions (:func:`lambdify`).
 
-Every function takes optional values; a parameter left as ``None`` stays the default symbol
+Names and signatures are those of the float64 API and of :mod:`rmt_idinit.precise`
+(``alpha(sigma, q0, depth, activation)``, ``moment(sigma, q0, depth, activation, k=...)``, ...;
+docs/precisions.md has the table). Every function takes optional values; a parameter left as
+``None`` stays the default symbol
 (``sigma``, ``q0``, ``L``, ``l``, ``eps``, ``kappa``, with the assumptions ``sigma, q0, kappa > 0``,
 ``L, l`` positive integers, ``0 < eps < 1``). Numbers may be ints, floats, numpy scalars or 0-d
 arrays, sympy numbers or other expressions; they are kept exact (use ``sympy.Rational`` or strings
@@ -29,6 +32,7 @@ import numpy as np
 import sympy as sp
 
 from ._core import checks as _checks
+from ._core import deprecation as _deprecation
 
 __all__ = [
     "SIGMA",
@@ -39,17 +43,21 @@ __all__ = [
     "KAPPA",
     "alpha",
     "alpha_complement",
-    "layer_alpha",
-    "jjt_law_atoms",
+    "log_alpha_complement",
+    "layer_alphas",
+    "atoms",
+    "log_atoms",
+    "weights",
     "moment",
+    "log_moment",
     "mean",
-    "variance",
+    "var",
     "relative_variance",
     "hardtanh_second_moment",
     "derive_hardtanh_second_moment",
-    "forward_moment",
-    "q0_max",
-    "sigma_range",
+    "forward_moments",
+    "max_q0",
+    "sigma_window",
     "derive_q0_boundary",
     "latex",
     "lambdify",
@@ -139,30 +147,90 @@ def _regimes(big: sp.Basic, small: sp.Basic, sigma: sp.Basic) -> sp.Basic:
     return sp.Piecewise((big, sigma > 1), (small, True))
 
 
-def _ht_arg(sigma, q0, depth) -> sp.Basic:
-    return _regimes(sigma ** (-depth) / sp.sqrt(2 * q0), 1 / (sigma * sp.sqrt(2 * q0)), sigma)
+_PIECEWISE = ("hardtanh", "relu", "leaky_relu", "linear")
+_SLOPE = sp.Symbol("s", nonnegative=True)
 
 
-def alpha(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
-    """Hard-tanh ``alpha^L = P(lambda_L > 0)`` (docs/theory/closed_forms.md).
+def _activation(activation: Any, negative_slope: Any) -> tuple[str, sp.Basic]:
+    """``(name, slope)`` of a piecewise-linear built-in (a name or an Activation record); the
+    leaky-relu slope defaults to the symbol ``s`` (or the record's own value)."""
+    name = getattr(activation, "name", activation)
+    if not isinstance(name, str) or name not in _PIECEWISE:
+        raise ValueError(f"activation must be one of {', '.join(_PIECEWISE)}, got {activation!r}")
+    if negative_slope is None and hasattr(activation, "params"):
+        negative_slope = activation.params.get("negative_slope")
+    return name, _val(negative_slope, _SLOPE, "negative_slope", "finite")
+
+
+def _law(sigma, q0, depth, activation, negative_slope) -> tuple[list, list, sp.Basic]:
+    """``(atoms, weights, sigma)`` of the J Jᵀ law, in the order of ``rmt_idinit.jjt_law``."""
+    name, slope = _activation(activation, negative_slope)
+    s, q, d = _args(sigma, q0, depth)
+    top = s ** (2 * d)
+    half = sp.Rational(1, 2)
+    if name == "hardtanh":
+        return [top, sp.Integer(0)], [_erf_regimes(s, q, d), _erfc_regimes(s, q, d)], s
+    if name == "relu":
+        return [top, sp.Integer(0)], [half, half], s
+    if name == "leaky_relu":
+        return [top, (slope * s) ** (2 * d)], [half, half], s
+    return [top], [sp.Integer(1)], s
+
+
+def _erf_regimes(s, q, d) -> sp.Basic:
+    return _regimes(sp.erf(s ** (-d) / sp.sqrt(2 * q)), sp.erf(1 / (s * sp.sqrt(2 * q))), s)
+
+
+def _erfc_regimes(s, q, d) -> sp.Basic:
+    return _regimes(sp.erfc(s ** (-d) / sp.sqrt(2 * q)), sp.erfc(1 / (s * sp.sqrt(2 * q))), s)
+
+
+def _layers(depth: sp.Basic, layers: Any) -> list[sp.Basic]:
+    """Layers ``1..depth`` for an integer depth; ``[depth]`` for a symbolic one (it has no list)."""
+    if layers is not None:
+        if isinstance(layers, (str, bytes)) or not isinstance(layers, Iterable):
+            raise TypeError(f"layers must be a sequence of integers >= 1, got {layers!r}")
+        out = [_val(l, LAYER, "layers", "depth") for l in layers]
+        if depth.is_Integer and any(l.is_Integer and l > depth for l in out):
+            raise ValueError(f"layers must be integers in [1, {depth}], got {max(l for l in out if l.is_Integer)}")
+        return out
+    if depth.is_Integer:
+        _checks.check_memory(200.0 * int(depth), f"depth={int(depth)} (one sympy expression per layer)")
+        return [sp.Integer(l) for l in range(1, int(depth) + 1)]
+    return [depth]
+
+
+def alpha(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
+          negative_slope: Any = None) -> sp.Basic:
+    """``alpha^L = P(lambda_L > 0)``, the weight of the nonzero part of the law (docs/theory/closed_forms.md).
 
     ::
 
-        alpha = erf(sigma^(-L) / sqrt(2 q0))   (sigma > 1),
-        alpha = erf(1 / (sigma sqrt(2 q0)))    (sigma <= 1).
+        hard-tanh: alpha = erf(sigma^(-L) / sqrt(2 q0))   (sigma > 1),
+                   alpha = erf(1 / (sigma sqrt(2 q0)))    (sigma <= 1);
+        relu 1/2, leaky relu 1/2 (slope 0) or 1, linear 1.
 
     Examples
     --------
     >>> from rmt_idinit import symbolic as sy
     >>> sy.alpha(1, 2, sy.DEPTH)
     erf(1/2)
+    >>> sy.alpha(activation="relu")
+    1/2
     """
+    name, slope = _activation(activation, negative_slope)
     s, q, d = _args(sigma, q0, depth)
-    return _regimes(sp.erf(s ** (-d) / sp.sqrt(2 * q)), sp.erf(1 / (s * sp.sqrt(2 * q))), s)
+    if name == "hardtanh":
+        return _erf_regimes(s, q, d)
+    if name == "leaky_relu":
+        return sp.Piecewise((sp.Rational(1, 2), sp.Eq(slope, 0)), (sp.Integer(1), True))
+    return sp.Rational(1, 2) if name == "relu" else sp.Integer(1)
 
 
-def alpha_complement(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
-    """``1 - alpha`` written with ``erfc`` (its evalf keeps full relative accuracy when tiny).
+def alpha_complement(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
+                     negative_slope: Any = None) -> sp.Basic:
+    """``1 - alpha``, the mass of the atom at 0; hard-tanh written with ``erfc`` (its evalf keeps
+    full relative accuracy when tiny).
 
     Examples
     --------
@@ -170,85 +238,158 @@ def alpha_complement(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp
     >>> sy.alpha_complement(1, "1/200", 1)
     erfc(10)
     """
+    name, _ = _activation(activation, negative_slope)
     s, q, d = _args(sigma, q0, depth)
-    return _regimes(sp.erfc(s ** (-d) / sp.sqrt(2 * q)), sp.erfc(1 / (s * sp.sqrt(2 * q))), s)
+    if name == "hardtanh":
+        return _erfc_regimes(s, q, d)
+    return 1 - alpha(s, q, d, activation, negative_slope=negative_slope)
 
 
-def layer_alpha(sigma: Any = None, q0: Any = None, layer: Any = None) -> sp.Basic:
-    """``alpha^l`` of layer ``l`` (the symbol ``l`` by default): :func:`alpha` at depth ``l``.
+def log_alpha_complement(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
+                         negative_slope: Any = None) -> sp.Basic:
+    """``log(1 - alpha)`` (evalf is finite where ``1 - alpha`` underflows double).
 
     Examples
     --------
     >>> from rmt_idinit import symbolic as sy
-    >>> sy.layer_alpha(2, "1/2", 2)
-    erf(1/4)
+    >>> sy.log_alpha_complement(1, "1/200", 1)
+    log(erfc(10))
     """
-    s, q, l = _args(sigma, q0, layer, "layer")
-    return alpha(s, q, l)
+    return sp.log(alpha_complement(sigma, q0, depth, activation, negative_slope=negative_slope))
 
 
-def jjt_law_atoms(sigma: Any = None, q0: Any = None, depth: Any = None,
-                  activation: str = "hardtanh", negative_slope: Any = None) -> tuple[list, list]:
-    """``(atoms, weights)`` of the J Jᵀ law, in the order of ``rmt_idinit.jjt_law``.
-
-    hard-tanh ``[sigma^(2L), 0]``, ``[alpha, 1 - alpha]``; relu ``[sigma^(2L), 0]``, ``[1/2, 1/2]``;
-    leaky relu ``[sigma^(2L), (s sigma)^(2L)]``, ``[1/2, 1/2]``; linear ``[sigma^(2L)]``, ``[1]``.
+def layer_alphas(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
+                 negative_slope: Any = None) -> list[sp.Basic]:
+    """``[alpha^1, ..., alpha^depth]`` for an integer depth (``[alpha^L]`` for a symbolic one;
+    ``alpha(sigma, q0, LAYER)`` is layer ``l`` as an expression).
 
     Examples
     --------
     >>> from rmt_idinit import symbolic as sy
-    >>> sy.jjt_law_atoms(activation="relu")
-    ([sigma**(2*L), 0], [1/2, 1/2])
+    >>> sy.layer_alphas(2, "1/2", 2)
+    [erf(1/2), erf(1/4)]
     """
     s, q, d = _args(sigma, q0, depth)
-    slope = _val(negative_slope, sp.Symbol("s", nonnegative=True), "negative_slope", "finite")
-    top = s ** (2 * d)
-    half = sp.Rational(1, 2)
-    if activation == "hardtanh":
-        return [top, sp.Integer(0)], [alpha(s, q, d), alpha_complement(s, q, d)]
-    if activation == "relu":
-        return [top, sp.Integer(0)], [half, half]
-    if activation == "leaky_relu":
-        return [top, (slope * s) ** (2 * d)], [half, half]
-    if activation == "linear":
-        return [top], [sp.Integer(1)]
-    raise ValueError(f"activation must be one of hardtanh, relu, leaky_relu, linear, got {activation!r}")
+    return [alpha(s, q, l, activation, negative_slope=negative_slope) for l in _layers(d, None)]
 
 
-def moment(k: Any = None, sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
-    """Hard-tanh ``m_k = E[lambda^k] = alpha sigma^(2Lk)`` (k > 0; the atom at 0 adds nothing).
+def atoms(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
+          negative_slope: Any = None) -> list[sp.Basic]:
+    """The atoms of the J Jᵀ law in the order of ``rmt_idinit.jjt_law(...).atoms``::
+
+        hard-tanh, relu [sigma^(2L), 0];  leaky relu [sigma^(2L), (s sigma)^(2L)];  linear [sigma^(2L)].
 
     Examples
     --------
     >>> from rmt_idinit import symbolic as sy
-    >>> sy.moment(2, 1, 2, 5)
+    >>> sy.atoms(activation="leaky_relu")
+    [sigma**(2*L), (s*sigma)**(2*L)]
+    """
+    return _law(sigma, q0, depth, activation, negative_slope)[0]
+
+
+def log_atoms(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
+              negative_slope: Any = None) -> list[sp.Basic]:
+    """``log`` of :func:`atoms` (``2 L log sigma``; ``-oo`` for an atom at 0).
+
+    Examples
+    --------
+    >>> from rmt_idinit import symbolic as sy
+    >>> sy.log_atoms()
+    [2*L*log(sigma), -oo]
+    """
+    out = []
+    for a in _law(sigma, q0, depth, activation, negative_slope)[0]:
+        out.append(-sp.oo if a == 0 else sp.expand_log(sp.log(a), force=True))
+    return out
+
+
+def weights(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
+            negative_slope: Any = None) -> list[sp.Basic]:
+    """The weights of :func:`atoms`: hard-tanh ``[alpha, 1 - alpha]`` (erf, erfc), relu and leaky
+    relu ``[1/2, 1/2]``, linear ``[1]``.
+
+    Examples
+    --------
+    >>> from rmt_idinit import symbolic as sy
+    >>> sy.weights(2, "1/2", 3)
+    [erf(1/8), erfc(1/8)]
+    """
+    return _law(sigma, q0, depth, activation, negative_slope)[1]
+
+
+@_deprecation.leading_operand("symbolic.moment", "k")
+def moment(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
+           k: Any = None, negative_slope: Any = None) -> sp.Basic:
+    """``m_k = E[lambda^k] = sum_i w_i a_i^k`` (k > 0, the symbol ``k`` by default; the atom at 0
+    adds nothing). Hard-tanh: ``alpha sigma^(2Lk)``.
+
+    ``k`` is keyword-only; for one release a call with positional arguments and no ``k=`` is read
+    in the old order ``moment(k, sigma, q0, depth)`` (with a DeprecationWarning).
+
+    Examples
+    --------
+    >>> from rmt_idinit import symbolic as sy
+    >>> sy.moment(1, 2, 5, k=2)
     erf(1/2)
     """
     kk = _val(k, _K, "k", "positive")
-    s, q, d = _args(sigma, q0, depth)
-    return alpha(s, q, d) * s ** (2 * d * kk)
+    a, w, s = _law(sigma, q0, depth, activation, negative_slope)
+    if getattr(activation, "name", activation) == "hardtanh":
+        return w[0] * a[0] ** kk
+    return sp.Add(*[wi * ai ** kk for ai, wi in zip(a, w) if ai != 0])
 
 
-def mean(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
-    """Hard-tanh ``m_1 = alpha sigma^(2L)``."""
-    return moment(1, sigma, q0, depth)
-
-
-def variance(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
-    """Hard-tanh ``Var = m_2 - m_1^2 = alpha (1 - alpha) sigma^(4L)``, with ``1 - alpha`` as erfc.
+@_deprecation.leading_operand("symbolic.log_moment", "k")
+def log_moment(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
+               k: Any = None, negative_slope: Any = None) -> sp.Basic:
+    """``log E[lambda^k]``; hard-tanh ``log(alpha) + 2 L k log(sigma)``.
 
     Examples
     --------
     >>> from rmt_idinit import symbolic as sy
-    >>> sy.variance(1, 2, 3)
+    >>> sy.log_moment(1, 2, 5, k=2)
+    log(erf(1/2))
+    """
+    return sp.expand_log(sp.log(moment(sigma, q0, depth, activation, k=k, negative_slope=negative_slope)),
+                         force=True)
+
+
+def mean(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
+         negative_slope: Any = None) -> sp.Basic:
+    """``m_1 = E[lambda]``; hard-tanh ``alpha sigma^(2L)``.
+
+    Examples
+    --------
+    >>> from rmt_idinit import symbolic as sy
+    >>> sy.mean(1, 2, 5, "relu")
+    1/2
+    """
+    return moment(sigma, q0, depth, activation, k=1, negative_slope=negative_slope)
+
+
+def var(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
+        negative_slope: Any = None) -> sp.Basic:
+    """``Var[lambda] = sum_i w_i (a_i - m_1)^2``; hard-tanh ``alpha (1 - alpha) sigma^(4L)``, with
+    ``1 - alpha`` as erfc.
+
+    Examples
+    --------
+    >>> from rmt_idinit import symbolic as sy
+    >>> sy.var(1, 2, 3)
     erf(1/2)*erfc(1/2)
     """
-    s, q, d = _args(sigma, q0, depth)
-    return alpha(s, q, d) * alpha_complement(s, q, d) * s ** (4 * d)
+    a, w, s = _law(sigma, q0, depth, activation, negative_slope)
+    if getattr(activation, "name", activation) == "hardtanh":
+        return w[0] * w[1] * a[0] ** 2
+    m = sp.Add(*[wi * ai for ai, wi in zip(a, w)])
+    return sp.factor(sp.Add(*[wi * (ai - m) ** 2 for ai, wi in zip(a, w)]))
 
 
-def relative_variance(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
-    """``Var / m_1^2 = 1/alpha - 1``, derived here by simplifying the ratio (sigma^(4L) cancels).
+def relative_variance(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
+                      negative_slope: Any = None) -> sp.Basic:
+    """``Var / m_1^2``, derived here by simplifying the ratio; hard-tanh ``1/alpha - 1``
+    (``sigma^(4L)`` cancels).
 
     Examples
     --------
@@ -256,6 +397,11 @@ def relative_variance(sigma: Any = None, q0: Any = None, depth: Any = None) -> s
     >>> sy.relative_variance(2, 1, 3)
     -1 + 1/erf(sqrt(2)/16)
     """
+    name, _ = _activation(activation, negative_slope)
+    if name != "hardtanh":
+        ratio = var(sigma, q0, depth, activation, negative_slope=negative_slope) / mean(
+            sigma, q0, depth, activation, negative_slope=negative_slope) ** 2
+        return sp.simplify(ratio)
     s, q, d = _args(sigma, q0, depth)
     a = sp.Dummy("a", positive=True)
     ratio = sp.simplify((a * (1 - a) * s ** (4 * d)) / (a * s ** (2 * d)) ** 2)
@@ -295,27 +441,39 @@ def derive_hardtanh_second_moment() -> sp.Basic:
     return sp.simplify(2 * inner + 2 * outer)
 
 
-def forward_moment(sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
-    """Hard-tanh forward second moment ``q^L = E[(x^L)^2]`` (docs/theory/closed_forms.md).
+def _forward_moment(name, slope, s, q, l) -> sp.Basic:
+    if name == "hardtanh":
+        return _regimes(hardtanh_second_moment(s ** (2 * l) * q),
+                        s ** (2 * (l - 1)) * hardtanh_second_moment(s ** 2 * q), s)
+    factor = {"relu": sp.Rational(1, 2), "linear": sp.Integer(1)}.get(name, (1 + slope ** 2) / 2)
+    return s ** (2 * l) * q * factor
 
-    ::
 
-        q^L = E_ht(sigma^(2L) q0)                  (sigma > 1),
-        q^L = sigma^(2(L-1)) E_ht(sigma^2 q0)      (sigma <= 1).
+def forward_moments(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
+                    layers: Any = None, negative_slope: Any = None) -> list[sp.Basic]:
+    """Forward second moments ``q^l = E[(x^l)^2]`` for ``l = 1..depth`` (or ``layers``) (docs/theory/closed_forms.md)::
+
+        hard-tanh: q^l = E_ht(sigma^(2l) q0)                  (sigma > 1),
+                   q^l = sigma^(2(l-1)) E_ht(sigma^2 q0)      (sigma <= 1);
+        relu sigma^(2l) q0 / 2;  leaky relu sigma^(2l) q0 (1 + s^2)/2;  linear sigma^(2l) q0.
+
+    A symbolic depth has no list of layers: the result is ``[q^L]`` (as with ``layers=[depth]``).
 
     Examples
     --------
     >>> from rmt_idinit import symbolic as sy
-    >>> sy.forward_moment(1, 1, 4)
-    -sqrt(2)*exp(-1/2)/sqrt(pi) + 1
+    >>> sy.forward_moments(1, 1, 4, layers=[4])
+    [-sqrt(2)*exp(-1/2)/sqrt(pi) + 1]
+    >>> sy.forward_moments(2, 1, 2, "relu")
+    [2, 8]
     """
+    name, slope = _activation(activation, negative_slope)
     s, q, d = _args(sigma, q0, depth)
-    return _regimes(hardtanh_second_moment(s ** (2 * d) * q),
-                    s ** (2 * (d - 1)) * hardtanh_second_moment(s ** 2 * q), s)
+    return [_forward_moment(name, slope, s, q, l) for l in _layers(d, layers)]
 
 
-def q0_max(sigma: Any = None, depth: Any = None, eps: Any = None) -> sp.Basic:
-    """Largest input variance with dead fraction ``1 - alpha <= eps`` (docs/theory/selection.md)::
+def max_q0(sigma: Any = None, depth: Any = None, eps: Any = None, activation: str = "hardtanh") -> sp.Basic:
+    """Largest input variance with dead fraction ``1 - alpha <= eps`` (hard-tanh, docs/theory/selection.md)::
 
         q0 <= sigma^(-2L) / (2 erfinv(1 - eps)^2)     (sigma > 1),
         q0 <= 1 / (2 sigma^2 erfinv(1 - eps)^2)       (sigma <= 1).
@@ -325,27 +483,60 @@ def q0_max(sigma: Any = None, depth: Any = None, eps: Any = None) -> sp.Basic:
     Examples
     --------
     >>> from rmt_idinit import symbolic as sy
-    >>> sy.q0_max(1, 10, sy.EPS)
+    >>> sy.max_q0(1, 10, sy.EPS)
     1/(2*erfinv(1 - eps)**2)
     """
+    name, _ = _activation(activation, None)
+    if name != "hardtanh":
+        raise ValueError(f"activation must be hardtanh for the closed-form max_q0, got {activation!r}")
     s, d = _val(sigma, SIGMA, "sigma", "positive"), _val(depth, DEPTH, "depth", "depth")
     e = _val(eps, EPS, "eps", "probability")
     x = sp.erfinv(1 - e)
     return _regimes(s ** (-2 * d) / (2 * x ** 2), 1 / (2 * s ** 2 * x ** 2), s)
 
 
-def sigma_range(depth: Any = None, kappa: Any = None) -> tuple[sp.Basic, sp.Basic]:
+def sigma_window(depth: Any = None, kappa: Any = None) -> tuple[sp.Basic, sp.Basic]:
     """Gradient-scale window ``1/kappa <= sigma^(2L) <= kappa``, i.e.
     ``kappa^(-1/(2L)) <= sigma <= kappa^(1/(2L))``.
 
     Examples
     --------
     >>> from rmt_idinit import symbolic as sy
-    >>> sy.sigma_range(5, 1024)
+    >>> sy.sigma_window(5, 1024)
     (1/2, 2)
     """
     d, k = _val(depth, DEPTH, "depth", "depth"), _val(kappa, KAPPA, "kappa", "kappa")
     return k ** (-1 / (2 * d)), k ** (1 / (2 * d))
+
+
+# --- deprecated spellings (one release) -------------------------------------------------------
+
+def _old_layer_alpha(target, sigma=None, q0=None, layer=None):
+    s, q, l = _args(sigma, q0, layer, "layer")
+    return target(s, q, l)
+
+
+def _old_forward_moment(target, sigma=None, q0=None, depth=None):
+    s, q, d = _args(sigma, q0, depth)
+    return target(s, q, d, layers=[d])[0]
+
+
+def _old_jjt_law_atoms(target, sigma=None, q0=None, depth=None, activation="hardtanh", negative_slope=None):
+    a, w, _ = _law(sigma, q0, depth, activation, negative_slope)
+    return a, w
+
+
+layer_alpha = _deprecation.renamed("rmt_idinit.symbolic.layer_alpha", "symbolic.alpha(sigma, q0, layer)",
+                                   alpha, adapt=_old_layer_alpha)
+variance = _deprecation.renamed("rmt_idinit.symbolic.variance", "symbolic.var", var)
+forward_moment = _deprecation.renamed("rmt_idinit.symbolic.forward_moment",
+                                      "symbolic.forward_moments(sigma, q0, depth, layers=[depth])[0]",
+                                      forward_moments, adapt=_old_forward_moment)
+q0_max = _deprecation.renamed("rmt_idinit.symbolic.q0_max", "symbolic.max_q0", max_q0)
+sigma_range = _deprecation.renamed("rmt_idinit.symbolic.sigma_range", "symbolic.sigma_window", sigma_window)
+jjt_law_atoms = _deprecation.renamed("rmt_idinit.symbolic.jjt_law_atoms",
+                                     "symbolic.atoms(...) and symbolic.weights(...)", atoms,
+                                     adapt=_old_jjt_law_atoms)
 
 
 def derive_q0_boundary(regime: str = "sigma > 1") -> dict[str, Any]:
@@ -407,7 +598,7 @@ def latex(expr: Any, **options: Any) -> str:
     Examples
     --------
     >>> from rmt_idinit import symbolic as sy
-    >>> sy.latex(sy.sigma_range()[1])
+    >>> sy.latex(sy.sigma_window()[1])
     '\\\\kappa^{\\\\frac{1}{2 L}}'
     """
     names = {EPS: r"\varepsilon", Q0: "q_0"}

@@ -49,7 +49,7 @@ def test_closed_forms_vs_precise(act, kw):
     for idx in np.ndindex(S.shape):
         s, q, d = float(S[idx]), float(Q[idx]), int(D[idx])
         a_ref, c_ref = P.alpha(s, q, d, act, **kw), P.alpha_complement(s, q, d, act, **kw)
-        la_ref, w_ref = P.jjt_law_atoms(s, q, d, act, **kw)
+        la_ref, w_ref = P.log_atoms(s, q, d, act, **kw), P.weights(s, q, d, act, **kw)
         checks = [("alpha", alpha[idx], a_ref), ("alpha_complement", comp[idx], c_ref)]
         for i, (la, w) in enumerate(zip(la_ref, w_ref)):
             if la == mpmath.ninf:
@@ -60,7 +60,7 @@ def test_closed_forms_vs_precise(act, kw):
         if a_ref > TINY:  # alpha below double range: see test_log_moment_where_alpha_underflows
             m_ref, v_ref = P.mean(s, q, d, act, **kw), P.var(s, q, d, act, **kw)
             checks += [("mean", mean[idx], m_ref), ("var", var[idx], v_ref)]
-            checks.append(("log_moment", logm[idx], P.log_moment(1, s, q, d, act, **kw)))
+            checks.append(("log_moment", logm[idx], P.log_moment(s, q, d, act, k=1, **kw)))
         for name, got, ref in checks:
             if abs(ref) > HUGE:
                 assert got == np.inf, (name, s, q, d)
@@ -77,7 +77,7 @@ def test_closed_forms_vs_precise(act, kw):
 
 def test_log_moment_where_alpha_underflows():
     # alpha = erf(1.02^-1e5 / ...) ~ 1e-856 underflows double; the law carries log weights
-    ref = P.log_moment(1, 1.02, 1e-8, 100_000)
+    ref = P.log_moment(1.02, 1e-8, 100_000, k=1)
     got = ri.jjt_law(1.02, 1e-8, 100_000).log_moment(1.0)
     assert float(abs(got - ref) / abs(ref)) <= TOL
 
@@ -191,7 +191,7 @@ SMOOTH_CASES = [
 
 @pytest.mark.parametrize("act, s, q0, d", SMOOTH_CASES)
 def test_smooth_moments_vs_precise(act, s, q0, d):
-    refs = P.jjt_moments([1, 2], s, q0, d, act, dps=18)  # ~1e-17: GL at 28 digits agrees
+    refs = P.jjt_moments(s, q0, d, act, dps=18, ks=[1, 2])  # ~1e-17: GL at 28 digits agrees
     law = ri.jjt_law(s, q0, d, act)
     errs = [rel_err(law.moment(k), r) for k, r in zip((1, 2), refs)]
     print(act, s, q0, d, [f"{e:.2g}" for e in errs])
@@ -219,14 +219,14 @@ def test_symbolic_vs_precise(s, q, d):
         assert _close(_ev(sy.alpha(), s=s, q=q, d=d), P.alpha(s, q, d))
         assert _close(_ev(sy.alpha_complement(), s=s, q=q, d=d), P.alpha_complement(s, q, d))
         assert _close(_ev(sy.mean(), s=s, q=q, d=d), P.mean(s, q, d))
-        assert _close(_ev(sy.variance(), s=s, q=q, d=d), P.var(s, q, d))
-        assert _close(_ev(sy.moment(3), s=s, q=q, d=d), P.moment(3, s, q, d))
+        assert _close(_ev(sy.var(), s=s, q=q, d=d), P.var(s, q, d))
+        assert _close(_ev(sy.moment(k=3), s=s, q=q, d=d), P.moment(s, q, d, k=3))
         assert _close(_ev(sy.relative_variance(), s=s, q=q, d=d),
                       P.var(s, q, d) / P.mean(s, q, d) ** 2)
-        assert _close(_ev(sy.forward_moment(), s=s, q=q, d=d), P.forward_moments(s, q, d, layers=[d])[0])
-        atoms, weights = sy.jjt_law_atoms()
-        la, w = P.jjt_law_atoms(s, q, d)
+        assert _close(_ev(sy.forward_moments()[0], s=s, q=q, d=d), P.forward_moments(s, q, d, layers=[d])[0])
+        atoms, weights = sy.atoms(), sy.weights()
+        la, w = P.log_atoms(s, q, d), P.weights(s, q, d)
         assert _close(mpmath.log(_ev(atoms[0], s=s, q=q, d=d)), la[0])
         assert _close(_ev(weights[1], s=s, q=q, d=d), w[1])
         for l, a in enumerate(P.layer_alphas(s, q, min(d, 5)), start=1):
-            assert _close(_ev(sy.layer_alpha(layer=l), s=s, q=q, d=d), a)
+            assert _close(_ev(sy.alpha(depth=l), s=s, q=q, d=d), a)

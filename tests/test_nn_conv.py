@@ -81,7 +81,7 @@ def _theory_vs_torch(dim, k, act, padding_mode, sigma=1.05, bias=0.1, depth=4, s
     measured = torch.diagonal(J).numpy() ** 2  # eig(J J^T) of a diagonal J
     # the package's scalar map starts with h^1 = sigma*u and adds b from layer 2 on; a bias b in every
     # layer, the first included, is that map at the shifted input u + b/sigma (sigma*u + b = sigma*(u + b/sigma))
-    predicted = ri.jjt_eigenvalues(x.numpy().ravel() + bias / sigma, sigma, depth, act, bias)
+    predicted = ri.jjt_eigenvalues(x.numpy().ravel() + bias / sigma, sigma, depth, act, bias=bias)
     rel = np.abs(measured - predicted) / np.maximum(np.abs(predicted), 1e-300)
     return float(off.abs().max()), float(np.where(measured == predicted, 0.0, rel).max())
 

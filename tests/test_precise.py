@@ -15,7 +15,7 @@ def close(a, b, tol="1e-45"):
 def test_global_precision_untouched():
     before = mpmath.mp.dps
     P.alpha(1.5, 0.1, 3, dps=80)
-    P.jjt_moment(1, 1.0, 1.0, 2, "tanh", dps=30)
+    P.jjt_moment(1.0, 1.0, 2, "tanh", dps=30, k=1)
     assert mpmath.mp.dps == before
 
 
@@ -64,21 +64,21 @@ def test_log_gain_matches_direct_product():
 
 def test_jjt_moment_hardtanh_quadrature_equals_closed_form():
     for s, q, d in [(1.5, 0.1, 5), (0.8, 2.0, 3)]:
-        m_quad = P.jjt_moment(2, s, q, d, "hardtanh", dps=25)
-        m_closed = P.moment(2, s, q, d, dps=25)
+        m_quad = P.jjt_moment(s, q, d, "hardtanh", dps=25, k=2)
+        m_closed = P.moment(s, q, d, dps=25, k=2)
         assert close(m_quad, m_closed, "1e-20")
 
 
 def test_jjt_moment_linear_and_relu():
     with mpmath.workdps(40):
-        assert close(P.jjt_moment(1, 1.1, 0.3, 4, "linear", dps=25), mpmath.mpf(1.1) ** 8, "1e-20")
-        assert close(P.jjt_moment(1, 1.1, 0.3, 4, "relu", dps=25), mpmath.mpf(1.1) ** 8 / 2, "1e-20")
+        assert close(P.jjt_moment(1.1, 0.3, 4, "linear", dps=25, k=1), mpmath.mpf(1.1) ** 8, "1e-20")
+        assert close(P.jjt_moment(1.1, 0.3, 4, "relu", dps=25, k=1), mpmath.mpf(1.1) ** 8 / 2, "1e-20")
 
 
 def test_jjt_moment_quadrature_methods_agree():
     # two different quadrature rules on the gelu map with an unstable fixed point
-    a = P.jjt_moment(1, 1.5, 1.0, 12, "gelu", dps=18)
-    b = P.jjt_moment(1, 1.5, 1.0, 12, "gelu", dps=18, method="tanh-sinh")
+    a = P.jjt_moment(1.5, 1.0, 12, "gelu", dps=18, k=1)
+    b = P.jjt_moment(1.5, 1.0, 12, "gelu", dps=18, method="tanh-sinh", k=1)
     assert close(a, b, "1e-14")
 
 
@@ -126,11 +126,13 @@ def test_atoms_and_moments_consistency():
 
 
 def _atoms_and_moments():
-    la, w = P.jjt_law_atoms(1.7, 0.3, 6)
+    la, w = P.log_atoms(1.7, 0.3, 6), P.weights(1.7, 0.3, 6)
+    assert close(P.atoms(1.7, 0.3, 6)[0], mpmath.exp(la[0])) and P.atoms(1.7, 0.3, 6)[1] == 0
     assert close(P.mean(1.7, 0.3, 6), w[0] * mpmath.exp(la[0]))
-    m1, m2 = P.moment(1, 1.7, 0.3, 6), P.moment(2, 1.7, 0.3, 6)
+    m1, m2 = P.moment(1.7, 0.3, 6, k=1), P.moment(1.7, 0.3, 6, k=2)
     assert close(P.var(1.7, 0.3, 6), m2 - m1 * m1, "1e-40")
-    la, w = P.jjt_law_atoms(2.0, 1.0, 3, "leaky_relu", negative_slope=0.5)
+    la = P.log_atoms(2.0, 1.0, 3, "leaky_relu", negative_slope=0.5)
+    w = P.weights(2.0, 1.0, 3, "leaky_relu", negative_slope=0.5)
     assert close(la[1], 6 * mpmath.log(mpmath.mpf(1))) and w == [0.5, 0.5]
     assert P.layer_alphas(0.7, 0.4, 3)[0] == P.layer_alphas(0.7, 0.4, 3)[2]
 
@@ -148,7 +150,7 @@ def _atoms_and_moments():
     (lambda: P.alpha(1, 1, 1, "swish"), ValueError, r"^activation must be one of hardtanh"),
     (lambda: P.log_atoms(1, 1, 1, "tanh"), ValueError, r"^activation must be one of hardtanh, relu, leaky_relu, linear"),
     (lambda: P.log_gain(float("inf"), 1, 1), ValueError, r"^u must be a finite number, got inf$"),
-    (lambda: P.jjt_moment(0, 1, 1, 1, "tanh"), ValueError, r"^k must be a finite number > 0, got 0(\.0)?$"),
+    (lambda: P.jjt_moment(1, 1, 1, "tanh", k=0), ValueError, r"^k must be a finite number > 0, got 0(\.0)?$"),
     (lambda: P.forward_moments(1, 1, 3, layers=[4]), ValueError, r"^layers must be integers in \[1, 3\], got 4$"),
     (lambda: P.hardtanh_second_moment(0.0), ValueError, r"^q must be a finite number > 0, got 0\.0$"),
 ])

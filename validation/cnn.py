@@ -144,7 +144,7 @@ def dirac_section(cfg: Config) -> dict[str, Any]:
                     off = float((J - torch.diag(torch.diagonal(J))).abs().max())
                     meas = torch.diagonal(J).numpy() ** 2
                     # bias in every layer = the package's map (h^1 = sigma*u) at u + b/sigma
-                    pred = ri.jjt_eigenvalues(x.numpy().ravel() + bias / sigma, sigma, depth, act, bias)
+                    pred = ri.jjt_eigenvalues(x.numpy().ravel() + bias / sigma, sigma, depth, act, bias=bias)
                     rel = np.where(meas == pred, 0.0, np.abs(meas - pred) / np.maximum(np.abs(pred), 1e-300))
                     r = float(rel.max())
                     rows.append({"activation": act, "conv": f"Conv{dim}d", "kernel": k, "padding_mode": mode,
