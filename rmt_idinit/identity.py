@@ -1072,8 +1072,11 @@ def hardtanh_second_moment(q: Any) -> np.ndarray:
 
 @_deprecation.keyword_only("forward_moments", ("bias",), 4)
 def forward_moments(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh",
-                    *, bias: Any = 0.0, **activation_params: float) -> np.ndarray:
+                    *, bias: Any = 0.0, layers: Any = None, **activation_params: float) -> np.ndarray:
     """Second moments ``q^l = E[(x^l)^2]`` of the post-activations, ``l = 1..depth`` (last axis).
+
+    ``layers`` (integers in ``1..depth``) keeps only those layers, as in
+    :func:`rmt_idinit.precise.forward_moments`.
 
     At identity init there is no central limit: each unit keeps its own scalar map, so
     ``q^l = E_u[phi(h^l(u))^2]`` exactly. Hard-tanh (docs/theory/closed_forms.md)::
@@ -1089,7 +1092,21 @@ def forward_moments(sigma: Any, q0: Any, depth: int, activation: str | Activatio
     >>> import rmt_idinit as ri
     >>> ri.forward_moments(1.0, 1.0, 2).round(6).tolist()
     [0.516059, 0.516059]
+    >>> ri.forward_moments(2.0, 1e-3, 10, "relu", layers=[10]).round(3).tolist()
+    [524.288]
     """
+    if layers is None:
+        return _forward_moments_all(sigma, q0, depth, activation, bias, activation_params)
+    d = _checks.check_depth(depth)
+    if d.ndim:
+        raise ValueError(f"depth must be a single integer >= 1, got shape {d.shape}")
+    pick = _checks.check_int("layers", layers, minimum=1, maximum=int(d))
+    if pick.ndim != 1:
+        raise ValueError(f"layers must be a sequence of integers in [1, {int(d)}], got shape {pick.shape}")
+    return _forward_moments_all(sigma, q0, depth, activation, bias, activation_params)[..., pick - 1]
+
+
+def _forward_moments_all(sigma, q0, depth, activation, bias, activation_params) -> np.ndarray:
     act = get_activation(activation, **activation_params)
     d = _checks.check_depth(depth)
     if d.ndim:

@@ -26,7 +26,7 @@ erf(1/8)
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import sympy as sp
@@ -142,9 +142,18 @@ def _args(sigma, q0, depth, depth_name="depth"):
             _val(depth, DEPTH if depth_name == "depth" else LAYER, depth_name, "depth"))
 
 
-def _regimes(big: sp.Basic, small: sp.Basic, sigma: sp.Basic) -> sp.Basic:
-    """``big`` for sigma > 1, ``small`` for sigma <= 1 (a Piecewise while sigma is symbolic)."""
-    return sp.Piecewise((big, sigma > 1), (small, True))
+def _regimes(big: Callable[[], sp.Basic], small: Callable[[], sp.Basic], sigma: sp.Basic) -> sp.Basic:
+    """``big()`` for sigma > 1, ``small()`` for sigma <= 1 (a Piecewise while sigma is symbolic).
+
+    Only the branch that applies is built when sigma is a number: the other one can be far outside
+    any float range (``erfc(0.5^-100000)``), where sympy's automatic evaluation would overflow.
+    """
+    cond = sigma > 1
+    if cond is sp.true:
+        return big()
+    if cond is sp.false:
+        return small()
+    return sp.Piecewise((big(), cond), (small(), True))
 
 
 _PIECEWISE = ("hardtanh", "relu", "leaky_relu", "linear")
@@ -178,11 +187,11 @@ def _law(sigma, q0, depth, activation, negative_slope) -> tuple[list, list, sp.B
 
 
 def _erf_regimes(s, q, d) -> sp.Basic:
-    return _regimes(sp.erf(s ** (-d) / sp.sqrt(2 * q)), sp.erf(1 / (s * sp.sqrt(2 * q))), s)
+    return _regimes(lambda: sp.erf(s ** (-d) / sp.sqrt(2 * q)), lambda: sp.erf(1 / (s * sp.sqrt(2 * q))), s)
 
 
 def _erfc_regimes(s, q, d) -> sp.Basic:
-    return _regimes(sp.erfc(s ** (-d) / sp.sqrt(2 * q)), sp.erfc(1 / (s * sp.sqrt(2 * q))), s)
+    return _regimes(lambda: sp.erfc(s ** (-d) / sp.sqrt(2 * q)), lambda: sp.erfc(1 / (s * sp.sqrt(2 * q))), s)
 
 
 def _layers(depth: sp.Basic, layers: Any) -> list[sp.Basic]:
@@ -443,8 +452,8 @@ def derive_hardtanh_second_moment() -> sp.Basic:
 
 def _forward_moment(name, slope, s, q, l) -> sp.Basic:
     if name == "hardtanh":
-        return _regimes(hardtanh_second_moment(s ** (2 * l) * q),
-                        s ** (2 * (l - 1)) * hardtanh_second_moment(s ** 2 * q), s)
+        return _regimes(lambda: hardtanh_second_moment(s ** (2 * l) * q),
+                        lambda: s ** (2 * (l - 1)) * hardtanh_second_moment(s ** 2 * q), s)
     factor = {"relu": sp.Rational(1, 2), "linear": sp.Integer(1)}.get(name, (1 + slope ** 2) / 2)
     return s ** (2 * l) * q * factor
 
@@ -492,7 +501,7 @@ def max_q0(sigma: Any = None, depth: Any = None, eps: Any = None, activation: st
     s, d = _val(sigma, SIGMA, "sigma", "positive"), _val(depth, DEPTH, "depth", "depth")
     e = _val(eps, EPS, "eps", "probability")
     x = sp.erfinv(1 - e)
-    return _regimes(s ** (-2 * d) / (2 * x ** 2), 1 / (2 * s ** 2 * x ** 2), s)
+    return _regimes(lambda: s ** (-2 * d) / (2 * x ** 2), lambda: 1 / (2 * s ** 2 * x ** 2), s)
 
 
 def sigma_window(depth: Any = None, kappa: Any = None) -> tuple[sp.Basic, sp.Basic]:

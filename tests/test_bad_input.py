@@ -79,6 +79,7 @@ BAD["sympos"] = [-1.0, 0.0, math.nan, math.inf, "-1", 1j, np.array([1.0, 2.0]), 
 BAD["symint"] = [0, -2, 2.5, math.nan, "2.5", np.array([1, 2]), 2 ** 63]
 BAD["symprob"] = [0.0, 1.0, -0.5, 1.5, math.nan, np.array([0.1, 0.2])]
 BAD["symfinite"] = [math.nan, math.inf, np.array([1.0, 2.0])]
+BAD["symlayers"] = ["abc", RAGGED, [0], [2.5], [10], 5]
 
 
 @dataclass
@@ -134,7 +135,10 @@ def _specs() -> list[Spec]:
             kinds["bias"] = "finite"
         if f in (identity.layer_alphas, identity.forward_moments):
             kinds["depth"] = "int1"
-        add(Spec(f"identity.{f.__name__}", f, dict(SQD_ARGS), kinds))
+        allow = {}
+        if f is identity.forward_moments:
+            kinds["layers"], allow = "array", {"layers": [None]}
+        add(Spec(f"identity.{f.__name__}", f, dict(SQD_ARGS), kinds, allow=allow))
     add(Spec("identity.jjt_law", identity.jjt_law, dict(SQD_ARGS),
              {**SQD, "bias": "finite", "inputs": "array"}, allow={"inputs": [None]}))
     add(Spec("identity.jjt_eigenvalues", identity.jjt_eigenvalues, {"u": [0.1, -0.2], "sigma": 1.02, "depth": 3},
@@ -172,7 +176,7 @@ def _specs() -> list[Spec]:
         add(Spec(f"SpectralLaw.{meth}", getattr(law, meth), args, kinds))
     add(Spec("SpectralLaw", lambda **kw: ri.SpectralLaw(**kw), {"log_atoms": [0.0, -1.0], "weights": [0.5, 0.5]},
              {"log_atoms": "array", "weights": "array"}))
-    add(Spec("GridDensity", lambda **kw: ri.GridDensity(**kw), {"x": [0.0, 1.0, 2.0], "density": [0.5, 0.5, 0.5]},
+    add(Spec("GridDensity", lambda **kw: ri.laws.GridDensity(**kw), {"x": [0.0, 1.0, 2.0], "density": [0.5, 0.5, 0.5]},
              {"x": "array", "density": "array"}))
     # --- selection ---
     add(Spec("selection.dead_fraction", selection.dead_fraction, dict(SQD_ARGS), {**SQD, "kappa": "pos"}))
@@ -217,7 +221,7 @@ def _specs() -> list[Spec]:
     add(Spec("finite.FitResult", lambda **kw: finite.FitResult(**kw), {}, {}))
     # --- precise ---
     for f in (precise.alpha, precise.alpha_complement, precise.log_alpha_complement, precise.layer_alphas,
-              precise.log_atoms, precise.jjt_law_atoms, precise.mean, precise.var):
+              precise.atoms, precise.log_atoms, precise.weights, precise.mean, precise.var):
         add(Spec(f"precise.{f.__name__}", f, dict(PREC_ARGS), dict(PREC)))
     add(Spec("precise.moment", precise.moment, {"k": 1, **PREC_ARGS}, {"k": "pos1", **PREC, "bias": "finite1"}))
     add(Spec("precise.log_moment", precise.log_moment, {"k": 1, **PREC_ARGS}, {"k": "pos1", **PREC}))
@@ -232,22 +236,30 @@ def _specs() -> list[Spec]:
              {"k": "pos1", **PREC, "bias": "finite1", "method": "choice"}))
     add(Spec("precise.jjt_moments", precise.jjt_moments, {"ks": [1], **PREC_ARGS, "activation": "relu"},
              {"ks": "array", **PREC, "bias": "finite1", "method": "choice"}))
+    add(Spec("precise.jjt_eigenvalues", precise.jjt_eigenvalues, {"u": [0.1, -0.2], "sigma": 1.02, "depth": 3, "dps": 15},
+             {"u": "array", "sigma": "pos1", "depth": "int1", "activation": "activation", "bias": "finite1",
+              "dps": "int1"}))
+    add(Spec("precise.max_q0", precise.max_q0, {"sigma": 1.02, "depth": 3, "dps": 15},
+             {"sigma": "pos1", "depth": "int1", "eps": "prob1", "activation": "activation", "dps": "int1"}))
+    add(Spec("precise.sigma_window", precise.sigma_window, {"depth": 3, "dps": 15},
+             {"depth": "int1", "kappa": "pos1", "dps": "int1"}))
     # --- symbolic: numbers are checked like the float64 API, symbols pass ---
-    three = {"sigma": "sympos", "q0": "sympos", "depth": "symint"}
-    for f in (symbolic.alpha, symbolic.alpha_complement, symbolic.mean, symbolic.variance,
-              symbolic.relative_variance, symbolic.forward_moment):
+    three = {"sigma": "sympos", "q0": "sympos", "depth": "symint", "activation": "activation",
+             "negative_slope": "symfinite"}
+    for f in (symbolic.alpha, symbolic.alpha_complement, symbolic.log_alpha_complement, symbolic.layer_alphas,
+              symbolic.atoms, symbolic.log_atoms, symbolic.weights, symbolic.mean, symbolic.var,
+              symbolic.relative_variance):
         add(Spec(f"symbolic.{f.__name__}", f, {"sigma": 2, "q0": "1/2", "depth": 3}, dict(three)))
-    add(Spec("symbolic.layer_alpha", symbolic.layer_alpha, {"sigma": 2, "q0": "1/2", "layer": 3},
-             {"sigma": "sympos", "q0": "sympos", "layer": "symint"}))
-    add(Spec("symbolic.jjt_law_atoms", symbolic.jjt_law_atoms, {"sigma": 2, "q0": "1/2", "depth": 3},
-             {**three, "activation": "activation", "negative_slope": "symfinite"}))
-    add(Spec("symbolic.moment", symbolic.moment, {"k": 2, "sigma": 2, "q0": "1/2", "depth": 3},
-             {"k": "sympos", **three}))
+    add(Spec("symbolic.forward_moments", symbolic.forward_moments, {"sigma": 2, "q0": "1/2", "depth": 3},
+             {**three, "layers": "symlayers"}))
+    for f in (symbolic.moment, symbolic.log_moment):
+        add(Spec(f"symbolic.{f.__name__}", f, {"k": 2, "sigma": 2, "q0": "1/2", "depth": 3},
+                 {"k": "sympos", **three}))
     add(Spec("symbolic.hardtanh_second_moment", symbolic.hardtanh_second_moment, {"q": 1}, {"q": "sympos"}))
     add(Spec("symbolic.derive_hardtanh_second_moment", symbolic.derive_hardtanh_second_moment, {}, {}))
-    add(Spec("symbolic.q0_max", symbolic.q0_max, {"sigma": 2, "depth": 3, "eps": "1/10"},
-             {"sigma": "sympos", "depth": "symint", "eps": "symprob"}))
-    add(Spec("symbolic.sigma_range", symbolic.sigma_range, {"depth": 3, "kappa": 4},
+    add(Spec("symbolic.max_q0", symbolic.max_q0, {"sigma": 2, "depth": 3, "eps": "1/10"},
+             {"sigma": "sympos", "depth": "symint", "eps": "symprob", "activation": "activation"}))
+    add(Spec("symbolic.sigma_window", symbolic.sigma_window, {"depth": 3, "kappa": 4},
              {"depth": "symint", "kappa": "sympos"}))
     add(Spec("symbolic.derive_q0_boundary", symbolic.derive_q0_boundary, {}, {"regime": "choice"}))
     add(Spec("symbolic.latex", symbolic.latex, {"expr": symbolic.SIGMA}, {"expr": "model"},
@@ -388,7 +400,7 @@ BY_NAME = {sp.name: sp for sp in SPECS}
 # constructor is swept through their factory).
 NOT_CALLED = {"FeasibleRegion", "FitResult", "DepthScales", "CriticalPoint", "RandomInit", "Comparison",
               "RestrictedUnpickler", "ContinuousPart", "ClassFeatureSubsets", "SubspaceDecomposition",
-              "LinearizedModel"}
+              "LinearizedModel", "RmtIdinitWarning", "AccuracyWarning"}
 
 SUBMODULES = ("identity", "laws", "selection", "grid", "finite", "precise", "symbolic", "meanfield", "freeprob",
               "data", "nn", "activations", "comparison")

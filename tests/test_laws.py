@@ -24,7 +24,7 @@ LAWS = {
     "random-orthogonal-atom": lambda: ri.random_jjt_law(3, "hardtanh", "orthogonal", q_star=0.5),
     "random-gaussian-relu": lambda: ri.random_jjt_law(5, "relu", "gaussian", q_star=1.0),
     "random-gaussian-tanh": lambda: ri.random_jjt_law(4, "tanh", "gaussian", q_star=0.5, n_grid=256),
-    "fuss-catalan": lambda: ri.fuss_catalan_law(6),
+    "fuss-catalan": lambda: ri.random_init.freeprob.fuss_catalan_law(6),
     "grid+atom": lambda: SpectralLaw(np.array([-np.inf]), np.array([0.3]),
                                      GridDensity(np.linspace(0.0, 2.0, 4001), 0.35 * np.linspace(0.0, 2.0, 4001))),
 }

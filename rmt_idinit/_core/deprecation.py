@@ -1,4 +1,4 @@
-"""Deprecation shims for renamed functions and reordered arguments (kept for one release).
+"""Deprecation shims for renamed functions and reordered arguments (added in 0.2, removed in 0.3).
 
 Every shim warns with :class:`DeprecationWarning` naming the new spelling and then forwards, so old
 code keeps its results while it is being updated. ``stacklevel`` points at the caller's line.
@@ -13,7 +13,7 @@ __all__ = ["warn_renamed", "renamed", "keyword_only", "leading_operand"]
 
 
 def warn_renamed(old: str, new: str, stacklevel: int = 3) -> None:
-    warnings.warn(f"{old} is deprecated and will be removed in the next release; use {new}",
+    warnings.warn(f"{old} is deprecated since 0.2 and goes in 0.3; use {new}",
                   DeprecationWarning, stacklevel=stacklevel)
 
 
