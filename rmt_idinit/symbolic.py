@@ -284,9 +284,10 @@ def layer_alphas(sigma: Any = None, q0: Any = None, depth: Any = None, activatio
 
 def atoms(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
           negative_slope: Any = None) -> list[sp.Basic]:
-    """The atoms of the J Jᵀ law in the order of ``rmt_idinit.jjt_law(...).atoms``::
+    """The atoms of the J Jᵀ law, in the order of ``rmt_idinit.jjt_law(...).atoms``.
 
-        hard-tanh, relu [sigma^(2L), 0];  leaky relu [sigma^(2L), (s sigma)^(2L)];  linear [sigma^(2L)].
+    Hard-tanh and relu ``[sigma^(2L), 0]``; leaky relu ``[sigma^(2L), (s sigma)^(2L)]``; linear
+    ``[sigma^(2L)]``.
 
     Examples
     --------
