@@ -11,6 +11,9 @@ Conventions
 -----------
 * Scalars in, ``mpmath.mpf`` out (lists of mpf for per-layer or per-atom results). Python ints,
   floats (taken exactly, bit for bit), numpy scalars and mpf are accepted; arrays are not.
+* Names and signatures are those of the float64 API (docs/precisions.md has the table):
+  ``(sigma, q0, depth, activation, *, options)``, with the moment order keyword-only
+  (``moment(sigma, q0, depth, activation, k=2)``) and ``dps=`` as the one extra option.
 * Every function takes ``dps`` and works inside a local ``mpmath.workdps(dps)``; the global
   ``mpmath.mp.dps`` is never changed. Results are mpf numbers rounded to ``dps`` digits.
 * Bad parameters raise the same ``ValueError``/``TypeError`` (same messages) as the float64 API,
@@ -812,10 +815,12 @@ def jjt_eigenvalues(u: Any, sigma: Any, depth: int, activation: str | Activation
     ['1.771561', '0.0', '0.0']
     """
     log = _checks.check_bool("log", log)
-    scalar = not isinstance(u, (Sequence, np.ndarray)) or isinstance(u, (str, bytes))
-    if isinstance(u, np.ndarray) and u.ndim == 0:
-        u, scalar = u.item(), True
-    values = [u] if scalar else list(np.asarray(u, dtype=object).ravel()) if isinstance(u, np.ndarray) else list(u)
+    if isinstance(u, np.ndarray):
+        scalar, values = u.ndim == 0, list(u.ravel())
+    elif isinstance(u, Sequence) and not isinstance(u, (str, bytes)):
+        scalar, values = False, list(u)
+    else:
+        scalar, values = True, [u]
     if not values:
         raise ValueError("u must contain at least one value")
     out = []
