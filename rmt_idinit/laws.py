@@ -25,8 +25,8 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import special
 
+from ._core.logsum import logsumexp
 from ._core.checks import as_float_array, check_int, check_rng, check_scalar, check_scalar_int
 
 __all__ = ["SpectralLaw", "ContinuousPart", "GridDensity"]
@@ -159,13 +159,6 @@ class GridDensity(ContinuousPart):
         if index not in ((), Ellipsis):
             raise IndexError("a GridDensity law has batch shape ()")
         return self
-
-
-def _logsumexp(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    """log(sum(b * exp(a))) for b >= 0 with -inf entries allowed; -inf for an empty sum."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = special.logsumexp(a, b=b, axis=axis)
-    return np.where(np.isnan(out), -np.inf, out)
 
 
 class SpectralLaw:
@@ -407,7 +400,7 @@ class SpectralLaw:
                 terms = np.where(alive, (k * la if k != 0 else 0.0) + lw, -np.inf)
             if k < 0 and np.any(alive & np.isneginf(la)):
                 return np.full(np.shape(la)[:-1], np.inf)
-            return _logsumexp(terms, np.ones_like(terms), axis=-1)
+            return logsumexp(terms, np.ones_like(terms), axis=-1)
 
         return self._per_element(fn)
 
@@ -430,10 +423,10 @@ class SpectralLaw:
             top = np.where(np.isfinite(top), top, 0.0)
             with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
                 scaled = np.where(alive, np.exp(la - top), 0.0)
-                log_m = _logsumexp(np.where(alive, lw + la - top, -np.inf), np.ones_like(la), axis=-1)[..., None]
+                log_m = logsumexp(np.where(alive, lw + la - top, -np.inf), np.ones_like(la), axis=-1)[..., None]
                 m = np.exp(log_m)
                 dev = np.abs(scaled - m)
-                log_v = _logsumexp(np.where(alive & (dev > 0), lw + 2 * np.log(np.where(dev > 0, dev, 1.0)), -np.inf),
+                log_v = logsumexp(np.where(alive & (dev > 0), lw + 2 * np.log(np.where(dev > 0, dev, 1.0)), -np.inf),
                                    np.ones_like(la), axis=-1)
                 return log_v + 2 * top[..., 0]
 

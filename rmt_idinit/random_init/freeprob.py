@@ -49,6 +49,7 @@ import numba
 import numpy as np
 
 from .._core import checks as _checks
+from .._core import gauss
 from . import meanfield as mf
 from ..activations import Activation, get_activation
 from ..laws import ContinuousPart, SpectralLaw
@@ -219,9 +220,10 @@ def _nu(act: Activation, q: float) -> _Nu:
         d = np.array([s2, 1.0]) / mu1
         w = np.array([0.5, 0.5])
         return _Nu(d, w * d, w, 0.0, True, mu1, mu2)
-    z, wz = mf._Z, mf._W
-    if np.allclose(act.dphi(np.sqrt(q) * mf._ZH), act.dphi(-np.sqrt(q) * mf._ZH), rtol=1e-14, atol=0):
-        z, wz = mf._ZH, mf._WH  # even phi' (tanh, erf, sigmoid): half the nodes, half the cost
+    z, wz = gauss.normal_rule()
+    zh, wh = gauss.normal_half_rule()
+    if np.allclose(act.dphi(np.sqrt(q) * zh), act.dphi(-np.sqrt(q) * zh), rtol=1e-14, atol=0):
+        z, wz = zh, wh  # even phi' (tanh, erf, sigmoid): half the nodes, half the cost
     dphi = np.asarray(act.dphi(np.sqrt(q) * z), dtype=np.float64)
     d2 = dphi * dphi
     mu1 = float(np.sum(wz * d2))
@@ -593,7 +595,7 @@ def _density_u(u: np.ndarray, nu: _Nu, L: int, kind: int, sup: _Support | None =
     return np.where(inside, rho, 0.0)
 
 
-_GL8_X, _GL8_W = np.polynomial.legendre.leggauss(8)
+_GL8_X, _GL8_W = gauss.legendre(8)
 
 
 def _gl_integration_matrices() -> tuple[np.ndarray, np.ndarray]:
@@ -964,13 +966,6 @@ def _shifted(part: _LogTablePart, shift: float) -> _LogTablePart:
     return _LogTablePart(part.u + shift, part.F, part.S, part.f, part.node_u + shift, part.node_w,
                          part.tail_mass, part.tail_beta, part.pid, part.p_lo + shift, part.p_hi + shift,
                          part.p_below, part.p_above)
-
-
-def _panels(a: float, b: float, n_panels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Composite 8-point Gauss-Legendre nodes and weights on [a, b]."""
-    e = np.linspace(a, b, n_panels + 1)
-    lo, hi = e[:-1, None], e[1:, None]
-    return (0.5 * (hi - lo) * _GL8_X + 0.5 * (hi + lo)).ravel(), (0.5 * (hi - lo) * _GL8_W).ravel()
 
 
 def _single_orthogonal(nu: _Nu, ri: RandomInit, shift: float, la: list, wa: list, desc: str) -> SpectralLaw:
