@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ._core import checks as _checks
+from .atomic import atomic_save_png
 
 __all__ = ["main", "build_parser"]
 
@@ -142,12 +143,6 @@ def _writable(path: str) -> Path:
     return p
 
 
-def _save_fig(fig, path: Path) -> None:
-    from .atomic import atomic_save_png
-
-    atomic_save_png(fig, path)
-
-
 def _cmd_report(ns) -> int:
     from .report import make_report
 
@@ -234,7 +229,7 @@ def _cmd_law(ns) -> int:
         title = f"{ns.activation}, L = {ns.depth}, sigma = {ns.sigma:g}, q0 = {ns.q0:g}"
         plot_law(law, ax=axes[0], label="law", title=title)
         plot_law(law, ax=axes[1], cdf=True, label="law", title=title + ": CDF")
-        _save_fig(fig, path)
+        atomic_save_png(fig, path)
         plt.close(fig)
     if ns.json:
         from .jsonio import dumps
@@ -322,7 +317,7 @@ def _cmd_sweep(ns) -> int:
 
         fig, ax = plt.subplots(figsize=(7.5, 5.5))
         phase_diagram(ns.depth, region=reg, ax=ax)
-        _save_fig(fig, plot)
+        atomic_save_png(fig, plot)
         plt.close(fig)
     print(f"wrote {out}{' and ' + str(plot) if plot else ''}: {reg.mask.shape[1]} sigma x {reg.mask.shape[0]} q0, "
           f"{reg.fraction:.4f} feasible, {reg.info['seconds']:.2f} s")

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ._core.logsum import logsumexp
-from ._core.checks import as_float_array, check_int, check_rng, check_scalar, check_scalar_int
+from ._core.checks import as_float_array, check_instance, check_int, check_rng, check_scalar, check_scalar_int
 
 __all__ = ["SpectralLaw", "ContinuousPart", "GridDensity"]
 
@@ -233,7 +233,7 @@ class SpectralLaw:
 
     def __repr__(self) -> str:
         kind = "atoms" if self.continuous is None else "atoms + density"
-        return f"SpectralLaw({self.description or kind}, batch_shape={self.batch_shape}, k={self.log_atoms.shape[-1]})"
+        return f"{type(self).__name__}({self.description or kind}, batch_shape={self.batch_shape}, k={self.log_atoms.shape[-1]})"
 
     def __getitem__(self, index: Any) -> "SpectralLaw":
         """Select laws from the batch, like indexing an array of laws."""
@@ -482,3 +482,8 @@ class SpectralLaw:
         if not 0 <= atom < self.log_atoms.shape[-1]:
             raise ValueError(f"atom must be an index in [0, {self.log_atoms.shape[-1] - 1}], got {atom}")
         return stats.binom(width, self.weights[..., atom])
+
+
+def check_law(name: str, value: Any) -> SpectralLaw:
+    """The parameter check of functions that take a law: a :class:`SpectralLaw` (or a subclass)."""
+    return check_instance(name, value, SpectralLaw, "e.g. from rmt_idinit.jjt_law")

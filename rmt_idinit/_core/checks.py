@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -26,11 +27,12 @@ __all__ = [
     "check_scalar",
     "check_choice",
     "check_bool",
-    "check_law",
     "check_memory",
     "memory_limit",
     "broadcast",
     "check_rng",
+    "check_path",
+    "check_instance",
 ]
 
 
@@ -125,13 +127,24 @@ def _int_range(minimum: int, maximum: int | None) -> str:
     return f"in [{minimum}, {maximum}]" if maximum != INT_MAX else f"in [{minimum}, 2**63 - 1]"
 
 
-def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> np.ndarray:
+def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None, *,
+              reason: str = "") -> np.ndarray:
     """Integers >= ``minimum`` (and <= ``maximum``), as int64.
 
     Python and numpy integers, 0-d arrays and floats that are whole numbers are accepted. Values
     beyond int64 (``2**63``, ``10**30``, ``1e300``) raise a ValueError that states the limit
-    ``2**63 - 1`` rather than wrapping around.
+    ``2**63 - 1`` rather than wrapping around. ``reason`` (why the range is what it is) is
+    appended to the message of a value out of range.
     """
+    try:
+        return _check_int(name, value, minimum, maximum)
+    except ValueError as exc:
+        if not reason:
+            raise
+        raise ValueError(f"{exc} ({reason})") from None
+
+
+def _check_int(name: str, value: Any, minimum: int, maximum: int | None) -> np.ndarray:
     if isinstance(value, (str, bytes)) or value is None or isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer {_int_range(minimum, maximum)}, got {value!r}")
     try:
@@ -169,9 +182,10 @@ def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = Non
     return iarr
 
 
-def check_scalar_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
+def check_scalar_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None, *,
+                     reason: str = "") -> int:
     """One integer (Python or numpy integer, 0-d array, whole float) in range, as a Python int."""
-    arr = check_int(name, value, minimum, maximum)
+    arr = check_int(name, value, minimum, maximum, reason=reason)
     if arr.ndim != 0:
         raise TypeError(f"{name} must be a single integer, got an array of shape {arr.shape}")
     return int(arr)
@@ -201,13 +215,22 @@ def check_bool(name: str, value: Any) -> bool:
     return bool(value)
 
 
-def check_law(name: str, value: Any) -> Any:
-    """A :class:`rmt_idinit.laws.SpectralLaw` (the return type of ``jjt_law`` and the baselines)."""
-    from ..laws import SpectralLaw
+def check_instance(name: str, value: Any, cls: type, hint: str = "") -> Any:
+    """An instance of ``cls`` (TypeError naming ``name``, the type and ``hint`` otherwise).
 
-    if not isinstance(value, SpectralLaw):
-        raise TypeError(f"{name} must be a SpectralLaw (e.g. from rmt_idinit.jjt_law), got {type(value).__name__}")
+    The checks module imports nothing from the package: a module that owns a type wraps this
+    (``laws.check_law`` for a SpectralLaw).
+    """
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be a {cls.__name__}{f' ({hint})' if hint else ''}, got {type(value).__name__}")
     return value
+
+
+def check_path(name: str, value: Any) -> Path:
+    """A filesystem path (``str`` or ``os.PathLike``), as a :class:`pathlib.Path`; existence is not checked."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(value).__name__}")
+    return Path(value)
 
 
 #: Default ceiling for one allocation whose size grows with a parameter (bytes); the environment

@@ -14,9 +14,10 @@ import numpy as np
 
 from .._core import checks as _checks
 from ..activations import Activation, get_activation
-from .freeprob import _depth, _scalar, random_jjt_law
 from ..identity import jjt_law
 from ..laws import SpectralLaw
+from .freeprob import check_depth, random_jjt_law
+from .law import RandomInitLaw
 
 __all__ = ["Comparison", "compare", "plot_compare"]
 
@@ -42,7 +43,8 @@ def _summary(law: SpectralLaw) -> dict[str, float]:
     dead = float(w[np.isneginf(la)].sum())
     pos = w > 0
     edge = float(np.exp(la[pos].max())) if pos.any() else 0.0
-    edge = max(edge, float(getattr(law, "lambda_max", 0.0)))
+    if isinstance(law, RandomInitLaw):
+        edge = max(edge, law.lambda_max)
     return {"mean": float(law.mean()), "var": float(law.var()), "edge": edge, "dead": dead}
 
 
@@ -58,9 +60,9 @@ def compare(depth: int, activation: str | Activation = "hardtanh", q0: float = 0
     (['gaussian', 'identity', 'orthogonal'], 1.866608)
     """
     act = get_activation(activation, **activation_params)
-    depth = _depth(depth)
-    q0 = _scalar("q0", q0, _checks.check_positive)
-    sigma = _scalar("sigma", sigma, _checks.check_positive)
+    depth = check_depth(depth)
+    q0 = _checks.check_scalar("q0", q0, _checks.check_positive)
+    sigma = _checks.check_scalar("sigma", sigma, _checks.check_positive)
     if isinstance(weights, str) or not all(isinstance(w, str) for w in weights):
         raise TypeError(f"weights must be a tuple of 'orthogonal'/'gaussian', got {weights!r}")
     res = Comparison(depth, act.name, q0, sigma)
