@@ -37,7 +37,7 @@ class RandomInitLaw(SpectralLaw):
     >>> from rmt_idinit.random_init.freeprob import random_jjt_law
     >>> law = random_jjt_law(4, "hardtanh", "orthogonal", q_star=1.0, n_grid=256)
     >>> type(law).__name__, law.setting.weights, round(law.lambda_max, 6)
-    ('RandomInitLaw', 'orthogonal', 21.549225)
+    ('RandomInitLaw', 'orthogonal', 4.406943)
     """
 
     lambda_max: float
