@@ -38,28 +38,26 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: error: {message}")
 
 
-def _pos_float(name):
+def _checked(name: str, parse, check, kind: str):
+    """An argparse type: ``parse`` the text, then the package's own parameter ``check``."""
     def conv(text):
         try:
-            v = float(text)
+            v = parse(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not (math.isfinite(v) and v > 0):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number > 0, got {text!r}")
-        return v
+            raise argparse.ArgumentTypeError(f"{name} must be {kind}, got {text!r}") from None
+        try:
+            return check(name, v)
+        except (ValueError, TypeError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
     return conv
+
+
+def _pos_float(name):
+    return _checked(name, float, lambda n, v: _checks.check_scalar(n, v, _checks.check_positive), "a number")
 
 
 def _pos_int(name):
-    def conv(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1, got {text!r}") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1, got {text!r}")
-        return v
-    return conv
+    return _checked(name, int, lambda n, v: _checks.check_scalar_int(n, v, minimum=1), "an integer >= 1")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,7 +167,7 @@ def _cmd_alpha(ns) -> int:
     if act.pieces is None:
         # smooth: no eigenvalue is exactly 0, so alpha = P(lambda > 0) = 1 says nothing; show the
         # quantities the selection uses instead (dead fraction below 1/kappa, median eigenvalue)
-        kappa = float(sel._kappa(ns.kappa))
+        kappa = _checks.check_scalar("kappa", ns.kappa, lambda n, v: _checks.check_greater(n, v, 1.0))
         depths = np.arange(1, ns.depth + 1) if ns.layers else np.array([ns.depth])
         dead = np.atleast_1d(sel.dead_fraction(ns.sigma, ns.q0, depths, act, kappa=kappa))
         med = np.exp(np.atleast_1d(sel.log_gradient_scale(ns.sigma, ns.q0, depths, act)))

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from ._core.logsum import logsumexp
-from ._core.checks import as_float_array, check_instance, check_int, check_rng, check_scalar, check_scalar_int
+from ._core.checks import (as_float_array, check_instance, check_int, check_interval, check_nonnegative,
+                           check_not_nan, check_rng, check_scalar, check_scalar_int)
 
 __all__ = ["SpectralLaw", "ContinuousPart", "GridDensity"]
 
@@ -116,8 +117,7 @@ class GridDensity(ContinuousPart):
             raise ValueError("x and density must be 1-D arrays of the same length >= 2")
         if not (np.all(np.isfinite(x)) and np.all(np.diff(x) > 0)):
             raise ValueError("x must be finite and strictly increasing")
-        if not np.all(np.isfinite(rho) & (rho >= 0)):
-            raise ValueError("density must be finite and >= 0 everywhere")
+        check_nonnegative("density", rho)
         self.x = x
         self.density = rho
         if weights is None:
@@ -194,8 +194,7 @@ class SpectralLaw:
             raise ValueError(f"log_atoms and weights need one shape (*batch, k); got {la.shape} and {w.shape}")
         if np.isnan(la).any() or np.isposinf(la).any():
             raise ValueError("log_atoms must be finite or -inf (atom at 0)")
-        if not np.all((w >= 0) & (w <= 1 + 1e-12)):
-            raise ValueError("weights must lie in [0, 1]")
+        check_interval("weights", w, 0.0, 1.0 + 1e-12)  # round-off above 1 from sums of masses
         self.log_atoms = la
         self.weights = w
         self.batch_shape: tuple[int, ...] = la.shape[:-1]
@@ -245,9 +244,7 @@ class SpectralLaw:
                            description=self.description, log_weights=self.log_weights[index + (slice(None),)])
 
     def _broadcast_x(self, name: str, x: Any) -> np.ndarray:
-        x = as_float_array(name, x)
-        if np.isnan(x).any():
-            raise ValueError(f"{name} must not contain NaN")
+        x = check_not_nan(name, x)
         try:
             shape = np.broadcast_shapes(x.shape, self.batch_shape)
         except ValueError:
@@ -305,9 +302,7 @@ class SpectralLaw:
         >>> round(float(law.ppf(0.5, log=True)), 4)  # the median is e^-1982.3551
         -1982.3551
         """
-        q = self._broadcast_x("q", q)
-        if np.any((q < 0) | (q > 1)):
-            raise ValueError("q must lie in [0, 1]")
+        q = self._broadcast_x("q", check_interval("q", q, 0.0, 1.0))
         out = np.empty(q.shape)
         batch_idx = np.broadcast_to(np.arange(int(np.prod(self.batch_shape, dtype=int))).reshape(self.batch_shape), q.shape)
         flat_la, flat_w = self._flat_atoms()
@@ -478,9 +473,7 @@ class SpectralLaw:
         from scipy import stats
 
         width = check_scalar_int("width", width, minimum=1)
-        atom = check_scalar_int("atom", atom, minimum=0)
-        if not 0 <= atom < self.log_atoms.shape[-1]:
-            raise ValueError(f"atom must be an index in [0, {self.log_atoms.shape[-1] - 1}], got {atom}")
+        atom = check_scalar_int("atom", atom, minimum=0, maximum=self.log_atoms.shape[-1] - 1)
         return stats.binom(width, self.weights[..., atom])
 
 

@@ -169,7 +169,7 @@ def test_law_method_checks():
     law = ri.jjt_law(1.5, 0.1, 3)
     with pytest.raises(ValueError, match=r"^x must not contain NaN$"):
         law.cdf(math.nan)
-    with pytest.raises(ValueError, match=r"^q must lie in \[0, 1\]$"):
+    with pytest.raises(ValueError, match=r"^q must lie in \[0, 1\], got 1\.5$"):
         law.ppf(1.5)
     with pytest.raises(ValueError, match=r"^k must be a finite number, got inf$"):
         law.moment(math.inf)

@@ -20,7 +20,10 @@ __all__ = [
     "check_positive",
     "check_nonnegative",
     "check_finite",
+    "check_not_nan",
     "check_probability",
+    "check_greater",
+    "check_interval",
     "check_depth",
     "check_int",
     "check_scalar_int",
@@ -84,6 +87,14 @@ def check_finite(name: str, value: Any) -> np.ndarray:
     return arr
 
 
+def check_not_nan(name: str, value: Any) -> np.ndarray:
+    """Real numbers, infinities allowed (points where a law or density is evaluated), NaN refused."""
+    arr = as_float_array(name, value)
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} must not contain NaN")
+    return arr
+
+
 def check_positive(name: str, value: Any) -> np.ndarray:
     """Finite real numbers > 0."""
     arr = as_float_array(name, value)
@@ -113,6 +124,24 @@ def check_probability(name: str, value: Any, *, open_interval: bool = True) -> n
         rng = "in [0, 1]"
     if bad.any():
         raise ValueError(f"{name} must be a number {rng}, got {_first_bad(arr, bad)}")
+    return arr
+
+
+def check_greater(name: str, value: Any, bound: float) -> np.ndarray:
+    """Finite real numbers > ``bound`` (e.g. a condition-number bound ``kappa > 1``)."""
+    arr = as_float_array(name, value)
+    bad = ~(np.isfinite(arr) & (arr > bound))
+    if bad.any():
+        raise ValueError(f"{name} must be a finite number > {bound:g}, got {_first_bad(arr, bad)}")
+    return arr
+
+
+def check_interval(name: str, value: Any, lo: float, hi: float) -> np.ndarray:
+    """Real numbers in the closed interval ``[lo, hi]`` (NaN refused)."""
+    arr = as_float_array(name, value)
+    bad = ~((arr >= lo) & (arr <= hi))
+    if bad.any():
+        raise ValueError(f"{name} must lie in [{lo:g}, {hi:g}], got {_first_bad(arr, bad)}")
     return arr
 
 

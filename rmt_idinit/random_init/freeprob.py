@@ -513,9 +513,7 @@ def jjt_density(lam: Any, depth: int, activation: str | Activation = "hardtanh",
     True
     """
     L = check_depth(depth)
-    lam = _checks.as_float_array("lam", lam)
-    if np.any(np.isnan(lam)):
-        raise ValueError("lam must not contain NaN")
+    lam = _checks.check_not_nan("lam", lam)
     ri = random_init(activation, weights, **kwargs)
     nu = _nu(ri.activation, ri.q_star)
     kind = 0 if ri.weights == "orthogonal" else 1

@@ -482,9 +482,7 @@ def c_map(c: Any, sigma_w: Any, sigma_b: Any, activation: str | Activation = "ha
     1.0
     """
     act = _act(activation, activation_params)
-    c = _checks.check_finite("c", c)
-    if np.any(np.abs(c) > 1):
-        raise ValueError(f"c must lie in [-1, 1], got {float(c[np.abs(c) > 1].flat[0])!r}")
+    c = _checks.check_interval("c", c, -1.0, 1.0)
     sw = _checks.check_positive("sigma_w", sigma_w)
     sb = _checks.check_nonnegative("sigma_b", 0.0 if sigma_b is None else sigma_b)
     q = _checks.check_positive("q", _fixed_q(sigma_w, sigma_b, q, act))
@@ -502,9 +500,7 @@ def c_map_slope(c: Any, sigma_w: Any, sigma_b: Any = None, activation: str | Act
     1.0
     """
     act = _act(activation, activation_params)
-    c = _checks.check_finite("c", c)
-    if np.any(np.abs(c) > 1):
-        raise ValueError(f"c must lie in [-1, 1], got {float(c[np.abs(c) > 1].flat[0])!r}")
+    c = _checks.check_interval("c", c, -1.0, 1.0)
     sw = _checks.check_positive("sigma_w", sigma_w)
     q = _checks.check_positive("q", _fixed_q(sigma_w, sigma_b, q, act))
     c, sw, q = _checks.broadcast(c=c, sigma_w=sw, q=q)
