@@ -7,7 +7,9 @@ where it keeps relative accuracy::
     b <= 0:   (erfc(-b/s) - erfc(-a/s)) / 2    (left tail, by symmetry),
     else:     (erf(b/s) - erf(a/s)) / 2        (across 0: tiny central cells keep their digits),
 
-with ``s = sqrt(2) sd``. The piecewise-linear laws (cell masses), the selection's level sets and
+with ``s = sqrt(2) sd``. What is left is the conditioning of the ends (a tail mass carries the
+``(a/sd)^2`` ulp of rounding ``a/s``) and, for a narrow interval far in a tail, the subtraction
+(relative error ``~ eps P(z > a) / P(a < z < b)``). The piecewise-linear laws (cell masses), the selection's level sets and
 the hard-tanh c-map all take their Gaussian masses from here.
 """
 from __future__ import annotations
