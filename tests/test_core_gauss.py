@@ -62,10 +62,16 @@ def test_hermite_normal_weights_sum_to_one_and_match_moments():
     assert float(np.sum(w * np.cos(z))) == pytest.approx(math.exp(-0.5), rel=1e-14)
 
 
+def test_laguerre_integrates_the_exponential_weight():
+    y, w = gauss.laguerre(16)
+    assert float(np.sum(w * y ** 5)) == pytest.approx(120.0, rel=1e-13)
+    assert float(np.sum(w / (1 + y))) == pytest.approx(float(mpmath.quad(lambda t: mpmath.exp(-t) / (1 + t), [0, mpmath.inf])), rel=1e-5)
+
+
 def test_no_other_module_builds_a_rule():
     import pathlib
 
     pkg = pathlib.Path(gauss.__file__).resolve().parents[1]
     builders = [str(p.relative_to(pkg)) for p in pkg.rglob("*.py")
-                if "leggauss(" in p.read_text() or "hermegauss(" in p.read_text()]
+                if any(f"{kind}gauss(" in p.read_text() for kind in ("leg", "herme", "lag"))]
     assert builders == ["_core/gauss.py"]

@@ -9,7 +9,8 @@
   ``z ~ N(0, 1)``: composite Gauss-Legendre with the normal density in the weights, graded
   towards ``z = 0`` (octave panels from ``2^-30`` to 1, then half-unit panels to 10, beyond which
   the normal mass is < 1e-23), so that ``f(sqrt(q) z)`` stays resolved for ``q`` up to ~1e16;
-* :func:`hermite_normal` -- the Gauss-Hermite rule for the weight ``exp(-z^2/2)/sqrt(2 pi)``.
+* :func:`hermite_normal` -- the Gauss-Hermite rule for the weight ``exp(-z^2/2)/sqrt(2 pi)``;
+* :func:`laguerre` -- the Gauss-Laguerre rule for ``int_0^inf f(y) e^(-y) dy`` (power-law tails).
 
 The cached arrays are shared by every caller, so they are made read-only: a caller that needs
 to modify one works on a copy.
@@ -21,7 +22,7 @@ import math
 
 import numpy as np
 
-__all__ = ["legendre", "legendre_panels", "normal_half_rule", "normal_rule", "hermite_normal"]
+__all__ = ["legendre", "legendre_panels", "normal_half_rule", "normal_rule", "hermite_normal", "laguerre"]
 
 
 def _frozen(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -108,3 +109,17 @@ def hermite_normal(order: int) -> tuple[np.ndarray, np.ndarray]:
     """
     z, w = np.polynomial.hermite_e.hermegauss(int(order))
     return _frozen(z, w / math.sqrt(2.0 * math.pi))
+
+
+@functools.lru_cache(maxsize=None)
+def laguerre(order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Laguerre nodes and weights for ``int_0^inf f(y) e^(-y) dy`` (cached).
+
+    Examples
+    --------
+    >>> y, w = laguerre(16)
+    >>> round(float(np.sum(w * y ** 3)), 10)  # 3! = 6
+    6.0
+    """
+    y, w = np.polynomial.laguerre.laggauss(int(order))
+    return _frozen(y, w)

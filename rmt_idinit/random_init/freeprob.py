@@ -593,7 +593,7 @@ def _gl_integration_matrices() -> tuple[np.ndarray, np.ndarray]:
 
 
 _GL8_A, _GL8_B = _gl_integration_matrices()
-_LAGUERRE_Y, _LAGUERRE_W = np.polynomial.laguerre.laggauss(16)
+_LAGUERRE_Y, _LAGUERRE_W = gauss.laguerre(16)
 
 
 @dataclass
