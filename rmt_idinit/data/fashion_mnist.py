@@ -5,7 +5,6 @@ import gzip
 import os
 from pathlib import Path
 
-from typing import Any
 
 import numpy as np
 

@@ -8,7 +8,6 @@ inputs of the same variance) unless ``sigma_w``/``sigma_b`` are given; identity 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
