@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core.checks import check_path
+from .._core.checks import check_choice, check_path
 from .fashion_mnist import DatasetError
 
 __all__ = ["ALLOWED_GLOBALS", "ForbiddenGlobalError", "RestrictedUnpickler", "load_cifar10", "load_cifar_batch"]
@@ -129,8 +129,7 @@ def load_cifar10(
     ``split="train"`` concatenates ``data_batch_1`` .. ``data_batch_5``; ``"test"`` reads
     ``test_batch``. Shapes as in :func:`load_cifar_batch`.
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    check_choice("split", split, ("train", "test"))
     directory = check_path("path", path)
     if not directory.is_dir():
         raise FileNotFoundError(f"CIFAR-10 directory not found: {directory}")

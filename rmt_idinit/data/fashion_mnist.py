@@ -120,8 +120,7 @@ def load_fashion_mnist(
     >>> x.shape, y.dtype
     ((5, 28, 28), dtype('int64'))
     """
-    if split not in _FILES:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    _checks.check_choice("split", split, tuple(_FILES))
     if limit is not None:
         limit = _checks.check_scalar_int("limit", limit, minimum=1)
     directory = _checks.check_path("path", path) if path is not None else DEFAULT_FASHION_MNIST_DIR

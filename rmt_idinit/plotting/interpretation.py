@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .._core.checks import check_choice
 from ._common import axes_or_new
 
 __all__ = ["plot_drop_curves", "plot_layer_accuracy", "plot_map", "plot_map_grid", "plot_subset_sizes"]
@@ -138,8 +139,7 @@ def plot_map_grid(
         titles_each, col_labels = col_labels, None
     if m.ndim != 4:
         raise ValueError(f"maps must have shape (rows, cols, H, W) or (n, H, W), got {np.shape(maps)}")
-    if scale not in ("row", "col", "all", "panel"):
-        raise ValueError(f"scale must be 'row', 'col', 'all' or 'panel', got {scale!r}")
+    check_choice("scale", scale, ("row", "col", "all", "panel"))
     R, K = m.shape[:2]
     fig, axes = plt.subplots(R, K, figsize=(panel_size * K + 1.0, panel_size * R + 0.6), squeeze=False)
 
