@@ -60,7 +60,7 @@ _MOVED = {
     "random_jjt_moments": ("random_init.freeprob", "jjt_moments"),
     "random_jjt_edge": ("random_init.freeprob", "jjt_edge"),
     "random_jjt_density": ("random_init.freeprob", "jjt_density"),
-    "plot_compare": ("random_init.compare", "plot_compare"),
+    "plot_compare": ("plotting", "plot_compare"),
     **{name: ("finite", name) for name in ("count_law", "dkw_band", "dkw_epsilon", "goodness_of_fit", "ks_distance")},
 }
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ._core import checks as _checks
+from .atomic import atomic_save_png
 
 __all__ = ["main", "build_parser"]
 
@@ -37,28 +38,26 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: error: {message}")
 
 
-def _pos_float(name):
+def _checked(name: str, parse, check, kind: str):
+    """An argparse type: ``parse`` the text, then the package's own parameter ``check``."""
     def conv(text):
         try:
-            v = float(text)
+            v = parse(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a number, got {text!r}") from None
-        if not (math.isfinite(v) and v > 0):
-            raise argparse.ArgumentTypeError(f"{name} must be a finite number > 0, got {text!r}")
-        return v
+            raise argparse.ArgumentTypeError(f"{name} must be {kind}, got {text!r}") from None
+        try:
+            return check(name, v)
+        except (ValueError, TypeError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
     return conv
+
+
+def _pos_float(name):
+    return _checked(name, float, lambda n, v: _checks.check_scalar(n, v, _checks.check_positive), "a number")
 
 
 def _pos_int(name):
-    def conv(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1, got {text!r}") from None
-        if v < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= 1, got {text!r}")
-        return v
-    return conv
+    return _checked(name, int, lambda n, v: _checks.check_scalar_int(n, v, minimum=1), "an integer >= 1")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,12 +141,6 @@ def _writable(path: str) -> Path:
     return p
 
 
-def _save_fig(fig, path: Path) -> None:
-    from .atomic import atomic_save_png
-
-    atomic_save_png(fig, path)
-
-
 def _cmd_report(ns) -> int:
     from .report import make_report
 
@@ -174,7 +167,7 @@ def _cmd_alpha(ns) -> int:
     if act.pieces is None:
         # smooth: no eigenvalue is exactly 0, so alpha = P(lambda > 0) = 1 says nothing; show the
         # quantities the selection uses instead (dead fraction below 1/kappa, median eigenvalue)
-        kappa = float(sel._kappa(ns.kappa))
+        kappa = _checks.check_scalar("kappa", ns.kappa, lambda n, v: _checks.check_greater(n, v, 1.0))
         depths = np.arange(1, ns.depth + 1) if ns.layers else np.array([ns.depth])
         dead = np.atleast_1d(sel.dead_fraction(ns.sigma, ns.q0, depths, act, kappa=kappa))
         med = np.exp(np.atleast_1d(sel.log_gradient_scale(ns.sigma, ns.q0, depths, act)))
@@ -234,7 +227,7 @@ def _cmd_law(ns) -> int:
         title = f"{ns.activation}, L = {ns.depth}, sigma = {ns.sigma:g}, q0 = {ns.q0:g}"
         plot_law(law, ax=axes[0], label="law", title=title)
         plot_law(law, ax=axes[1], cdf=True, label="law", title=title + ": CDF")
-        _save_fig(fig, path)
+        atomic_save_png(fig, path)
         plt.close(fig)
     if ns.json:
         from .jsonio import dumps
@@ -322,7 +315,7 @@ def _cmd_sweep(ns) -> int:
 
         fig, ax = plt.subplots(figsize=(7.5, 5.5))
         phase_diagram(ns.depth, region=reg, ax=ax)
-        _save_fig(fig, plot)
+        atomic_save_png(fig, plot)
         plt.close(fig)
     print(f"wrote {out}{' and ' + str(plot) if plot else ''}: {reg.mask.shape[1]} sigma x {reg.mask.shape[0]} q0, "
           f"{reg.fraction:.4f} feasible, {reg.info['seconds']:.2f} s")

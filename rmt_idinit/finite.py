@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ._core.checks import as_float_array, check_law, check_probability, check_scalar, check_scalar_int
-from .laws import SpectralLaw
+from ._core.checks import as_float_array, check_probability, check_scalar, check_scalar_int
+from .laws import SpectralLaw, check_law
 
 __all__ = ["count_law", "dkw_epsilon", "dkw_band", "ks_distance", "goodness_of_fit", "FitResult"]
 

@@ -19,11 +19,12 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from ._core import checks as _checks
+from ._core import gauss
+from ._core.logsum import logsumexp
 from .activations import Activation, get_activation
-from .identity import _Z_MAX
+from ._core.gaussian import Z_MAX
 from .recursion import run_layers
 
 __all__ = ["log_moment_grid", "moment_grid"]
@@ -33,7 +34,7 @@ __all__ = ["log_moment_grid", "moment_grid"]
 def _u_nodes(u_lo: float, u_hi: float, per_octave: int, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:
     n_oct = max(1, int(math.ceil(math.log2(u_hi / u_lo) * per_octave)))
     edges = np.concatenate([[0.0], u_lo * np.exp2(np.arange(n_oct + 1) / per_octave)])
-    x, w = np.polynomial.legendre.leggauss(16)
+    x, w = gauss.legendre(16)
     a, b = edges[:-1, None], edges[1:, None]
     u = (0.5 * (b - a) * x + 0.5 * (a + b)).ravel()
     wu = (0.5 * (b - a) * w).ravel()
@@ -92,7 +93,7 @@ def log_moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activatio
     with np.errstate(under="ignore"):
         u_lo = float(np.clip(1e-3 * math.exp(-d * math.log(mu_max)), 1e-300, 1e-6))
         u_lo = min(u_lo, 1e-6 * math.sqrt(float(q.min())))
-    u_hi = _Z_MAX * math.sqrt(float(q.max()))
+    u_hi = Z_MAX * math.sqrt(float(q.max()))
     u, wu = _u_nodes(u_lo, u_hi, per_octave, symmetric)
     # the log weights and weighted terms are (q0, nodes) per sigma: bound them before allocating
     _checks.check_memory(8.0 * 4 * q.size * u.size,
@@ -106,9 +107,7 @@ def log_moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activatio
         ss = s[start:start + chunk]
         lg, _ = run_layers(act, ss, np.full(ss.size, b), np.broadcast_to(u, (ss.size, u.size)), np.array([d]))
         terms = 2.0 * kk * lg[0][:, None, :] + logw[None, :, :]
-        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-            res = special.logsumexp(terms, axis=-1)
-        out[start:start + chunk] = np.where(np.isnan(res), -np.inf, res)
+        out[start:start + chunk] = logsumexp(terms, axis=-1)
     return out
 
 

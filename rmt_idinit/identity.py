@@ -26,7 +26,9 @@ from scipy import special
 
 from ._core import checks as _checks
 from ._core import deprecation as _deprecation
+from ._core import gauss
 from ._core import hardtanh as _hardtanh
+from ._core.gaussian import Z_MAX as _Z_MAX  # standard-normal mass beyond is below double precision
 from .activations import Activation, get_activation
 from ._core.errors import AccuracyWarning
 from .laws import ContinuousPart, SpectralLaw
@@ -42,9 +44,6 @@ __all__ = [
     "hardtanh_second_moment",
     "PushforwardPart",
 ]
-
-_Z_MAX = 38.5  # standard-normal mass beyond is < 1e-323: below double precision
-
 
 # --- parameter handling -----------------------------------------------------------------------
 
@@ -237,7 +236,7 @@ def layer_alphas(sigma: Any, q0: Any, depth: int, activation: str | Activation =
 
 # --- the law ------------------------------------------------------------------------------
 
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
+_GL_X, _GL_W = gauss.legendre(16)
 _MAX_PANELS = 40_000
 _STALL_WARN = 1e-8  # relative error left by round-off-limited panels that is worth a warning
 

@@ -25,9 +25,10 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import special
 
-from ._core.checks import as_float_array, check_int, check_rng, check_scalar, check_scalar_int
+from ._core.logsum import logsumexp
+from ._core.checks import (as_float_array, check_instance, check_int, check_interval, check_nonnegative,
+                           check_not_nan, check_rng, check_scalar, check_scalar_int)
 
 __all__ = ["SpectralLaw", "ContinuousPart", "GridDensity"]
 
@@ -116,8 +117,7 @@ class GridDensity(ContinuousPart):
             raise ValueError("x and density must be 1-D arrays of the same length >= 2")
         if not (np.all(np.isfinite(x)) and np.all(np.diff(x) > 0)):
             raise ValueError("x must be finite and strictly increasing")
-        if not np.all(np.isfinite(rho) & (rho >= 0)):
-            raise ValueError("density must be finite and >= 0 everywhere")
+        check_nonnegative("density", rho)
         self.x = x
         self.density = rho
         if weights is None:
@@ -161,13 +161,6 @@ class GridDensity(ContinuousPart):
         return self
 
 
-def _logsumexp(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    """log(sum(b * exp(a))) for b >= 0 with -inf entries allowed; -inf for an empty sum."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = special.logsumexp(a, b=b, axis=axis)
-    return np.where(np.isnan(out), -np.inf, out)
-
-
 class SpectralLaw:
     """The law of the eigenvalues of J Jᵀ: weighted atoms plus an optional continuous part.
 
@@ -201,8 +194,7 @@ class SpectralLaw:
             raise ValueError(f"log_atoms and weights need one shape (*batch, k); got {la.shape} and {w.shape}")
         if np.isnan(la).any() or np.isposinf(la).any():
             raise ValueError("log_atoms must be finite or -inf (atom at 0)")
-        if not np.all((w >= 0) & (w <= 1 + 1e-12)):
-            raise ValueError("weights must lie in [0, 1]")
+        check_interval("weights", w, 0.0, 1.0 + 1e-12)  # round-off above 1 from sums of masses
         self.log_atoms = la
         self.weights = w
         self.batch_shape: tuple[int, ...] = la.shape[:-1]
@@ -240,7 +232,7 @@ class SpectralLaw:
 
     def __repr__(self) -> str:
         kind = "atoms" if self.continuous is None else "atoms + density"
-        return f"SpectralLaw({self.description or kind}, batch_shape={self.batch_shape}, k={self.log_atoms.shape[-1]})"
+        return f"{type(self).__name__}({self.description or kind}, batch_shape={self.batch_shape}, k={self.log_atoms.shape[-1]})"
 
     def __getitem__(self, index: Any) -> "SpectralLaw":
         """Select laws from the batch, like indexing an array of laws."""
@@ -252,9 +244,7 @@ class SpectralLaw:
                            description=self.description, log_weights=self.log_weights[index + (slice(None),)])
 
     def _broadcast_x(self, name: str, x: Any) -> np.ndarray:
-        x = as_float_array(name, x)
-        if np.isnan(x).any():
-            raise ValueError(f"{name} must not contain NaN")
+        x = check_not_nan(name, x)
         try:
             shape = np.broadcast_shapes(x.shape, self.batch_shape)
         except ValueError:
@@ -312,9 +302,7 @@ class SpectralLaw:
         >>> round(float(law.ppf(0.5, log=True)), 4)  # the median is e^-1982.3551
         -1982.3551
         """
-        q = self._broadcast_x("q", q)
-        if np.any((q < 0) | (q > 1)):
-            raise ValueError("q must lie in [0, 1]")
+        q = self._broadcast_x("q", check_interval("q", q, 0.0, 1.0))
         out = np.empty(q.shape)
         batch_idx = np.broadcast_to(np.arange(int(np.prod(self.batch_shape, dtype=int))).reshape(self.batch_shape), q.shape)
         flat_la, flat_w = self._flat_atoms()
@@ -407,7 +395,7 @@ class SpectralLaw:
                 terms = np.where(alive, (k * la if k != 0 else 0.0) + lw, -np.inf)
             if k < 0 and np.any(alive & np.isneginf(la)):
                 return np.full(np.shape(la)[:-1], np.inf)
-            return _logsumexp(terms, np.ones_like(terms), axis=-1)
+            return logsumexp(terms, np.ones_like(terms), axis=-1)
 
         return self._per_element(fn)
 
@@ -430,10 +418,10 @@ class SpectralLaw:
             top = np.where(np.isfinite(top), top, 0.0)
             with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
                 scaled = np.where(alive, np.exp(la - top), 0.0)
-                log_m = _logsumexp(np.where(alive, lw + la - top, -np.inf), np.ones_like(la), axis=-1)[..., None]
+                log_m = logsumexp(np.where(alive, lw + la - top, -np.inf), np.ones_like(la), axis=-1)[..., None]
                 m = np.exp(log_m)
                 dev = np.abs(scaled - m)
-                log_v = _logsumexp(np.where(alive & (dev > 0), lw + 2 * np.log(np.where(dev > 0, dev, 1.0)), -np.inf),
+                log_v = logsumexp(np.where(alive & (dev > 0), lw + 2 * np.log(np.where(dev > 0, dev, 1.0)), -np.inf),
                                    np.ones_like(la), axis=-1)
                 return log_v + 2 * top[..., 0]
 
@@ -485,7 +473,10 @@ class SpectralLaw:
         from scipy import stats
 
         width = check_scalar_int("width", width, minimum=1)
-        atom = check_scalar_int("atom", atom, minimum=0)
-        if not 0 <= atom < self.log_atoms.shape[-1]:
-            raise ValueError(f"atom must be an index in [0, {self.log_atoms.shape[-1] - 1}], got {atom}")
+        atom = check_scalar_int("atom", atom, minimum=0, maximum=self.log_atoms.shape[-1] - 1)
         return stats.binom(width, self.weights[..., atom])
+
+
+def check_law(name: str, value: Any) -> SpectralLaw:
+    """The parameter check of functions that take a law: a :class:`SpectralLaw` (or a subclass)."""
+    return check_instance(name, value, SpectralLaw, "e.g. from rmt_idinit.jjt_law")

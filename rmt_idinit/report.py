@@ -115,7 +115,7 @@ def make_report(outdir: str | os.PathLike = "reports/paper", *, depth: int = 100
 
     depth = int(_checks.check_depth(depth))
     eps = float(_checks.check_probability("eps", eps))
-    kappa = float(sel._kappa(kappa))
+    kappa = _checks.check_scalar("kappa", kappa, lambda n, v: _checks.check_greater(n, v, 1.0))
     act = ri.get_activation(activation)
     ht = _is_ht(act)
     t0 = time.perf_counter()

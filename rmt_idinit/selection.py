@@ -58,6 +58,7 @@ import numpy as np
 from scipy import optimize, special
 
 from ._core import checks as _checks
+from ._core.gaussian import interval_mass as _gauss_interval  # P(a < u < b), u ~ N(0, sd^2)
 from .activations import Activation, get_activation
 from .identity import alpha_complement, jjt_law
 
@@ -114,17 +115,6 @@ def _scalar(a: np.ndarray):
 
 
 # --- Gaussian masses of fixed u-sets ---------------------------------------------------------
-
-def _gauss_interval(a: np.ndarray, b: np.ndarray, sd: np.ndarray) -> np.ndarray:
-    """P(a < u < b), u ~ N(0, sd^2), with the tail that keeps relative accuracy."""
-    s = np.sqrt(2.0) * sd
-    with np.errstate(invalid="ignore"):
-        right = 0.5 * (special.erfc(a / s) - special.erfc(b / s))
-        left = 0.5 * (special.erfc(-b / s) - special.erfc(-a / s))
-        centre = 0.5 * (special.erf(b / s) - special.erf(a / s))
-    out = np.where(a >= 0, right, np.where(b <= 0, left, centre))
-    return np.where(b > a, out, 0.0)
-
 
 @dataclass
 class _LevelSets:

@@ -309,7 +309,8 @@ def _specs() -> list[Spec]:
     add(Spec("comparison.compare", cmpmod.compare, {"depth": 2, "n_grid": 64} if "n_grid" in
              inspect.signature(cmpmod.compare).parameters else {"depth": 2},
              {"depth": "int1", "activation": "activation", "q0": "pos1", "sigma": "pos1"}))
-    add(Spec("comparison.plot_compare", cmpmod.plot_compare, {"result": None}, {"result": "law"}))
+    add(Spec("plotting.plot_compare", importlib.import_module("rmt_idinit.plotting").plot_compare,
+             {"result": None}, {"result": "law"}))
     add(Spec("comparison.Comparison", lambda **kw: cmpmod.Comparison(**kw), {}, {}))
     # --- data ---
     x8 = np.arange(8.0).reshape(2, 4)
@@ -398,7 +399,7 @@ BY_NAME = {sp.name: sp for sp in SPECS}
 # they pass once the fix is merged).
 # Names that take no parameter worth sweeping (constants, dataclass records, classes whose
 # constructor is swept through their factory).
-NOT_CALLED = {"FeasibleRegion", "FitResult", "DepthScales", "CriticalPoint", "RandomInit", "Comparison",
+NOT_CALLED = {"FeasibleRegion", "FitResult", "DepthScales", "CriticalPoint", "RandomInit", "RandomInitLaw", "Comparison",
               "RestrictedUnpickler", "ContinuousPart", "ClassFeatureSubsets", "SubspaceDecomposition",
               "LinearizedModel", "RmtIdinitWarning", "AccuracyWarning"}
 

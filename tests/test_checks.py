@@ -166,7 +166,7 @@ def test_law_method_checks():
     law = ri.jjt_law(1.5, 0.1, 3)
     with pytest.raises(ValueError, match=r"^x must not contain NaN$"):
         law.cdf(math.nan)
-    with pytest.raises(ValueError, match=r"^q must lie in \[0, 1\]$"):
+    with pytest.raises(ValueError, match=r"^q must lie in \[0, 1\], got 1\.5$"):
         law.ppf(1.5)
     with pytest.raises(ValueError, match=r"^k must be a finite number, got inf$"):
         law.moment(math.inf)
@@ -231,3 +231,52 @@ def test_numpy_activation_parameters_are_accepted():
     assert ri.get_activation("leaky_relu", negative_slope=np.float32(0.25)).params == {"negative_slope": 0.25}
     with pytest.raises(TypeError, match=r"^beta must be a single number, got an array of shape \(2,\)$"):
         ri.get_activation("softplus", beta=np.array([1.0, 2.0]))
+
+
+# --- checks added with the private core -------------------------------------------------------
+
+def test_checks_module_imports_nothing_from_the_package():
+    import ast
+    import pathlib
+
+    from rmt_idinit._core import checks
+
+    tree = ast.parse(pathlib.Path(checks.__file__).read_text())
+    relative = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level > 0]
+    absolute = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+                if a.name.startswith("rmt_idinit")]
+    assert relative == [] and absolute == []
+
+
+def test_greater_interval_and_not_nan():
+    from rmt_idinit._core import checks
+
+    assert checks.check_greater("kappa", [1.5, 10.0], 1.0).tolist() == [1.5, 10.0]
+    for bad, shown in ((1.0, "1.0"), (math.inf, "inf"), (math.nan, "nan"), (0.5, "0.5")):
+        with pytest.raises(ValueError, match=rf"^kappa must be a finite number > 1, got {shown}$"):
+            checks.check_greater("kappa", bad, 1.0)
+    assert checks.check_interval("c", [-1.0, 0.0, 1.0], -1.0, 1.0).tolist() == [-1.0, 0.0, 1.0]
+    for bad in (1.0 + 1e-15, -2.0, math.nan):
+        with pytest.raises(ValueError, match=r"^c must lie in \[-1, 1\], got "):
+            checks.check_interval("c", np.array([0.0, bad]), -1.0, 1.0)
+    assert checks.check_not_nan("x", [-math.inf, 0.0, math.inf]).tolist() == [-math.inf, 0.0, math.inf]
+    with pytest.raises(ValueError, match=r"^x must not contain NaN$"):
+        checks.check_not_nan("x", [0.0, math.nan])
+
+
+def test_int_reason_and_path_and_instance():
+    import pathlib
+
+    from rmt_idinit._core import checks
+
+    assert checks.check_scalar_int("depth", 7, 1, 10, reason="cap") == 7
+    with pytest.raises(ValueError, match=r"^depth must be an integer in \[1, 10\], got 11 \(cap\)$"):
+        checks.check_scalar_int("depth", 11, 1, 10, reason="cap")
+    with pytest.raises(TypeError, match=r"^depth must be a single integer"):  # a type error keeps its text
+        checks.check_scalar_int("depth", [1, 2], 1, 10, reason="cap")
+    assert checks.check_path("path", "a/b") == pathlib.Path("a/b")
+    with pytest.raises(TypeError, match=r"^path must be a path \(str or os.PathLike\), got int$"):
+        checks.check_path("path", 3)
+    with pytest.raises(TypeError, match=r"^law must be a SpectralLaw \(e.g. from rmt_idinit.jjt_law\), got dict$"):
+        ri.laws.check_law("law", {})
+    assert checks.check_instance("n", 3, int) == 3

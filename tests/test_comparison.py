@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from rmt_idinit.random_init.compare import compare, plot_compare
+from rmt_idinit.plotting import plot_compare
+from rmt_idinit.random_init.compare import compare
 
 
 def test_compare_summary_matches_theory():

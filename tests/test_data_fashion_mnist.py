@@ -76,7 +76,7 @@ def test_loader_missing_dir_and_file(tmp_path):
         load_fashion_mnist(tmp_path / "missing_dir")
     with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte\.gz"):
         load_fashion_mnist(tmp_path)
-    with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
+    with pytest.raises(ValueError, match="^split must be one of 'train', 'test', got "):
         load_fashion_mnist(tmp_path, "val")
 
 

@@ -155,7 +155,7 @@ def test_count_law_is_binomial():
     # and the wrong weight (a 2% larger q0) is rejected at the same level
     lo2, hi2 = ri.jjt_law(1.02, 0.102, 50).count_law(n).interval(1 - 1e-6)
     assert not lo2 <= alive.sum() <= hi2
-    with pytest.raises(ValueError, match="atom must be an index"):
+    with pytest.raises(ValueError, match=r"^atom must be an integer in \[0, 1\], got 5$"):
         law.count_law(10, atom=5)
 
 

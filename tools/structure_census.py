@@ -24,6 +24,12 @@ CONCEPTS = {
     "ValueError raised outside the checks module": r"raise ValueError\(",
     "private name imported across modules": r"from \.+[\w.]* import (?:[^#\n]*,\s*)?_[a-zA-Z]\w*",
     "monkeypatched attribute on a law": r"law\.\w+ = |setattr\(law",
+    # finer views of the same concepts (the patterns above are kept so that old counts compare)
+    "Gauss rule built (Legendre, Hermite, Laguerre)": r"\b(?:leg|herme|lag)gauss\(",
+    "Gaussian interval mass implemented (its right-tail term)": r"erfc\(a / s\)|ndtr\(b\) - special\.ndtr\(a\)",
+    "figure written to disk (savefig)": r"\.savefig\(",
+    "new-Axes-if-None helper defined": r"def (?:_ax|_axes|axes_or_new)\(",
+    "parameter check by hand (name must be/lie ... in a raise)": r"raise ValueError\(f?\"\w+ must (?:be|lie)",
 }
 
 
@@ -46,6 +52,9 @@ def census(root: pathlib.Path) -> dict:
             if n:
                 where[rel] = n
         out["concepts"][name] = {"sites": sum(where.values()), "modules": len(where), "where": where}
+    where = _private_uses(pkg, root)
+    out["concepts"]["private name used across modules (AST: imports and module._name)"] = {
+        "sites": sum(where.values()), "modules": len(where), "where": where}
     init = ast.parse((pkg / "__init__.py").read_text())
     code = (f"import sys; sys.path.insert(0, {str(root)!r}); import rmt_idinit as ri; "
             "print(len([n for n in ri.__all__ if not n.startswith('__')]))")
@@ -53,6 +62,32 @@ def census(root: pathlib.Path) -> dict:
     out["top_level_public_names"] = int(res.stdout.strip()) if res.returncode == 0 else None
     del init
     return out
+
+
+def _private_uses(pkg: pathlib.Path, root: pathlib.Path) -> dict[str, int]:
+    """Per module: names with one leading underscore imported from, or read off, another package module.
+
+    Counts ``from .x import _y`` (every name, also in multi-line imports) and ``mod._y`` where ``mod``
+    was imported from the package; private *modules* imported under an alias (``from . import
+    _logu``) are not counted, only private names read out of a module.
+    """
+    where: dict[str, int] = {}
+    for p in sorted(q for q in pkg.rglob("*.py") if "__pycache__" not in q.parts):
+        tree = ast.parse(p.read_text())
+        aliases, n = set(), 0
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                for a in node.names:
+                    if a.name.startswith("_") and not a.name.startswith("__"):
+                        n += 1
+                    aliases.add(a.asname or a.name)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in aliases and node.attr.startswith("_") and not node.attr.startswith("__")):
+                n += 1
+        if n:
+            where[str(p.relative_to(root))] = n
+    return where
 
 
 def main(argv=None) -> None:
@@ -67,7 +102,7 @@ def main(argv=None) -> None:
     print(f"package: {res['package_lines']} lines in {res['package_files']} files; "
           f"top-level public names: {res['top_level_public_names']}")
     for name, c in res["concepts"].items():
-        print(f"  {name:48s} {c['sites']:4d} sites in {c['modules']:2d} modules")
+        print(f"  {name:64s} {c['sites']:4d} sites in {c['modules']:2d} modules")
 
 
 if __name__ == "__main__":

@@ -56,15 +56,9 @@ def _atomic(path: Path, write) -> None:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented JSON atomically."""
-    text = json.dumps(jsonable(obj), indent=1, allow_nan=False)
+    from rmt_idinit.atomic import atomic_write_text
 
-    def write(tmp):
-        with open(tmp, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-
-    _atomic(Path(path), write)
+    atomic_write_text(path, json.dumps(jsonable(obj), indent=1, allow_nan=False))
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
@@ -150,7 +144,9 @@ def atomic_save_fig(fig, path: str | os.PathLike) -> None:
     """Save a matplotlib figure atomically (PNG) and close it."""
     import matplotlib.pyplot as plt
 
-    _atomic(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight"))
+    from rmt_idinit.atomic import atomic_save_png
+
+    atomic_save_png(fig, path, dpi=110)
     plt.close(fig)
 
 

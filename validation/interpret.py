@@ -381,7 +381,7 @@ def figures(cfg: Config, report: dict[str, Any], maps: dict[str, Any]) -> dict[s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from rmt_idinit.nn import interpret_plots as ip
+    from rmt_idinit.plotting import interpretation as ip
 
     figs: dict[str, Any] = {}
     la = report.get("layer_accuracy")

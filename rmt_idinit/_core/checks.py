@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -19,18 +20,22 @@ __all__ = [
     "check_positive",
     "check_nonnegative",
     "check_finite",
+    "check_not_nan",
     "check_probability",
+    "check_greater",
+    "check_interval",
     "check_depth",
     "check_int",
     "check_scalar_int",
     "check_scalar",
     "check_choice",
     "check_bool",
-    "check_law",
     "check_memory",
     "memory_limit",
     "broadcast",
     "check_rng",
+    "check_path",
+    "check_instance",
 ]
 
 
@@ -82,6 +87,14 @@ def check_finite(name: str, value: Any) -> np.ndarray:
     return arr
 
 
+def check_not_nan(name: str, value: Any) -> np.ndarray:
+    """Real numbers, infinities allowed (points where a law or density is evaluated), NaN refused."""
+    arr = as_float_array(name, value)
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} must not contain NaN")
+    return arr
+
+
 def check_positive(name: str, value: Any) -> np.ndarray:
     """Finite real numbers > 0."""
     arr = as_float_array(name, value)
@@ -114,6 +127,24 @@ def check_probability(name: str, value: Any, *, open_interval: bool = True) -> n
     return arr
 
 
+def check_greater(name: str, value: Any, bound: float) -> np.ndarray:
+    """Finite real numbers > ``bound`` (e.g. a condition-number bound ``kappa > 1``)."""
+    arr = as_float_array(name, value)
+    bad = ~(np.isfinite(arr) & (arr > bound))
+    if bad.any():
+        raise ValueError(f"{name} must be a finite number > {bound:g}, got {_first_bad(arr, bad)}")
+    return arr
+
+
+def check_interval(name: str, value: Any, lo: float, hi: float) -> np.ndarray:
+    """Real numbers in the closed interval ``[lo, hi]`` (NaN refused)."""
+    arr = as_float_array(name, value)
+    bad = ~((arr >= lo) & (arr <= hi))
+    if bad.any():
+        raise ValueError(f"{name} must lie in [{lo:g}, {hi:g}], got {_first_bad(arr, bad)}")
+    return arr
+
+
 #: The largest integer the float64/int64 API can hold (``2**63 - 1``); larger counts are refused
 #: by name instead of wrapping around (``np.int64(2**63)`` is ``-2**63``).
 INT_MAX = int(np.iinfo(np.int64).max)
@@ -125,13 +156,24 @@ def _int_range(minimum: int, maximum: int | None) -> str:
     return f"in [{minimum}, {maximum}]" if maximum != INT_MAX else f"in [{minimum}, 2**63 - 1]"
 
 
-def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> np.ndarray:
+def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None, *,
+              reason: str = "") -> np.ndarray:
     """Integers >= ``minimum`` (and <= ``maximum``), as int64.
 
     Python and numpy integers, 0-d arrays and floats that are whole numbers are accepted. Values
     beyond int64 (``2**63``, ``10**30``, ``1e300``) raise a ValueError that states the limit
-    ``2**63 - 1`` rather than wrapping around.
+    ``2**63 - 1`` rather than wrapping around. ``reason`` (why the range is what it is) is
+    appended to the message of a value out of range.
     """
+    try:
+        return _check_int(name, value, minimum, maximum)
+    except ValueError as exc:
+        if not reason:
+            raise
+        raise ValueError(f"{exc} ({reason})") from None
+
+
+def _check_int(name: str, value: Any, minimum: int, maximum: int | None) -> np.ndarray:
     if isinstance(value, (str, bytes)) or value is None or isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer {_int_range(minimum, maximum)}, got {value!r}")
     try:
@@ -169,9 +211,10 @@ def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = Non
     return iarr
 
 
-def check_scalar_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
+def check_scalar_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None, *,
+                     reason: str = "") -> int:
     """One integer (Python or numpy integer, 0-d array, whole float) in range, as a Python int."""
-    arr = check_int(name, value, minimum, maximum)
+    arr = check_int(name, value, minimum, maximum, reason=reason)
     if arr.ndim != 0:
         raise TypeError(f"{name} must be a single integer, got an array of shape {arr.shape}")
     return int(arr)
@@ -201,13 +244,22 @@ def check_bool(name: str, value: Any) -> bool:
     return bool(value)
 
 
-def check_law(name: str, value: Any) -> Any:
-    """A :class:`rmt_idinit.laws.SpectralLaw` (the return type of ``jjt_law`` and the baselines)."""
-    from ..laws import SpectralLaw
+def check_instance(name: str, value: Any, cls: type, hint: str = "") -> Any:
+    """An instance of ``cls`` (TypeError naming ``name``, the type and ``hint`` otherwise).
 
-    if not isinstance(value, SpectralLaw):
-        raise TypeError(f"{name} must be a SpectralLaw (e.g. from rmt_idinit.jjt_law), got {type(value).__name__}")
+    The checks module imports nothing from the package: a module that owns a type wraps this
+    (``laws.check_law`` for a SpectralLaw).
+    """
+    if not isinstance(value, cls):
+        raise TypeError(f"{name} must be a {cls.__name__}{f' ({hint})' if hint else ''}, got {type(value).__name__}")
     return value
+
+
+def check_path(name: str, value: Any) -> Path:
+    """A filesystem path (``str`` or ``os.PathLike``), as a :class:`pathlib.Path`; existence is not checked."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(value).__name__}")
+    return Path(value)
 
 
 #: Default ceiling for one allocation whose size grows with a parameter (bytes); the environment

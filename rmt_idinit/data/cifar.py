@@ -10,12 +10,12 @@ from __future__ import annotations
 import io
 import os
 import pickle
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .fashion_mnist import DatasetError, _check_path
+from .._core.checks import check_choice, check_path
+from .fashion_mnist import DatasetError
 
 __all__ = ["ALLOWED_GLOBALS", "ForbiddenGlobalError", "RestrictedUnpickler", "load_cifar10", "load_cifar_batch"]
 
@@ -95,7 +95,7 @@ def load_cifar_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     DatasetError
         The content is not a CIFAR batch (message names the file).
     """
-    path = _check_path("path", path)
+    path = check_path("path", path)
     if not path.is_file():
         raise FileNotFoundError(f"CIFAR-10 batch not found: {path}")
     raw = path.read_bytes()
@@ -129,9 +129,8 @@ def load_cifar10(
     ``split="train"`` concatenates ``data_batch_1`` .. ``data_batch_5``; ``"test"`` reads
     ``test_batch``. Shapes as in :func:`load_cifar_batch`.
     """
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    directory = _check_path("path", path)
+    check_choice("split", split, ("train", "test"))
+    directory = check_path("path", path)
     if not directory.is_dir():
         raise FileNotFoundError(f"CIFAR-10 directory not found: {directory}")
     names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]

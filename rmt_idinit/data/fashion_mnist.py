@@ -5,7 +5,6 @@ import gzip
 import os
 from pathlib import Path
 
-from typing import Any
 
 import numpy as np
 
@@ -45,7 +44,7 @@ def read_idx(path: str | os.PathLike, *, expected_ndim: int | None = None) -> np
     DatasetError
         If the magic number, the dimensions or the size are wrong (the message names the path).
     """
-    path = _check_path("path", path)
+    path = _checks.check_path("path", path)
     if path.is_dir():
         raise IsADirectoryError(f"IDX path {path} is a directory; pass the file itself (e.g. {path}/t10k-images-idx3-ubyte.gz)")
     if not path.is_file():
@@ -81,11 +80,6 @@ def read_idx(path: str | os.PathLike, *, expected_ndim: int | None = None) -> np
         )
     return np.frombuffer(payload, dtype=np.uint8).reshape(shape)
 
-
-def _check_path(name: str, path: Any) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(path).__name__}")
-    return Path(path)
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -126,11 +120,10 @@ def load_fashion_mnist(
     >>> x.shape, y.dtype
     ((5, 28, 28), dtype('int64'))
     """
-    if split not in _FILES:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    _checks.check_choice("split", split, tuple(_FILES))
     if limit is not None:
         limit = _checks.check_scalar_int("limit", limit, minimum=1)
-    directory = _check_path("path", path) if path is not None else DEFAULT_FASHION_MNIST_DIR
+    directory = _checks.check_path("path", path) if path is not None else DEFAULT_FASHION_MNIST_DIR
     if directory.is_file():
         raise NotADirectoryError(f"Fashion-MNIST path {directory} is a file; pass the directory that holds the IDX files")
     if not directory.is_dir():

@@ -75,8 +75,7 @@ def _dirac_stack(width: int, depth: int, dim: int, kernel_size: int, bias: bool,
     k = _count("kernel_size", kernel_size)
     if k % 2 == 0:
         raise ValueError(f"kernel_size must be odd (the Dirac kernel needs a centre tap), got {k}")
-    if padding_mode not in _PADDING_MODES:
-        raise ValueError(f"padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
+    _checks.check_choice("padding_mode", padding_mode, _PADDING_MODES)
     conv = (nn.Conv1d, nn.Conv2d, nn.Conv3d)[dim - 1]
     return nn.ModuleList(conv(width, width, k, padding=k // 2, bias=bias, padding_mode=padding_mode)
                          for _ in range(depth))
@@ -92,8 +91,7 @@ class _DiracBase(nn.Module):
         self.spatial_shape = _spatial(image_shape)
         self.sigma = _pos("sigma", sigma)
         self.kernel_size = _count("kernel_size", kernel_size)
-        self.padding_mode = _checks.check_choice("padding_mode", padding_mode,
-                                                 ("zeros", "reflect", "replicate", "circular"))
+        self.padding_mode = _checks.check_choice("padding_mode", padding_mode, _PADDING_MODES)
         # float32 weights (width^2 * k^d + width per layer) and ~2 KB of module per layer
         taps = self.kernel_size ** len(self.spatial_shape)
         _checks.check_memory((4.0 * (width * width * taps + width) + 2048) * self.depth,
@@ -195,8 +193,7 @@ class IdentityCNN(_DiracBase):
             raise ValueError(f"channels must be >= in_channels={in_channels}, got {channels}")
         self._setup(in_channels, width, depth, image_shape, kernel_size, activation, sigma, bias, padding_mode,
                     activation_params)
-        if readout not in ("flatten", "gap"):
-            raise ValueError(f"readout must be 'flatten' or 'gap', got {readout!r}")
+        _checks.check_choice("readout", readout, ("flatten", "gap"))
         self.readout_kind = readout
         self.n_features = width * (int(np.prod(self.spatial_shape)) if readout == "flatten" else 1)
         self.readout = nn.Linear(self.n_features, _count("n_classes", n_classes))
@@ -289,8 +286,7 @@ class InterpretableCNN(_DiracBase):
         width = _count("in_channels", in_channels) + self.n_classes
         self._setup(in_channels, width, depth, image_shape, kernel_size, activation, sigma, bias, padding_mode,
                     activation_params)
-        if readout not in ("preact", "units"):
-            raise ValueError(f"readout must be 'preact' or 'units', got {readout!r}")
+        _checks.check_choice("readout", readout, ("preact", "units"))
         self.readout = readout
         self.logit_scale = _pos("logit_scale", logit_scale)
         self.n_inputs = self.in_channels  # channel slice [:, :n_inputs] is the image part of every layer

@@ -325,8 +325,7 @@ def dropped_feature_accuracy(
     >>> c.full_accuracy, bool(c.drop_importance[1] < 0.6)   # without its one useful feature: a guess
     (1.0, True)
     """
-    if ablation not in ("zero", "mean"):
-        raise ValueError(f"ablation must be 'zero' or 'mean', got {ablation!r}")
+    _checks.check_choice("ablation", ablation, ("zero", "mean"))
     n_random = _checks.check_scalar_int("n_random", n_random, minimum=1)
     n_points = _checks.check_scalar_int("n_points", n_points, minimum=1)
     f, w, b = _arr("features", features, 2), _arr("weight", weight, 2), _arr("bias", bias, 1)

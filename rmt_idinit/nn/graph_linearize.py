@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from .._core import checks as _checks
 from .activations import Erf
 
 __all__ = ["FrozenPattern", "LinearizedOperator", "dense_linearization", "linearize_operator"]
@@ -560,10 +561,9 @@ def dense_linearization(
 
     See :func:`rmt_idinit.nn.linearize` (which calls this for networks other than MLPs).
     """
-    if mode not in ("auto", "reverse", "forward"):
-        raise ValueError(f"mode must be 'auto', 'reverse' or 'forward', got {mode!r}")
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be an integer >= 1 or None, got {chunk_size!r}")
+    _checks.check_choice("mode", mode, ("auto", "reverse", "forward"))
+    if chunk_size is not None:
+        chunk_size = _checks.check_scalar_int("chunk_size", chunk_size, minimum=1)
     model, x = _prepare(model, x, dtype)
     n_in = int(np.prod(x.shape[1:]))
     with torch.no_grad():

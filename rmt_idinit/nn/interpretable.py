@@ -264,8 +264,7 @@ def contribution_maps(
     -2.0
     """
     model = _check_model(model)
-    if kind not in ("delta", "raw"):
-        raise ValueError(f"kind must be 'delta' or 'raw', got {kind!r}")
+    _checks.check_choice("kind", kind, ("delta", "raw"))
     want = _layer_list(model, layers)
     n = model.n_inputs
     with torch.no_grad():
@@ -310,10 +309,8 @@ def interpretable_loss(
     0.6931
     """
     model = _check_model(model)
-    if supervision == "last":
+    if _checks.check_choice("supervision", supervision, ("last", "deep")) == "last":
         return F.cross_entropy(model(x), y)
-    if supervision != "deep":
-        raise ValueError(f"supervision must be 'last' or 'deep', got {supervision!r}")
     z = layer_scores(model, x)
     ce = torch.stack([F.cross_entropy(zl, y) for zl in z])
     if layer_weights is None:

@@ -142,8 +142,7 @@ def jacobian_spectra(
     >>> jacobian_spectra(m, torch.tensor([[0.1, 0.5, -0.2]]))
     tensor([[0.0000, 5.0625, 5.0625]], dtype=torch.float64)
     """
-    if method not in ("eigvalsh", "svd"):
-        raise ValueError(f"method must be 'eigvalsh' or 'svd', got {method!r}")
+    _checks.check_choice("method", method, ("eigvalsh", "svd"))
     out = []
     for jac in iter_hidden_jacobians(model, x, chunk_size=chunk_size, dtype=dtype):
         if method == "eigvalsh":

@@ -237,8 +237,7 @@ def linearize(
     >>> torch.allclose(torch.einsum("bkn,bn->bk", lin.weight, x) + lin.bias, net(x))
     True
     """
-    if mode not in ("auto", "reverse", "forward"):
-        raise ValueError(f"mode must be 'auto', 'reverse' or 'forward', got {mode!r}")
+    _checks.check_choice("mode", mode, ("auto", "reverse", "forward"))
     if _use_graph(model):
         if layer is not None or output != "logits":
             raise ValueError(

@@ -3,22 +3,22 @@
 (This module is ``rmt_idinit.random_init.compare``; ``rmt_idinit.compare`` is the function, whatever
 was imported first.) The random inits are taken at criticality with fixed point ``q* = q0`` (so that both networks see
 inputs of the same variance) unless ``sigma_w``/``sigma_b`` are given; identity init uses
-``sigma`` (default 1). Pure numerics; matplotlib is imported only inside :func:`plot_compare`.
+``sigma`` (default 1). Pure numerics; the plot is :func:`rmt_idinit.plotting.plot_compare`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from .._core import checks as _checks
 from ..activations import Activation, get_activation
-from .freeprob import _depth, _scalar, random_jjt_law
 from ..identity import jjt_law
 from ..laws import SpectralLaw
+from .freeprob import check_depth, random_jjt_law
+from .law import RandomInitLaw
 
-__all__ = ["Comparison", "compare", "plot_compare"]
+__all__ = ["Comparison", "compare"]
 
 
 @dataclass
@@ -42,7 +42,8 @@ def _summary(law: SpectralLaw) -> dict[str, float]:
     dead = float(w[np.isneginf(la)].sum())
     pos = w > 0
     edge = float(np.exp(la[pos].max())) if pos.any() else 0.0
-    edge = max(edge, float(getattr(law, "lambda_max", 0.0)))
+    if isinstance(law, RandomInitLaw):
+        edge = max(edge, law.lambda_max)
     return {"mean": float(law.mean()), "var": float(law.var()), "edge": edge, "dead": dead}
 
 
@@ -58,9 +59,9 @@ def compare(depth: int, activation: str | Activation = "hardtanh", q0: float = 0
     (['gaussian', 'identity', 'orthogonal'], 1.866608)
     """
     act = get_activation(activation, **activation_params)
-    depth = _depth(depth)
-    q0 = _scalar("q0", q0, _checks.check_positive)
-    sigma = _scalar("sigma", sigma, _checks.check_positive)
+    depth = check_depth(depth)
+    q0 = _checks.check_scalar("q0", q0, _checks.check_positive)
+    sigma = _checks.check_scalar("sigma", sigma, _checks.check_positive)
     if isinstance(weights, str) or not all(isinstance(w, str) for w in weights):
         raise TypeError(f"weights must be a tuple of 'orthogonal'/'gaussian', got {weights!r}")
     res = Comparison(depth, act.name, q0, sigma)
@@ -75,22 +76,14 @@ def compare(depth: int, activation: str | Activation = "hardtanh", q0: float = 0
     return res
 
 
-def plot_compare(result: Comparison, ax: Any = None) -> Any:
-    """CDFs of the three laws on a log-lambda axis; returns the Axes (never calls ``show``)."""
-    if not isinstance(result, Comparison):
-        raise TypeError(f"result must be the Comparison returned by compare(), got {type(result).__name__}")
-    import matplotlib.pyplot as plt
+def __getattr__(name: str):
+    # plot_compare moved to rmt_idinit.plotting.random_init (the numerics never import matplotlib)
+    if name == "plot_compare":
+        import warnings
 
-    if ax is None:
-        _, ax = plt.subplots()
-    edges = [s["edge"] for s in result.summary.values() if s["edge"] > 0]
-    hi = max(edges) * 2 if edges else 10.0
-    x = np.geomspace(hi * 1e-8, hi, 600)
-    for name, law in result.laws.items():
-        ax.step(x, law.cdf(x), where="post", label=f"{name} (dead {result.summary[name]['dead']:.3f})")
-    ax.set_xscale("log")
-    ax.set_xlabel(r"$\lambda$ (eigenvalue of $JJ^\top$)")
-    ax.set_ylabel("CDF")
-    ax.set_title(f"{result.activation}, depth {result.depth}, q0 = {result.q0:g}")
-    ax.legend()
-    return ax
+        from ..plotting.random_init import plot_compare
+
+        warnings.warn("rmt_idinit.random_init.compare.plot_compare moved to rmt_idinit.plotting.plot_compare; "
+                      "the old name goes in 0.3", DeprecationWarning, stacklevel=2)
+        return plot_compare
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

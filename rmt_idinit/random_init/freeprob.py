@@ -49,9 +49,11 @@ import numba
 import numpy as np
 
 from .._core import checks as _checks
+from .._core import gauss
 from . import meanfield as mf
 from ..activations import Activation, get_activation
-from ..laws import ContinuousPart, SpectralLaw
+from ..laws import ContinuousPart
+from .law import RandomInitLaw
 
 __all__ = [
     "WEIGHT_KINDS",
@@ -61,6 +63,7 @@ __all__ = [
     "jjt_edge",
     "jjt_density",
     "random_jjt_law",
+    "RandomInitLaw",
     "fuss_catalan",
     "fuss_catalan_law",
 ]
@@ -70,7 +73,7 @@ _THETA0 = 1.0
 _THETA_MIN = 1e-13
 _THETA_RATIO = 0.35
 _MAX_GRID = 1 << 20  # nodes of a tabulated law: memory and time grow linearly with it
-_MAX_DEPTH = 100_000  # the continuation's log-lambda range (and time, ~20 s here) grows like depth
+MAX_DEPTH = 100_000  # the continuation's log-lambda range (and time, ~20 s here) grows like depth
 _SIGMA_MAX = math.sqrt(np.finfo(np.float64).max) / 2.0  # sigma^2 and q* stay finite below this
 
 
@@ -96,16 +99,7 @@ class RandomInit:
 
 
 def _weight_kind(weights: str) -> str:
-    if not isinstance(weights, str) or weights.lower() not in WEIGHT_KINDS:
-        raise ValueError(f"weights must be one of {WEIGHT_KINDS}, got {weights!r}")
-    return weights.lower()
-
-
-def _scalar(name: str, value: Any, check) -> float:
-    arr = check(name, value)
-    if arr.ndim:
-        raise ValueError(f"{name} must be a single number here, got an array of shape {arr.shape}")
-    return float(arr)
+    return _checks.check_choice("weights", weights.lower() if isinstance(weights, str) else weights, WEIGHT_KINDS)
 
 
 def random_init(activation: str | Activation = "hardtanh", weights: str = "orthogonal", *,
@@ -130,12 +124,10 @@ def random_init(activation: str | Activation = "hardtanh", weights: str = "ortho
     """
     act = get_activation(activation, **activation_params)
     kind = _weight_kind(weights)
-    rtol = _scalar("rtol", rtol, _checks.check_positive)
-    if not rtol < 1.0:
-        raise ValueError(f"rtol must be a number in (0, 1), got {rtol!r}")
+    rtol = _checks.check_scalar("rtol", rtol, _checks.check_probability)
     for name, v in (("sigma_w", sigma_w), ("sigma_b", sigma_b), ("q_star", q_star)):
         if v is not None:
-            x = _scalar(name, v, _checks.check_nonnegative)
+            x = _checks.check_scalar(name, v, _checks.check_nonnegative)
             if x >= _SIGMA_MAX ** (2 if name == "q_star" else 1):
                 raise ValueError(f"{name} must be < {_SIGMA_MAX ** (2 if name == 'q_star' else 1):.4g} "
                                  f"(so that sigma^2, q* and chi1 stay finite in double precision), got {x!r}")
@@ -151,28 +143,28 @@ def random_init(activation: str | Activation = "hardtanh", weights: str = "ortho
         if q_star is None and sigma_b is None:
             raise ValueError("q_star (or sigma_b) must be given to pick a point on the critical line")
         if q_star is not None:
-            qs = _scalar("q_star", q_star, _checks.check_positive)
+            qs = _checks.check_scalar("q_star", q_star, _checks.check_positive)
             cp = mf.critical_line(qs, act)
         else:
-            cp = mf.critical_line(activation=act, sigma_b=_scalar("sigma_b", sigma_b, _checks.check_nonnegative))
+            cp = mf.critical_line(activation=act, sigma_b=_checks.check_scalar("sigma_b", sigma_b, _checks.check_nonnegative))
         sw, sb, qs = float(cp.sigma_w), float(cp.sigma_b), float(cp.q_star)
     else:
-        sw = _scalar("sigma_w", sigma_w, _checks.check_positive)
+        sw = _checks.check_scalar("sigma_w", sigma_w, _checks.check_positive)
         if sigma_b is None:
             if q_star is None:
                 raise ValueError("sigma_b or q_star must be given with sigma_w")
-            qs = _scalar("q_star", q_star, _checks.check_positive)
+            qs = _checks.check_scalar("q_star", q_star, _checks.check_positive)
             sb2 = qs - sw * sw * float(mf.phi_second_moment(qs, act))
             if sb2 < -rtol * max(qs, 1.0):
                 raise ValueError(f"q_star={qs!r} is not a fixed point of the {act.name} q-map at "
                                  f"sigma_w={sw!r} for any sigma_b >= 0 (needs sigma_b^2 = {sb2:.6g})")
             sb = math.sqrt(max(sb2, 0.0))
         else:
-            sb = _scalar("sigma_b", sigma_b, _checks.check_nonnegative)
+            sb = _checks.check_scalar("sigma_b", sigma_b, _checks.check_nonnegative)
             if q_star is None:
                 qs = float(mf.q_star(sw, sb, act))
             else:
-                qs = _scalar("q_star", q_star, _checks.check_positive)
+                qs = _checks.check_scalar("q_star", q_star, _checks.check_positive)
                 image = float(mf.q_map(qs, sw, sb, act))
                 if abs(image - qs) > rtol * max(qs, 1.0):
                     raise ValueError(
@@ -219,9 +211,10 @@ def _nu(act: Activation, q: float) -> _Nu:
         d = np.array([s2, 1.0]) / mu1
         w = np.array([0.5, 0.5])
         return _Nu(d, w * d, w, 0.0, True, mu1, mu2)
-    z, wz = mf._Z, mf._W
-    if np.allclose(act.dphi(np.sqrt(q) * mf._ZH), act.dphi(-np.sqrt(q) * mf._ZH), rtol=1e-14, atol=0):
-        z, wz = mf._ZH, mf._WH  # even phi' (tanh, erf, sigmoid): half the nodes, half the cost
+    z, wz = gauss.normal_rule()
+    zh, wh = gauss.normal_half_rule()
+    if np.allclose(act.dphi(np.sqrt(q) * zh), act.dphi(-np.sqrt(q) * zh), rtol=1e-14, atol=0):
+        z, wz = zh, wh  # even phi' (tanh, erf, sigmoid): half the nodes, half the cost
     dphi = np.asarray(act.dphi(np.sqrt(q) * z), dtype=np.float64)
     d2 = dphi * dphi
     mu1 = float(np.sum(wz * d2))
@@ -444,24 +437,14 @@ def _support(nu: _Nu, L: int, kind: int) -> _Support:
 # --- public functions ---------------------------------------------------------------------------
 
 def _n_grid(n_grid: Any) -> int:
-    n = _checks.check_int("n_grid", n_grid, minimum=16)
-    if n.ndim or int(n) > _MAX_GRID:
-        raise ValueError(f"n_grid must be a single integer in [16, {_MAX_GRID}] (memory grows with it), "
-                         f"got {n_grid!r}")
-    return int(n)
+    return _checks.check_scalar_int("n_grid", n_grid, 16, _MAX_GRID, reason="memory grows with it")
 
 
-def _depth(depth: Any) -> int:
-    if isinstance(depth, (int, np.integer)) and not isinstance(depth, bool) and depth > _MAX_DEPTH:
-        raise ValueError(f"depth must be an integer in [1, {_MAX_DEPTH}] for the random-init laws "
-                         f"(the root continuation walks a log-lambda range that grows like depth), got {depth}")
-    d = _checks.check_depth(depth)
-    if d.ndim:
-        raise ValueError(f"depth must be a single integer >= 1, got an array of shape {d.shape}")
-    if int(d) > _MAX_DEPTH:
-        raise ValueError(f"depth must be an integer in [1, {_MAX_DEPTH}] for the random-init laws "
-                         f"(the root continuation walks a log-lambda range that grows like depth), got {int(d)}")
-    return int(d)
+def check_depth(depth: Any) -> int:
+    """The depth of a random-init law: one integer in ``[1, MAX_DEPTH]``."""
+    return _checks.check_scalar_int("depth", depth, 1, MAX_DEPTH, reason=(
+        f"the random-init laws stop at depth {MAX_DEPTH}: the root continuation walks a log-lambda "
+        "range that grows like depth"))
 
 
 def jjt_moments(depth: int, activation: str | Activation = "hardtanh", weights: str = "orthogonal",
@@ -480,7 +463,7 @@ def jjt_moments(depth: int, activation: str | Activation = "hardtanh", weights: 
     >>> round(m1, 12), round(var, 6)  # 10 / p with p = erf(1/sqrt(2))
     (1.0, 14.647948)
     """
-    L = _depth(depth)
+    L = check_depth(depth)
     ri = random_init(activation, weights, **kwargs)
     nu = _nu(ri.activation, ri.q_star)
     s1 = 0.0 if ri.weights == "orthogonal" else -1.0
@@ -502,7 +485,7 @@ def jjt_edge(depth: int, activation: str | Activation = "hardtanh", weights: str
     >>> round(jjt_edge(1, "linear", "gaussian", q_star=1.0), 10)  # Marchenko-Pastur, ratio 1
     4.0
     """
-    L = _depth(depth)
+    L = check_depth(depth)
     ri = random_init(activation, weights, **kwargs)
     nu = _nu(ri.activation, ri.q_star)
     kind = 0 if ri.weights == "orthogonal" else 1
@@ -529,10 +512,8 @@ def jjt_density(lam: Any, depth: int, activation: str | Activation = "hardtanh",
     >>> np.allclose(rho, [np.sqrt(3) / (2 * np.pi), 1 / (2 * np.pi)])  # Marchenko-Pastur
     True
     """
-    L = _depth(depth)
-    lam = _checks.as_float_array("lam", lam)
-    if np.any(np.isnan(lam)):
-        raise ValueError("lam must not contain NaN")
+    L = check_depth(depth)
+    lam = _checks.check_not_nan("lam", lam)
     ri = random_init(activation, weights, **kwargs)
     nu = _nu(ri.activation, ri.q_star)
     kind = 0 if ri.weights == "orthogonal" else 1
@@ -593,7 +574,7 @@ def _density_u(u: np.ndarray, nu: _Nu, L: int, kind: int, sup: _Support | None =
     return np.where(inside, rho, 0.0)
 
 
-_GL8_X, _GL8_W = np.polynomial.legendre.leggauss(8)
+_GL8_X, _GL8_W = gauss.legendre(8)
 
 
 def _gl_integration_matrices() -> tuple[np.ndarray, np.ndarray]:
@@ -612,7 +593,7 @@ def _gl_integration_matrices() -> tuple[np.ndarray, np.ndarray]:
 
 
 _GL8_A, _GL8_B = _gl_integration_matrices()
-_LAGUERRE_Y, _LAGUERRE_W = np.polynomial.laguerre.laggauss(16)
+_LAGUERRE_Y, _LAGUERRE_W = gauss.laguerre(16)
 
 
 @dataclass
@@ -825,7 +806,7 @@ def _assemble(pieces: list[_Piece], tail_mass: float, tail_beta: float, top_edge
 
 
 def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weights: str = "orthogonal",
-                   *, n_grid: int = 2048, **kwargs: Any) -> SpectralLaw:
+                   *, n_grid: int = 2048, **kwargs: Any) -> RandomInitLaw:
     """The limiting (N -> inf) law of the eigenvalues of J Jᵀ at random initialization.
 
     Parameters
@@ -841,9 +822,9 @@ def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weight
 
     Returns
     -------
-    SpectralLaw
+    RandomInitLaw
         Atoms (0 with mass ``P(phi' = 0)``; the orthogonal top atom) and the continuous part in
-        ``log lambda`` (see the module doc). Extra attributes: ``lambda_max``, ``setting``
+        ``log lambda`` (see the module doc), with the fields ``lambda_max`` and ``setting``
         (:class:`RandomInit`).
 
     Examples
@@ -852,7 +833,7 @@ def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weight
     >>> round(float(law.mean()), 8), round(float(law.var()), 6)  # var = L (1-p)/p
     (1.0, 1.859179)
     """
-    L = _depth(depth)
+    L = check_depth(depth)
     n_grid = _n_grid(n_grid)
     ri = random_init(activation, weights, **kwargs)
     act = ri.activation
@@ -861,9 +842,7 @@ def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weight
     shift = L * math.log(ri.chi1)
     desc = f"random {ri.weights} init, {act.name}, depth {L}"
     if act._code == 3 and kind == 1 and ri.sigma_b == 0.0 and nu.exact:
-        law = fuss_catalan_law(L, n_grid=n_grid, scale_log=shift)
-        law.setting = ri
-        return law
+        return _fuss_catalan_law(L, n_grid, shift, ri)
 
     if nu.exact and nu.zero_mass > 0 and float(np.sum(nu.w)) < 1e-12:
         raise ValueError(
@@ -883,9 +862,8 @@ def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weight
     cont_mass = 1.0 - sum(wa)
     top = la_top + shift if m_top > 0 else -np.inf
     if cont_mass <= 1e-14:
-        law = SpectralLaw(np.array(la), np.array(wa), description=desc)
-        law.lambda_max, law.setting = math.exp(max(la[-1], top)), ri
-        return law
+        return RandomInitLaw(np.array(la), np.array(wa), lambda_max=math.exp(max(la[-1], top)), setting=ri,
+                             description=desc)
     sup = _support(nu, L, kind)
     n_each = max(n_grid // (8 * len(sup.intervals)), 2)
     pieces, tops, bottoms = [], [], []
@@ -950,11 +928,8 @@ def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weight
             tail_beta = min(max(f_lo / tail_mass, 1e-6), 1e6) if tail_mass > 0 and f_lo > 0 else 1.0 / (L + 1)
     part = _assemble(pieces, tail_mass, tail_beta, tops, bottoms)
     part = _shifted(part, shift)
-    law = SpectralLaw(np.array(la, dtype=float).reshape(-1), np.array(wa, dtype=float).reshape(-1), part,
-                      description=desc)
-    law.lambda_max = math.exp(max(sup.u_top + shift, top))
-    law.setting = ri
-    return law
+    return RandomInitLaw(np.array(la, dtype=float).reshape(-1), np.array(wa, dtype=float).reshape(-1), part,
+                         lambda_max=math.exp(max(sup.u_top + shift, top)), setting=ri, description=desc)
 
 
 def _shifted(part: _LogTablePart, shift: float) -> _LogTablePart:
@@ -966,23 +941,15 @@ def _shifted(part: _LogTablePart, shift: float) -> _LogTablePart:
                          part.p_below, part.p_above)
 
 
-def _panels(a: float, b: float, n_panels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Composite 8-point Gauss-Legendre nodes and weights on [a, b]."""
-    e = np.linspace(a, b, n_panels + 1)
-    lo, hi = e[:-1, None], e[1:, None]
-    return (0.5 * (hi - lo) * _GL8_X + 0.5 * (hi + lo)).ravel(), (0.5 * (hi - lo) * _GL8_W).ravel()
-
-
-def _single_orthogonal(nu: _Nu, ri: RandomInit, shift: float, la: list, wa: list, desc: str) -> SpectralLaw:
+def _single_orthogonal(nu: _Nu, ri: RandomInit, shift: float, la: list, wa: list, desc: str) -> RandomInitLaw:
     """Depth 1, orthogonal: J Jᵀ = sigma_w^2 D^2 exactly, so the law is that of ``chi1 D~^2``.
 
     Exact atoms for piecewise-linear activations; for smooth ones the 768 quadrature nodes of
     ``nu`` as atoms (every moment exact to quadrature accuracy, the CDF a fine staircase).
     """
-    law = SpectralLaw(np.concatenate([la, np.log(nu.d) + shift]), np.concatenate([wa, nu.w]),
-                      description=desc + ("" if nu.exact else " (quadrature atoms)"))
-    law.lambda_max, law.setting = float(nu.d[-1] * math.exp(shift)), ri
-    return law
+    return RandomInitLaw(np.concatenate([la, np.log(nu.d) + shift]), np.concatenate([wa, nu.w]),
+                         lambda_max=float(nu.d[-1] * math.exp(shift)), setting=ri,
+                         description=desc + ("" if nu.exact else " (quadrature atoms)"))
 
 
 # --- linear Gaussian: Fuss-Catalan --------------------------------------------------------------
@@ -1005,7 +972,7 @@ def fuss_catalan(depth: int, t: Any) -> tuple[np.ndarray, np.ndarray]:
     >>> round(float(lam), 12), round(float(rho), 12)
     (2.0, 0.159154943092)
     """
-    L = _depth(depth)
+    L = check_depth(depth)
     t = _checks.check_finite("t", t)
     if np.any((t <= 0) | (t >= math.pi / (L + 1))):
         raise ValueError(f"t must lie in (0, pi/(depth+1)) = (0, {math.pi / (L + 1)!r})")
@@ -1021,8 +988,8 @@ def _fc_logs(L: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return log_lam, log_rho
 
 
-def fuss_catalan_law(depth: int, *, n_grid: int = 2048, scale_log: float = 0.0) -> SpectralLaw:
-    """The Fuss-Catalan law as a :class:`SpectralLaw`, integrated exactly in the parameter.
+def fuss_catalan_law(depth: int, *, n_grid: int = 2048, scale_log: float = 0.0) -> RandomInitLaw:
+    """The Fuss-Catalan law as a :class:`RandomInitLaw`, integrated exactly in the parameter.
 
     With ``s = pi/(L+1) - t`` (so that ``lambda -> 0`` is ``s -> 0``, resolved without
     cancellation) the law reads::
@@ -1044,9 +1011,10 @@ def fuss_catalan_law(depth: int, *, n_grid: int = 2048, scale_log: float = 0.0) 
     >>> round(float(law.cdf(1e-12)), 7)  # ~ c lambda^(1/4) in the tail
     0.0009002
     """
-    L = _depth(depth)
-    n_grid = _n_grid(n_grid)
-    scale_log = _checks.check_scalar("scale_log", scale_log)
+    return _fuss_catalan_law(check_depth(depth), _n_grid(n_grid), _checks.check_scalar("scale_log", scale_log), None)
+
+
+def _fuss_catalan_law(L: int, n_grid: int, scale_log: float, setting: RandomInit | None) -> RandomInitLaw:
     tm = math.pi / (L + 1)
     # octaves from 2^-48 t_max to 2^-6 t_max (F ~ c s there, log F ~ linear in u), then uniform
     # panels, fine enough for the Hermite interpolation of F between nodes
@@ -1072,6 +1040,5 @@ def fuss_catalan_law(depth: int, *, n_grid: int = 2048, scale_log: float = 0.0) 
     top = (L + 1) * math.log(L + 1) - L * math.log(L)
     part = _assemble([piece], tail_mass, 1.0 / (L + 1), [top], [None])
     part = _shifted(part, scale_log)
-    law = SpectralLaw(np.zeros(0), np.zeros(0), part, description=f"Fuss-Catalan, depth {L}")
-    law.lambda_max = math.exp(top + scale_log)
-    return law
+    return RandomInitLaw(np.zeros(0), np.zeros(0), part, lambda_max=math.exp(top + scale_log), setting=setting,
+                         description=f"Fuss-Catalan, depth {L}")

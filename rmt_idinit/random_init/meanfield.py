@@ -28,6 +28,7 @@ import numpy as np
 from scipy import special
 
 from .._core import checks as _checks
+from .._core import gauss, gaussian
 from .._core import hardtanh as _hardtanh
 from ..activations import Activation, get_activation
 
@@ -54,26 +55,8 @@ _HARDTANH, _RELU, _LEAKY, _LINEAR, _ERF = 0, 1, 2, 3, 5
 
 # --- quadrature ---------------------------------------------------------------------------------
 
-def _half_rule(order: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes z > 0 and weights (including the normal density, doubled for the mirror half).
-
-    Octave panels from 2^-30 to 1 resolve ``phi(sqrt(q) z)`` whose features sit at
-    ``z ~ 1/sqrt(q)`` for large q; half-unit panels to 10 carry the Gaussian weight (the mass
-    beyond 10 is < 1e-23).
-    """
-    edges = [0.0] + [2.0 ** -k for k in range(30, -1, -1)] + list(np.arange(1.5, 10.0 + 1e-9, 0.5))
-    e = np.asarray(edges)
-    x, w = np.polynomial.legendre.leggauss(order)
-    a, b = e[:-1, None], e[1:, None]
-    z = 0.5 * (b - a) * x + 0.5 * (b + a)
-    wz = 0.5 * (b - a) * w * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-    return z.ravel(), 2.0 * wz.ravel()
-
-
-_ZH, _WH = _half_rule()
-# Full rule over both signs (for activations that are neither even nor odd).
-_Z = np.concatenate([-_ZH[::-1], _ZH])
-_W = np.concatenate([_WH[::-1], _WH]) / 2.0
+# one composite Gauss-Legendre rule in z over both signs, graded towards z = 0 (see _core.gauss)
+_Z, _W = gauss.normal_rule()
 
 
 def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], q: Any) -> np.ndarray:
@@ -394,8 +377,7 @@ def chi1(sigma_w: Any, sigma_b: Any = None, activation: str | Activation = "hard
 # 2-D product rule for smooth activations without a closed form: Gauss-Hermite of order 120 per
 # axis (14400 nodes; exact to round-off for the smooth built-ins at q* = O(1), and 50x cheaper
 # than the graded 1-D rule squared, which matters inside the c* bisection).
-_ZC2, _WC2 = np.polynomial.hermite_e.hermegauss(120)
-_WC2 = _WC2 / math.sqrt(2.0 * math.pi)
+_ZC2, _WC2 = gauss.hermite_normal(120)
 
 
 def _bivariate(f: Callable, g: Callable, q: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -410,14 +392,7 @@ def _bivariate(f: Callable, g: Callable, q: np.ndarray, c: np.ndarray) -> np.nda
     return np.sum(f(u1) * g(u2) * w, axis=(-2, -1))
 
 
-def _unit_panels(n_panels: int = 12, order: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    x, w = np.polynomial.legendre.leggauss(order)
-    e = np.linspace(0.0, 1.0, n_panels + 1)
-    a, b = e[:-1, None], e[1:, None]
-    return (0.5 * (b - a) * x + 0.5 * (b + a)).ravel(), (0.5 * (b - a) * w).ravel()
-
-
-_S01, _W01 = _unit_panels()
+_S01, _W01 = (a.ravel() for a in gauss.legendre_panels(np.linspace(0.0, 1.0, 13), 16))
 
 
 def _hardtanh_cond(q, c, which):
@@ -437,7 +412,7 @@ def _hardtanh_cond(q, c, which):
         inner = -pa + (1.0 - pb) + m * (pb - pa) + s * (np.exp(-0.5 * a * a) - np.exp(-0.5 * b * b)) / math.sqrt(2 * math.pi)
         outer = np.clip(u1, -1.0, 1.0)
     else:
-        inner = special.ndtr(b) - special.ndtr(a)
+        inner = gaussian.interval_mass(a, b)
         outer = (np.abs(u1) < 1.0).astype(np.float64)
     return np.sum(outer * inner * wz, axis=-1)
 
@@ -507,9 +482,7 @@ def c_map(c: Any, sigma_w: Any, sigma_b: Any, activation: str | Activation = "ha
     1.0
     """
     act = _act(activation, activation_params)
-    c = _checks.check_finite("c", c)
-    if np.any(np.abs(c) > 1):
-        raise ValueError(f"c must lie in [-1, 1], got {float(c[np.abs(c) > 1].flat[0])!r}")
+    c = _checks.check_interval("c", c, -1.0, 1.0)
     sw = _checks.check_positive("sigma_w", sigma_w)
     sb = _checks.check_nonnegative("sigma_b", 0.0 if sigma_b is None else sigma_b)
     q = _checks.check_positive("q", _fixed_q(sigma_w, sigma_b, q, act))
@@ -527,9 +500,7 @@ def c_map_slope(c: Any, sigma_w: Any, sigma_b: Any = None, activation: str | Act
     1.0
     """
     act = _act(activation, activation_params)
-    c = _checks.check_finite("c", c)
-    if np.any(np.abs(c) > 1):
-        raise ValueError(f"c must lie in [-1, 1], got {float(c[np.abs(c) > 1].flat[0])!r}")
+    c = _checks.check_interval("c", c, -1.0, 1.0)
     sw = _checks.check_positive("sigma_w", sigma_w)
     q = _checks.check_positive("q", _fixed_q(sigma_w, sigma_b, q, act))
     c, sw, q = _checks.broadcast(c=c, sigma_w=sw, q=q)

@@ -1,15 +1,8 @@
-"""Matplotlib helpers: each takes ``ax=None`` and returns the Axes; none calls ``plt.show()``.
+"""Plots of the identity-init theory: phase diagram, per-layer alive weights, one spectral law.
 
-matplotlib is imported inside the functions, so ``import rmt_idinit`` never pulls it in.
-
-Examples
---------
->>> import matplotlib
->>> matplotlib.use("Agg")
->>> from rmt_idinit.plotting import phase_diagram
->>> ax = phase_diagram(20, n_sigma=40, n_q0=40)
->>> ax.get_xlabel()
-'sigma (W = sigma I)'
+Each helper takes ``ax=`` (keyword-only; a new figure when omitted) and returns the Axes; none
+calls ``plt.show()``. matplotlib is imported inside the functions, so neither
+``import rmt_idinit`` nor ``import rmt_idinit.plotting`` pulls it in.
 """
 from __future__ import annotations
 
@@ -17,18 +10,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .activations import Activation
-from .laws import SpectralLaw
+from ..activations import Activation
+from ..laws import SpectralLaw
+from ._common import axes_or_new
 
-__all__ = ["phase_diagram", "plot_layer_alphas", "plot_law", "figure_problems"]
-
-
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6.4, 4.8))
-    return ax
+__all__ = ["phase_diagram", "plot_layer_alphas", "plot_law"]
 
 
 def phase_diagram(depth: int, eps: float = 0.05, kappa: float = 10.0,
@@ -67,9 +53,9 @@ def phase_diagram(depth: int, eps: float = 0.05, kappa: float = 10.0,
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from .selection import feasible_region
+    from ..selection import feasible_region
 
-    ax = _axes(ax)
+    ax = axes_or_new(ax, (6.4, 4.8))
     if region is None:
         sig = np.exp(np.linspace(-4.0, 4.0, n_sigma) / depth) if sigma is None else np.asarray(sigma, float)
         qq = np.logspace(-4, 1, n_q0) if q0 is None else np.asarray(q0, float)
@@ -168,11 +154,11 @@ def plot_layer_alphas(settings: Sequence[tuple[float, float]], depth: int,
     >>> len(ax.get_lines())
     2
     """
-    from .activations import get_activation
-    from .identity import layer_alphas
-    from .selection import dead_fraction
+    from ..activations import get_activation
+    from ..identity import layer_alphas
+    from ..selection import dead_fraction
 
-    ax = _axes(ax)
+    ax = axes_or_new(ax, (6.4, 4.8))
     act = get_activation(activation, **activation_params) if isinstance(activation, str) else activation
     layers = np.arange(1, int(depth) + 1)
     smooth = act.pieces is None
@@ -207,7 +193,7 @@ def _law_range(law: SpectralLaw) -> tuple[float, float]:
     return max(lo, hi * 1e-300, 1e-300), hi
 
 
-def plot_law(law: SpectralLaw, ax: Any = None, sample: Any = None, *, cdf: bool = False,
+def plot_law(law: SpectralLaw, sample: Any = None, *, ax: Any = None, cdf: bool = False,
              log_x: bool | None = None, bins: int = 60, label: str | None = None,
              title: str | None = None):
     """Plot one spectral law of J Jᵀ: the law of ``log10 lambda`` (density or CDF), atoms marked.
@@ -223,6 +209,8 @@ def plot_law(law: SpectralLaw, ax: Any = None, sample: Any = None, *, cdf: bool 
     ----------
     law : SpectralLaw
         Unbatched (``law.batch_shape == ()``); index a batched law first.
+    ax : matplotlib Axes, optional
+        Where to draw (keyword-only; default a new figure).
     sample : array_like, optional
         Empirical eigenvalues, overlaid: a histogram on the density scale, an empirical CDF with
         ``cdf=True``, the fraction at each atom for atomic laws.
@@ -245,7 +233,7 @@ def plot_law(law: SpectralLaw, ax: Any = None, sample: Any = None, *, cdf: bool 
     >>> ax.get_xlabel()
     'log10 lambda (eigenvalue of J J^T)'
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax, (6.4, 4.8))
     if law.batch_shape != ():
         raise ValueError(f"law must be a single law (batch_shape ()), got batch_shape {law.batch_shape}; index it first")
     la = np.asarray(law.log_atoms)
@@ -330,113 +318,3 @@ def plot_law(law: SpectralLaw, ax: Any = None, sample: Any = None, *, cdf: bool 
     ax.legend(fontsize=8, loc="best")
     ax.grid(alpha=0.3)
     return ax
-
-
-# --- figure checks --------------------------------------------------------------------------
-
-def _visible_texts(fig) -> list:
-    """Every drawn, non-empty text of ``fig`` with a short description of where it sits."""
-    out = []
-
-    def add(t, where):
-        if t is not None and t.get_visible() and t.get_text().strip():
-            out.append((t, where))
-
-    sup = getattr(fig, "_suptitle", None)
-    add(sup, "suptitle")
-    for t in fig.texts:
-        if t is not sup:
-            add(t, "figure text")
-    for leg in fig.legends:
-        for t in leg.get_texts():
-            add(t, "figure legend")
-    for i, ax in enumerate(fig.axes):
-        if not ax.get_visible() or not ax.axison:
-            for t in (ax.title, ax._left_title, ax._right_title):
-                add(t, f"axes {i} title")
-            continue
-        for t in (ax.title, ax._left_title, ax._right_title):
-            add(t, f"axes {i} title")
-        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
-            if not axis.get_visible():
-                continue
-            add(axis.label, f"axes {i} {name}label")
-            lo, hi = sorted(axis.get_view_interval())
-            span = hi - lo
-            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
-                loc = tick.get_loc()
-                if not (lo - 1e-9 * span <= loc <= hi + 1e-9 * span) or not tick.get_visible():
-                    continue
-                for lab in (tick.label1, tick.label2):
-                    add(lab, f"axes {i} {name}ticklabel")
-        for t in ax.texts:
-            add(t, f"axes {i} text")
-        leg = ax.get_legend()
-        if leg is not None and leg.get_visible():
-            for t in leg.get_texts():
-                add(t, f"axes {i} legend")
-            add(leg.get_title(), f"axes {i} legend title")
-    return out
-
-
-def figure_problems(fig, *, min_overlap_px: float = 1.0) -> list[str]:
-    """What a reader would stumble on in ``fig``: overlapping text, missing labels or legends.
-
-    The figure is drawn, then the window extent (the renderer's bounding box) of every visible
-    text (titles, axis labels, tick labels in view, legend entries, annotations, suptitle) is
-    compared with every other; two boxes that overlap by more than ``min_overlap_px`` pixels in
-    both directions are reported. Every axes that shows data (lines, collections, patches) must
-    have an x and a y label, and one with two or more labelled artists must have a legend (its
-    own, or one elsewhere in the figure that lists the same labels). Image panels without ticks (map grids) and colorbars are exempt from
-    the label rule.
-
-    Returns
-    -------
-    list of str
-        Empty when nothing was found.
-
-    Examples
-    --------
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
-    >>> import matplotlib.pyplot as plt
-    >>> fig, ax = plt.subplots()
-    >>> _ = ax.plot([0, 1], label="a"); _ = ax.plot([1, 0], label="b")
-    >>> figure_problems(fig)
-    ['axes 0: no x label', 'axes 0: no y label', 'axes 0: 2 labelled artists but no legend']
-    >>> plt.close(fig)
-    """
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    problems = []
-    texts = [(t.get_window_extent(renderer), t.get_text().strip(), where) for t, where in _visible_texts(fig)]
-    for i in range(len(texts)):
-        a, ta, wa = texts[i]
-        for j in range(i + 1, len(texts)):
-            b, tb, wb = texts[j]
-            dx = min(a.x1, b.x1) - max(a.x0, b.x0)
-            dy = min(a.y1, b.y1) - max(a.y0, b.y0)
-            if dx > min_overlap_px and dy > min_overlap_px:
-                problems.append(f"overlapping text: {wa} {ta!r} and {wb} {tb!r} ({dx:.0f} x {dy:.0f} px)")
-    # a grid of panels may share one legend: labels listed in any legend of the figure count
-    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
-    listed = {t.get_text() for leg in legends for t in leg.get_texts()}
-    for i, ax in enumerate(fig.axes):
-        if not ax.get_visible() or not ax.axison or getattr(ax, "_colorbar", None) is not None:
-            continue
-        data = [a for a in list(ax.lines) + list(ax.collections) + list(ax.patches)
-                if a.get_visible()]
-        images_only = bool(ax.images) and not data
-        if not data and not ax.images:
-            continue
-        no_ticks = not ax.get_xticks().size and not ax.get_yticks().size
-        if images_only and no_ticks:
-            continue
-        if not ax.get_xlabel().strip():
-            problems.append(f"axes {i}: no x label")
-        if not ax.get_ylabel().strip():
-            problems.append(f"axes {i}: no y label")
-        labelled = [a for a in data if a.get_label() and not a.get_label().startswith("_")]
-        if len(labelled) >= 2 and ax.get_legend() is None and not {a.get_label() for a in labelled} <= listed:
-            problems.append(f"axes {i}: {len(labelled)} labelled artists but no legend")
-    return problems
