@@ -43,6 +43,7 @@ Usage::
 
     python -m validation.atlas --preset quick --out reports/atlas_quick
     nice -n 19 python -m validation.atlas --preset cpu --out validation/results/atlas_cpu --workers 2
+    nice -n 10 python -m validation.atlas --preset holdout --out validation/results/atlas_holdout --workers 1
     python -m validation.atlas --preset full --device cuda --workers 1
     python -m validation.atlas --preset cpu --out validation/results/atlas_cpu --report-only
     python -m validation.atlas --study active --out validation/results/atlas_cpu/active
@@ -145,6 +146,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         tanh_sigmas=(0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1, 1.2), tanh_depths=(4, 10, 25, 50, 100),
         random_sigma_w2=(1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0), random_depths=(6, 12, 24, 48, 96, 144),
         workers=2,
+    ),
+    # out of sample for the trainability criteria: the cpu budget at (sigma, depth) points that
+    # are not in the cpu grid, chosen around the boundary the cpu grid shows (identity init fails
+    # only for sigma < 1 at depth 50-100), plus one sigma > 1 column: 15 cells
+    "holdout": dict(
+        downsample=2, steps=300, batch_size=128, lr=1e-4, n_train=None, n_test=5000, probe_size=2,
+        ht_sigmas=(0.86, 0.93, 0.97, 1.03), ht_depths=(35, 75, 150),
+        tanh_sigmas=(0.96,), tanh_depths=(35, 75, 150),
+        panels=("ht_sigma_depth", "tanh_sigma_depth"), workers=1,
     ),
     # paper scale (28 x 28, width 784) for a GPU or a cluster
     "full": dict(
