@@ -36,6 +36,16 @@ __all__ = ["SettingSummary", "summarize", "recommend", "why_infeasible", "what_w
            "round_in_interval"]
 
 
+def _scalar_setting(q0: Any, depth: Any, eps: Any, kappa: Any) -> tuple[float, int, float, float]:
+    """One setting's numbers, checked (these functions answer for one setting, not a grid)."""
+    from .._core import checks as _checks
+
+    return (float(_checks.check_scalar("q0", q0, _checks.check_positive)),
+            _checks.check_scalar_int("depth", depth),
+            float(_checks.check_scalar("eps", eps, lambda _, v: check_eps(v))),
+            float(_checks.check_scalar("kappa", kappa, lambda _, v: check_kappa(v))))
+
+
 @dataclasses.dataclass(frozen=True)
 class SettingSummary:
     """Every number for one setting; :meth:`as_dict` is what the CLI's JSON and ``results.json`` hold.
@@ -100,10 +110,7 @@ def summarize(sigma: float, q0: float, depth: int, activation: str | Activation 
     from .._core import checks as _checks
 
     sigma = float(_checks.check_scalar("sigma", sigma, _checks.check_positive))
-    q0 = float(_checks.check_scalar("q0", q0, _checks.check_positive))
-    depth = _checks.check_scalar_int("depth", depth)
-    eps = float(_checks.check_scalar("eps", eps, lambda _, v: check_eps(v)))
-    kappa = float(_checks.check_scalar("kappa", kappa, lambda _, v: check_kappa(v)))
+    q0, depth, eps, kappa = _scalar_setting(q0, depth, eps, kappa)
     act = activation_of(activation, {})
     law = ri.jjt_law(sigma, q0, depth, act)
     ls = float(log_gradient_scale(sigma, q0, depth, act))
@@ -111,7 +118,9 @@ def summarize(sigma: float, q0: float, depth: int, activation: str | Activation 
         gs = float(np.exp(ls))
     emp: dict[str, Any] = {}
     if inputs is not None:
-        pixels = np.asarray(inputs, dtype=np.float64)
+        pixels = _checks.check_finite("inputs", inputs)
+        if pixels.ndim != 2 or not pixels.size:
+            raise ValueError(f"inputs must be a non-empty 2-D array (images x coordinates), got shape {pixels.shape}")
         lg = ri.jjt_eigenvalues(pixels, sigma, depth, act, log=True)
         emp = {"empirical_alive_fraction": float(np.mean(np.isfinite(lg))),
                "empirical_images": int(pixels.shape[0]),
@@ -149,7 +158,9 @@ def round_in_interval(value: float, lo: float, hi: float) -> tuple[float, int]:
     >>> round_in_interval(1.0123456, 1.0121, 1.0125)
     (1.01235, 5)
     """
-    value, lo, hi = float(value), float(lo), float(hi)
+    from .._core import checks as _checks
+
+    value, lo, hi = (_checks.check_scalar(n, v) for n, v in (("value", value), ("lo", lo), ("hi", hi)))
     if not (lo <= value <= hi):
         raise ValueError(f"value must lie in [lo, hi] = [{lo!r}, {hi!r}], got {value!r}")
     width = hi - lo
@@ -196,8 +207,8 @@ def what_would_be_feasible(q0: float, depth: int, activation: str | Activation =
     """
     from scipy import special
 
+    q0, depth, eps, kappa = _scalar_setting(q0, depth, eps, kappa)
     act = activation_of(activation, {})
-    depth, q0, eps, kappa = int(depth), float(q0), float(eps), float(kappa)
     notes: dict[str, str] = {}
     out: dict[str, Any] = {"max_q0": None, "max_depth": None, "min_eps": None, "min_kappa": None,
                            "log10_min_kappa": None}
@@ -263,6 +274,7 @@ def why_infeasible(q0: float, depth: int, activation: str | Activation = "hardta
     kills more than eps of the units) or ``"gradient_scale"`` (no sigma puts the gradient scale in
     ``[1/kappa, kappa]``).
     """
+    q0, depth, eps, kappa = _scalar_setting(q0, depth, eps, kappa)
     act = activation_of(activation, {})
     if is_hardtanh(act):
         s_lo = float(sigma_window(depth, kappa=kappa)[0])
@@ -308,6 +320,7 @@ def recommend(q0: float, depth: int, activation: str | Activation = "hardtanh", 
     >>> r["sigma"], r["lines"][0]
     (1.0, 'Recommendation: sigma = 1.000 (every sigma in [0.98855, 1.00116] is feasible).')
     """
+    q0, depth, eps, kappa = _scalar_setting(q0, depth, eps, kappa)
     act = activation_of(activation, {})
     name = act.name
     gname = "sigma^(2L)" if is_hardtanh(act) else "median eigenvalue"
