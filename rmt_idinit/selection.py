@@ -3,17 +3,19 @@
 The functions whose positional order changed keep their old order here for one release, warn with
 a :class:`DeprecationWarning` that names the new call, and forward to :mod:`rmt_idinit.select`:
 
-============================================================  ==================================================================
-old (this module)                                             new (:mod:`rmt_idinit.select`)
-============================================================  ==================================================================
-``is_feasible(sigma, q0, depth, eps, kappa, activation)``      ``is_feasible(sigma, q0, depth, activation, *, eps, kappa)``
-``sigma_window(depth, kappa)``                                 ``sigma_window(depth, *, kappa)``
-``feasible_sigma_interval(depth, q0, eps, kappa, activation)`` ``feasible_sigma_interval(q0, depth, activation, *, eps, kappa)``
-``max_q0(sigma, depth, eps, activation, *, kappa)``            ``max_q0(sigma, depth, activation, *, eps, kappa)``
-``max_depth(sigma, q0, eps, kappa, activation)``               ``max_depth(sigma, q0, activation, *, eps, kappa)``
-``best_sigma(depth, q0, activation, *, eps, kappa)``           ``best_sigma(q0, depth, activation, *, eps, kappa)``
-``feasible_region(depth, eps, kappa, activation, ...)``        ``feasible_region(depth, activation, *, eps, kappa, ...)``
-============================================================  ==================================================================
+* ``is_feasible(sigma, q0, depth, eps, kappa, activation)`` is now
+  ``is_feasible(sigma, q0, depth, activation, *, eps, kappa)``;
+* ``sigma_window(depth, kappa)`` is now ``sigma_window(depth, *, kappa)``;
+* ``feasible_sigma_interval(depth, q0, eps, kappa, activation)`` is now
+  ``feasible_sigma_interval(q0, depth, activation, *, eps, kappa)``;
+* ``max_q0(sigma, depth, eps, activation, *, kappa)`` is now
+  ``max_q0(sigma, depth, activation, *, eps, kappa)``;
+* ``max_depth(sigma, q0, eps, kappa, activation)`` is now
+  ``max_depth(sigma, q0, activation, *, eps, kappa)``;
+* ``best_sigma(depth, q0, activation, *, eps, kappa)`` is now
+  ``best_sigma(q0, depth, activation, *, eps, kappa)``;
+* ``feasible_region(depth, eps, kappa, activation, ...)`` is now
+  ``feasible_region(depth, activation, *, eps, kappa, ...)`` (and its ``progress`` defaults to False).
 
 The others (``dead_fraction``, ``log_gradient_scale``, ``gradient_scale``, ``isometry_loss``,
 ``max_q0_derivation``, ``FeasibleRegion``, ``sweep``) are the :mod:`rmt_idinit.select` objects.

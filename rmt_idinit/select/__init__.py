@@ -8,7 +8,7 @@ r"""Choosing ``(sigma, q0, depth)`` for an identity-initialized network (docs/th
   :func:`feasible_region`;
 * :mod:`~rmt_idinit.select.summary`: one summary of a setting (:func:`summarize`) and the
   recommendation (:func:`recommend`) that both ``rmt-idinit select`` and the report print;
-* :mod:`~rmt_idinit.select.sweep`: :func:`sweep`, any vectorized function over a large grid.
+* :mod:`~rmt_idinit.select.sweeps`: :func:`sweep`, any vectorized function over a large grid.
 
 Conventions: parameters come in the order ``(sigma, q0, depth, activation)`` (each function takes
 those it needs), every tolerance and option is keyword-only (``eps``, ``kappa``, ...), and progress
@@ -51,7 +51,7 @@ from .region import (
     sigma_window,
 )
 from .summary import SettingSummary, recommend, round_in_interval, summarize, what_would_be_feasible, why_infeasible
-from .sweep import sweep
+from .sweeps import sweep
 
 __all__ = [
     "DEFAULT_EPS",

@@ -434,7 +434,7 @@ def feasible_region(depth: int, activation: str | Activation = "hardtanh", *, ep
     >>> r.mask.astype(int).tolist()
     [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
     """
-    from .sweep import sweep
+    from .sweeps import sweep
 
     act = activation_of(activation, activation_params)
     e = _checks.check_scalar("eps", eps, lambda _, v: check_eps(v))

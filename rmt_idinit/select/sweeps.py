@@ -1,4 +1,7 @@
-"""The public sweep: a vectorized function over a large grid, in chunks, optionally on an executor."""
+"""The public sweep: a vectorized function over a large grid, in chunks, optionally on an executor.
+
+(The module is ``sweeps`` so that ``rmt_idinit.select.sweep`` stays the function.)
+"""
 from __future__ import annotations
 
 from concurrent.futures import Executor
