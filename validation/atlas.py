@@ -125,6 +125,8 @@ class Config:
     # an atlas.json whose "trained" threshold this grid reuses (the holdout is scored against the
     # cpu grid's definition, not against its own best cell)
     reference_atlas: str | None = None
+    # an atlas.json of held-out cells whose scores are copied into this agreement section
+    holdout_atlas: str | None = None
 
     @property
     def side(self) -> int:
@@ -153,7 +155,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         q0_sigmas=(0.98, 0.99, 0.995, 1.0, 1.005, 1.01, 1.02), q0_factors=(0.05, 0.15, 0.5, 1.0, 2.0, 5.0),
         tanh_sigmas=(0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1, 1.2), tanh_depths=(4, 10, 25, 50, 100),
         random_sigma_w2=(1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0), random_depths=(6, 12, 24, 48, 96, 144),
-        workers=2,
+        workers=2, holdout_atlas="validation/results/atlas_holdout/atlas.json",
     ),
     # out of sample for the trainability criteria: the cpu budget at (sigma, depth) points that
     # are not in the cpu grid, chosen around the boundary the cpu grid shows (identity init fails
@@ -934,9 +936,31 @@ def assemble_report(cfg: Config, out: Path, cells: list[dict[str, Any]] | None =
         "config": dataclasses.asdict(cfg), "q0_data": q0_data, "width": cfg.width,
         "seconds_per_cell": {"mean": float(np.mean(secs)), "median": float(np.median(secs)),
                              "max": float(np.max(secs)), "sum": float(np.sum(secs))} if secs else None,
-        "agreement": agreement(records, *_reference_threshold(cfg)) if records else None,
+        "agreement": _with_holdout(agreement(records, *_reference_threshold(cfg)), cfg) if records else None,
         "cells": records, "figures": figures, "versions": versions(),
     })
+
+
+def _with_holdout(ag: dict[str, Any], cfg: Config) -> dict[str, Any]:
+    """Copy the held-out grid's scores (``cfg.holdout_atlas``) beside this grid's: the rules
+    calibrated here, scored on cells they were not fitted to."""
+    path = Path(cfg.holdout_atlas) if cfg.holdout_atlas else None
+    if path is None or not path.is_file():
+        return ag
+    ho = json.loads(path.read_text()).get("agreement") or {}
+    crit = ho.get("criteria") or {}
+    best = (ag.get("calibration") or {}).get("gaussian", {}).get("best") or {}
+    table = ((ho.get("calibration") or {}).get("gaussian") or {}).get("table") or []
+    eps_kappa = next((t for t in table if t["eps"] == best.get("eps") and t["kappa"] == best.get("kappa")), None)
+    keep = ("balanced_accuracy", "true_positive_rate", "true_negative_rate", "tp", "tn", "fp", "fn", "n")
+    ag.setdefault("criteria", {})["out_of_sample"] = {
+        "source": str(path), "threshold": ho.get("threshold"), "trained_definition": ho.get("trained_definition"),
+        "isometry": {k: crit.get("isometry", {}).get(k) for k in keep},
+        "signal": {k: crit.get("signal", {}).get(k) for k in keep},
+        "isometry_calibrated_here": None if eps_kappa is None else
+        {"eps": eps_kappa["eps"], "kappa": eps_kappa["kappa"], "balanced_accuracy": eps_kappa["balanced_accuracy"]},
+    }
+    return ag
 
 
 def _reference_threshold(cfg: Config) -> tuple[float | None, str | None]:
