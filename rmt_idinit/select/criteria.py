@@ -186,8 +186,8 @@ def is_feasible(sigma: Any, q0: Any, depth: Any, activation: str | Activation = 
     --------
     >>> bool(is_feasible(1.0, 0.2, 100)), bool(is_feasible(1.05, 0.2, 100))
     (True, False)
-    >>> bool(is_feasible(1.05, 0.2, 100, eps=0.5, kappa=1e5))
-    True
+    >>> bool(is_feasible(1.02, 0.01, 100)), bool(is_feasible(1.02, 0.01, 100, eps=0.2, kappa=100.0))
+    (False, True)
     """
     act = activation_of(activation, activation_params)
     e, k = check_eps(eps), check_kappa(kappa)
@@ -216,7 +216,7 @@ def log_signal_scale(sigma: Any, q0: Any, depth: Any, activation: str | Activati
     Examples
     --------
     >>> round(float(log_signal_scale(0.9, 0.2, 50)), 4)
-    -10.5566
+    -10.5597
     >>> round(float(log_signal_scale(1.1, 0.2, 50)), 4)
     1.5993
     """
@@ -244,8 +244,9 @@ def is_trainable(sigma: Any, q0: Any, depth: Any, activation: str | Activation =
     units and a gradient scale far above 1 (sigma > 1), which the isometry rule refuses, did not
     stop training there. ``min_log_signal = -5.5`` (:data:`MIN_LOG_SIGNAL`) is calibrated on that
     atlas (14 x 14 Fashion-MNIST, width 196, 300 Adam steps at lr 1e-4): balanced accuracy 0.98 in
-    sample, against 0.65 for the isometry rule at its defaults; the out-of-sample score is in the
-    README's atlas section.
+    sample (137 cells) and 0.85 on 15 held-out cells, against 0.65 and 0.55 for the isometry rule at
+    its defaults (README, atlas section). Deeper than the atlas (L > 150) the rule is optimistic:
+    depth costs more than the signal scale alone says.
 
     ``criterion="isometry"``: :func:`is_feasible` with ``eps`` and ``kappa``.
 
