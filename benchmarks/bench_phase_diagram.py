@@ -1,4 +1,4 @@
-"""Phase-diagram speed: rmt_idinit.selection.feasible_region vs plain-numpy references, one table.
+"""Phase-diagram speed: rmt_idinit.select.feasible_region vs plain-numpy references, one table.
 
 * hard-tanh, 1000 x 1000 (sigma, q0) at depth 100: the vectorized closed form against a plain
   numpy/math reference that evaluates ``erf`` point by point (``np.frompyfunc(math.erf)``) and
@@ -18,7 +18,8 @@ import time
 import numpy as np
 from scipy import special
 
-from rmt_idinit import selection as sel
+from rmt_idinit import select as sel
+from rmt_idinit._core import levelsets
 
 L, EPS, KAPPA = 100, 0.05, 10.0
 
@@ -43,7 +44,7 @@ def ref_hardtanh(sig, q):
 
 
 def ref_tanh(sig, q):
-    u = sel._u_grid(1e-3 * math.sqrt(q.min()), 40 * math.sqrt(q.max()))
+    u = levelsets.u_grid(1e-3 * math.sqrt(q.min()), 40 * math.sqrt(q.max()))
     mid = np.concatenate([[-np.inf], 0.5 * (u[1:] + u[:-1]), [np.inf]])
     sd = np.sqrt(q)[:, None]
     w = 0.5 * (special.erf(mid[None, 1:] / (sd * math.sqrt(2))) - special.erf(mid[None, :-1] / (sd * math.sqrt(2))))
@@ -68,15 +69,15 @@ def main():
     rows = []
     sig = np.exp(np.linspace(-4, 4, 1000) / L)
     q = np.logspace(-4, 1, 1000)
-    t_fast, reg = _time(lambda: sel.feasible_region(L, EPS, KAPPA, sigma=sig, q0=q, progress=False))
+    t_fast, reg = _time(lambda: sel.feasible_region(L, eps=EPS, kappa=KAPPA, sigma=sig, q0=q, progress=False))
     t_ref, (mask, alive) = _time(lambda: ref_hardtanh(sig, q), repeat=1)
     agree = float(np.mean(mask == reg.mask))
     rows.append(("hardtanh", "1000 x 1000", t_fast, t_ref, agree, float(np.max(np.abs(alive - reg.alive)))))
 
     sig = np.exp(np.linspace(-4, 4, 256) / L)
     q = np.logspace(-6, 0, 256)
-    sel.feasible_region(L, EPS, KAPPA, "tanh", sigma=sig[:4], q0=q[:4], progress=False)  # numba warm-up
-    t_fast, reg = _time(lambda: sel.feasible_region(L, EPS, KAPPA, "tanh", sigma=sig, q0=q, progress=False), repeat=2)
+    sel.feasible_region(L, "tanh", eps=EPS, kappa=KAPPA, sigma=sig[:4], q0=q[:4], progress=False)  # numba warm-up
+    t_fast, reg = _time(lambda: sel.feasible_region(L, "tanh", eps=EPS, kappa=KAPPA, sigma=sig, q0=q, progress=False), repeat=2)
     t_ref, (mask, alive) = _time(lambda: ref_tanh(sig, q), repeat=1)
     agree = float(np.mean(mask == reg.mask))
     rows.append(("tanh", "256 x 256", t_fast, t_ref, agree, float(np.max(np.abs(alive - reg.alive)))))

@@ -158,7 +158,8 @@ def _cmd_alpha(ns) -> int:
     import numpy as np
 
     import rmt_idinit as ri
-    from . import selection as sel
+    from . import select as sel
+    from .select._args import check_kappa
 
     act = ri.get_activation(ns.activation)
     if ns.layers:
@@ -167,7 +168,7 @@ def _cmd_alpha(ns) -> int:
     if act.pieces is None:
         # smooth: no eigenvalue is exactly 0, so alpha = P(lambda > 0) = 1 says nothing; show the
         # quantities the selection uses instead (dead fraction below 1/kappa, median eigenvalue)
-        kappa = _checks.check_scalar("kappa", ns.kappa, lambda n, v: _checks.check_greater(n, v, 1.0))
+        kappa = float(check_kappa(ns.kappa))
         depths = np.arange(1, ns.depth + 1) if ns.layers else np.array([ns.depth])
         dead = np.atleast_1d(sel.dead_fraction(ns.sigma, ns.q0, depths, act, kappa=kappa))
         med = np.exp(np.atleast_1d(sel.log_gradient_scale(ns.sigma, ns.q0, depths, act)))
@@ -243,24 +244,21 @@ def _cmd_law(ns) -> int:
 
 
 def _cmd_select(ns) -> int:
-    from . import selection as sel
+    from . import select as sel
     from .jsonio import dumps
-    from .report import recommend
 
-    rec = recommend(ns.depth, ns.q0, ns.eps, ns.kappa, ns.activation)
+    rec = sel.recommend(ns.q0, ns.depth, ns.activation, eps=ns.eps, kappa=ns.kappa)
     lo, hi = rec["feasible_sigma_interval"] or (math.nan, math.nan)
     best = rec["best_sigma"] if rec["best_sigma"] is not None else math.nan
     sigma = ns.sigma if ns.sigma is not None else (rec["sigma"] if rec["feasible"] else 1.0)
+    summary = sel.summarize(sigma, ns.q0, ns.depth, ns.activation, eps=ns.eps, kappa=ns.kappa)
     out = {
         "depth": ns.depth, "q0": ns.q0, "eps": ns.eps, "kappa": ns.kappa, "activation": ns.activation,
         "nothing_feasible": not rec["feasible"],
         "recommended_sigma": rec["sigma"],
         "feasible_sigma_interval": [lo, hi], "best_sigma": best, "sigma": sigma,
-        "dead_fraction": float(sel.dead_fraction(sigma, ns.q0, ns.depth, ns.activation, kappa=ns.kappa)),
-        "gradient_scale": float(sel.gradient_scale(sigma, ns.q0, ns.depth, ns.activation)),
-        "feasible": bool(sel.is_feasible(sigma, ns.q0, ns.depth, ns.eps, ns.kappa, ns.activation)),
-        "max_q0": float(sel.max_q0(sigma, ns.depth, ns.eps, ns.activation, kappa=ns.kappa)),
-        "max_depth": float(sel.max_depth(sigma, ns.q0, ns.eps, ns.kappa, ns.activation)),
+        **{k: getattr(summary, k) for k in _SELECT_DETAILS},
+        "summary": summary.as_dict(),
         "recommendation": {k: v for k, v in rec.items() if k != "lines"},
         "text": rec["lines"],
     }
@@ -270,9 +268,13 @@ def _cmd_select(ns) -> int:
         print("\n".join(rec["lines"]))
         which = "given" if ns.sigma is not None else ("recommended" if rec["feasible"] else "reference")
         print(f"Details at the {which} sigma = {sigma:.10g}:")
-        for key in ("dead_fraction", "gradient_scale", "feasible", "max_q0", "max_depth"):
+        for key in _SELECT_DETAILS:
             print(f"  {key}: {_fmt(out[key])}")
     return 0 if rec["feasible"] else 1
+
+
+# the per-setting numbers `select` prints (all of them are in the JSON under "summary")
+_SELECT_DETAILS = ("dead_fraction", "gradient_scale", "feasible", "trainable", "max_q0", "max_depth")
 
 
 def _fmt(v) -> str:
@@ -286,7 +288,7 @@ def _fmt(v) -> str:
 def _cmd_sweep(ns) -> int:
     import numpy as np
 
-    from . import selection as sel
+    from . import select as sel
     from .atomic import atomic_write_bytes
 
     out = _writable(ns.out)
@@ -298,7 +300,7 @@ def _cmd_sweep(ns) -> int:
     if plot is not None and (sig.size < 2 or qq.size < 2):
         raise ValueError(f"--plot needs at least 2 points on each axis, got {sig.size} sigma x {qq.size} q0 "
                          "(drop --plot for a single line or point)")
-    reg = sel.feasible_region(ns.depth, ns.eps, ns.kappa, ns.activation, sigma=sig, q0=qq,
+    reg = sel.feasible_region(ns.depth, ns.activation, eps=ns.eps, kappa=ns.kappa, sigma=sig, q0=qq,
                               progress=not ns.no_progress)
     buf = io.BytesIO()
     np.savez_compressed(buf, sigma=reg.sigma, q0=reg.q0, mask=reg.mask, alive=reg.alive,

@@ -61,38 +61,9 @@ def _load_q0(load, data_dir, where: str):
         xt.reshape(len(xt), -1).astype(np.float64) / 255.0
 
 
-def _setting_numbers(sigma: float, q0: float, depth: int, eps: float, kappa: float, act: str,
-                     pixels: Any) -> dict:
-    import rmt_idinit as ri
-    from . import selection as sel
-
-    law = ri.jjt_law(sigma, q0, depth, act)
-    out = {
-        "sigma": sigma,
-        "alpha": float(ri.alpha(sigma, q0, depth, act)),
-        "dead_fraction": float(sel.dead_fraction(sigma, q0, depth, act, kappa=kappa)),
-        "log_gradient_scale": float(sel.log_gradient_scale(sigma, q0, depth, act)),
-        "gradient_scale": float(sel.gradient_scale(sigma, q0, depth, act)),
-        "mean": float(law.mean()),
-        "var": float(law.var()),
-        "isometry_loss": float(sel.isometry_loss(sigma, q0, depth, act)),
-        "feasible": bool(sel.is_feasible(sigma, q0, depth, eps, kappa, act)),
-        "max_depth": float(sel.max_depth(sigma, q0, eps, kappa, act)),
-        "max_q0": float(sel.max_q0(sigma, depth, eps, act, kappa=kappa)),
-    }
-    if pixels is not None:
-        # exact per-image spectra at init: eigenvalue g_L(u_i)^2 for every pixel u_i
-        lg = ri.jjt_eigenvalues(pixels, sigma, depth, act, log=True)
-        out["empirical_alive_fraction"] = float(np.mean(np.isfinite(lg)))
-        out["empirical_images"] = int(pixels.shape[0])
-        # pixels at exactly 255 give h = sigma^l at layer l: on the hard-tanh kink when sigma = 1
-        out["empirical_fraction_pixels_at_1"] = float(np.mean(pixels == 1.0))
-    return out
-
-
 def make_report(outdir: str | os.PathLike = "reports/paper", *, depth: int = 100, activation: str = "hardtanh",
                 eps: float = 0.05, kappa: float = 10.0, q0: float | None = None,
-                data_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
+                data_dir: str | os.PathLike | None = None, progress: bool = False) -> dict:
     """Run the parameter selection for one setting and write the report folder.
 
     The summary leads with :func:`recommend` (a rounded sigma and its margins, or "nothing is
@@ -109,15 +80,16 @@ def make_report(outdir: str | os.PathLike = "reports/paper", *, depth: int = 100
     import matplotlib.pyplot as plt
 
     import rmt_idinit as ri
+    from . import select as sel
     from ._core import checks as _checks
-    from . import selection as sel
     from .jsonio import dumps
+    from .select._args import check_kappa, is_hardtanh
 
     depth = int(_checks.check_depth(depth))
     eps = float(_checks.check_probability("eps", eps))
-    kappa = _checks.check_scalar("kappa", kappa, lambda n, v: _checks.check_greater(n, v, 1.0))
+    kappa = float(check_kappa(kappa))
     act = ri.get_activation(activation)
-    ht = _is_ht(act)
+    ht = is_hardtanh(act)
     t0 = time.perf_counter()
     out = Path(outdir)
     if q0 is None:
@@ -127,22 +99,22 @@ def make_report(outdir: str | os.PathLike = "reports/paper", *, depth: int = 100
         q0_source, pixels = "given on the command line", None
     out.mkdir(parents=True, exist_ok=True)
 
-    rec = recommend(depth, q0_val, eps, kappa, act)
-    s_free = float(sel.best_sigma(depth, q0_val, act))
-    win = [float(v) for v in sel.sigma_window(depth, kappa)]
+    rec = sel.recommend(q0_val, depth, act, eps=eps, kappa=kappa)
+    s_free = float(sel.best_sigma(q0_val, depth, act))
+    win = [float(v) for v in sel.sigma_window(depth, kappa=kappa)]
     if rec["feasible"]:
         settings = {"recommended": rec["sigma"], "best": rec["best_sigma"]}
     else:
         settings = {"unconstrained_optimum": s_free}
     if all(v != 1.0 for v in settings.values()):
         settings["sigma_1"] = 1.0
-    numbers = {k: _setting_numbers(v, q0_val, depth, eps, kappa, activation, pixels if ht else None)
+    numbers = {k: sel.summarize(v, q0_val, depth, act, eps=eps, kappa=kappa, inputs=pixels if ht else None).as_dict()
                for k, v in settings.items()}
     titles = {"recommended": "recommended", "best": "loss optimum", "sigma_1": "sigma = 1",
               "unconstrained_optimum": "unconstrained loss optimum (infeasible)"}
 
     # --- plots
-    region = sel.feasible_region(depth, eps, kappa, activation, sigma=np.exp(np.linspace(-4, 4, 401) / depth),
+    region = sel.feasible_region(depth, act, eps=eps, kappa=kappa, sigma=np.exp(np.linspace(-4, 4, 401) / depth),
                                  q0=np.logspace(-4, 1, 401), progress=progress)
     files = {}
     for name, fig in report_figures(depth, q0_val, act, region, settings, titles, eps=eps, kappa=kappa).items():
@@ -159,6 +131,7 @@ def make_report(outdir: str | os.PathLike = "reports/paper", *, depth: int = 100
             "dead_fraction": "P(lambda = 0) (piecewise linear) or P(lambda < 1/kappa) (smooth)",
             "gradient_scale": "sigma^(2L) (hard-tanh) or the median of the law",
             "feasible": "dead_fraction <= eps and 1/kappa <= gradient_scale <= kappa",
+            "trainable": "log(q^L / q0) >= -5.5 (rmt_idinit.select.is_trainable, calibrated on the trainability atlas)",
             "best_sigma": "argmin over the feasible sigma interval of E[(lambda - 1)^2]",
             "recommended_sigma": "best_sigma rounded to the decimals the feasible interval justifies",
             "q0": "mean of (pixel/255)^2 over Fashion-MNIST training images and pixels",
@@ -168,7 +141,7 @@ def make_report(outdir: str | os.PathLike = "reports/paper", *, depth: int = 100
         "feasible_sigma_interval": rec["feasible_sigma_interval"],
         "best_sigma_constrained": rec["best_sigma"],
         "best_sigma_unconstrained": s_free,
-        "max_q0_at_sigma_1": float(sel.max_q0(1.0, depth, eps, act, kappa=kappa)),
+        "max_q0_at_sigma_1": float(sel.max_q0(1.0, depth, act, eps=eps, kappa=kappa)),
         "settings": numbers,
         "setting_titles": {k: titles[k] for k in settings},
         "region_fraction_feasible": region.fraction,
@@ -188,7 +161,7 @@ def report_figures(depth: int, q0: float, act, region, settings: dict, titles: d
     """The report's figures by file name: phase diagram, alive fraction per layer, the law.
 
     ``settings`` maps a key to a sigma, ``titles`` the key to its name in legends; ``region`` is
-    a :class:`rmt_idinit.selection.FeasibleRegion`. Returns open matplotlib Figures.
+    a :class:`rmt_idinit.select.FeasibleRegion`. Returns open matplotlib Figures.
     """
     import matplotlib.pyplot as plt
 
@@ -315,263 +288,43 @@ def _md_to_html(md: str) -> str:
     return head + body + "</body></html>\n"
 
 
-# --- the answer: one recommendation shared by `rmt-idinit select` and the report ----------------
+# --- old homes of the recommendation (moved to rmt_idinit.select.summary, new argument order) ---
 
-def _is_ht(act) -> bool:
-    from .selection import _is_hardtanh
+def _moved(name: str, new_call: str):
+    import warnings
 
-    return _is_hardtanh(act)
+    warnings.warn(f"rmt_idinit.report.{name} is deprecated (removed in 0.3): call rmt_idinit.select.{new_call}",
+                  DeprecationWarning, stacklevel=3)
 
 
 def round_in_interval(value: float, lo: float, hi: float) -> tuple[float, int]:
-    """``value`` rounded to the fewest decimals the interval ``[lo, hi]`` justifies.
+    """Deprecated alias of :func:`rmt_idinit.select.round_in_interval` (same arguments)."""
+    from .select import summary
 
-    The number of decimals is ``ceil(-log10(hi - lo)) + 1`` (one digit finer than the interval's
-    width), increased until the rounded value still lies in ``[lo, hi]``. A point interval keeps
-    12 significant digits.
-
-    Returns
-    -------
-    (rounded, decimals)
-
-    Examples
-    --------
-    >>> round_in_interval(0.9999979960154878, 0.98855, 1.00116)
-    (1.0, 3)
-    >>> round_in_interval(1.0123456, 1.0121, 1.0125)
-    (1.01235, 5)
-    """
-    value, lo, hi = float(value), float(lo), float(hi)
-    if not (lo <= value <= hi):
-        raise ValueError(f"value must lie in [lo, hi] = [{lo!r}, {hi!r}], got {value!r}")
-    width = hi - lo
-    if width <= 0:
-        d = max(0, 12 - int(math.floor(math.log10(abs(value)))) - 1) if value else 12
-        return round(value, d), d
-    d = max(0, int(math.ceil(-math.log10(width))) + 1)
-    while d < 17 and not (lo <= round(value, d) <= hi):
-        d += 1
-    return round(value, d), d
-
-
-def _scan_feasible(act, depth: int, q0: float, eps: float, kappa: float) -> bool:
-    """Any sigma feasible on the selection module's sigma scan (the generic, activation-free test)."""
-    from . import selection as sel
-
-    return bool(np.any(sel.is_feasible(sel._sigma_scan(int(depth)), q0, int(depth), eps, kappa, act)))
-
-
-def _bisect_log(ok, good: float, bad: float, rel: float = 1e-4) -> float:
-    """The boundary between ``ok(good) is True`` and ``ok(bad) is False``, by bisection in logs."""
-    a, b = math.log(good), math.log(bad)
-    while abs(b - a) > rel:
-        m = 0.5 * (a + b)
-        if ok(math.exp(m)):
-            a = m
-        else:
-            b = m
-    return math.exp(a)
-
-
-def _bisect_int(ok, good: int, bad: int) -> int:
-    while bad - good > 1:
-        m = (good + bad) // 2
-        if ok(m):
-            good = m
-        else:
-            bad = m
-    return good
+    _moved("round_in_interval", "round_in_interval(value, lo, hi)")
+    return summary.round_in_interval(value, lo, hi)
 
 
 def what_would_be_feasible(depth: int, q0: float, eps: float, kappa: float, activation="hardtanh", *,
                            generic: bool = False) -> dict:
-    """For an infeasible ``(depth, q0, eps, kappa)``: the nearest settings that are feasible.
+    """Deprecated: :func:`rmt_idinit.select.what_would_be_feasible` ``(q0, depth, activation, *, eps, kappa)``."""
+    from .select import summary
 
-    Each entry changes one parameter and keeps the others:
-
-    * ``max_q0``: the largest input variance with a feasible sigma at this depth;
-    * ``max_depth``: the largest depth with a feasible sigma at this q0;
-    * ``min_eps``: the smallest dead-fraction tolerance that admits the request;
-    * ``min_kappa``: the smallest gradient-scale tolerance that admits it (as ``log10_min_kappa``
-      too, since it can overflow).
-
-    ``None`` where no value of that parameter helps (with the reason in ``notes``).
-
-    Hard-tanh uses closed forms (``c = erfcinv(eps)``, ``x = c sqrt(2 q0)``, window
-    ``[kappa^(-1/(2L)), kappa^(1/(2L))]``; the dead fraction grows with sigma, so the lower window
-    edge ``s_lo = kappa^(-1/(2L))`` is the best sigma for the dead-fraction constraint):
-    ``max_q0 = s_lo^(-2) / (2 c^2)``, ``max_depth = floor(log(kappa) / (2 log x))``,
-    ``min_eps = erfc(1 / (s_lo sqrt(2 q0)))``, ``min_kappa = x^(2L)``. Other activations (or
-    ``generic=True``): bisection on each parameter of "some sigma on the selection scan is feasible".
-
-    Examples
-    --------
-    >>> w = what_would_be_feasible(100, 50.0, 0.05, 10.0)
-    >>> round(w["max_q0"], 6), w["max_depth"], round(w["min_eps"], 4)
-    (0.266381, 0, 0.8862)
-    """
-    from scipy import special
-
-    import rmt_idinit as ri
-    from . import selection as sel
-
-    act = ri.get_activation(activation)
-    depth, q0, eps, kappa = int(depth), float(q0), float(eps), float(kappa)
-    notes: dict[str, str] = {}
-    out: dict[str, Any] = {"max_q0": None, "max_depth": None, "min_eps": None, "min_kappa": None,
-                           "log10_min_kappa": None}
-    if _is_ht(act) and not generic:
-        c = float(special.erfcinv(eps))
-        s_lo = kappa ** (-1.0 / (2 * depth))
-        x = c * math.sqrt(2.0 * q0)
-        out["max_q0"] = 1.0 / (2.0 * s_lo * s_lo * c * c)
-        out["max_depth"] = int(math.floor(math.log(kappa) / (2.0 * math.log(x)) * (1 + 1e-13))) if x > 1 else None
-        out["min_eps"] = float(special.erfc(1.0 / (s_lo * math.sqrt(2.0 * q0))))
-        lk = 2.0 * depth * math.log(x) if x > 1 else None
-        if lk is not None:
-            out["log10_min_kappa"] = lk / math.log(10.0)
-            out["min_kappa"] = math.exp(lk) if lk < 700 else None
-            if lk >= 700:
-                notes["min_kappa"] = "overflows float64; see log10_min_kappa"
-        if out["min_eps"] >= 1.0:
-            out["min_eps"] = None
-            notes["min_eps"] = "no eps < 1 admits it"
-        if out["max_depth"] is not None and out["max_depth"] < 1:
-            notes["max_depth"] = "no depth: even one layer kills more than eps of the units at this q0"
-        out["notes"] = notes
-        return out
-
-    def feas(d=depth, q=q0, e=eps, k=kappa):
-        return _scan_feasible(act, d, q, e, k)
-
-    if feas(q=1e-12):
-        out["max_q0"] = _bisect_log(lambda q: feas(q=q), 1e-12, q0)
-    else:
-        notes["max_q0"] = "no q0 >= 1e-12 admits it at this depth"
-    if depth > 1 and feas(d=1):
-        out["max_depth"] = _bisect_int(lambda d: feas(d=d), 1, depth)
-    else:
-        out["max_depth"] = 0 if depth > 1 else None
-        notes["max_depth"] = "no depth: even one layer fails at this q0"
-    scan = sel._sigma_scan(depth)
-    dead = np.asarray(sel.dead_fraction(scan, q0, depth, act, kappa=kappa))
-    window = np.abs(np.asarray(sel.log_gradient_scale(scan, q0, depth, act))) <= math.log(kappa)
-    # smooth laws: the median lies in the window only if at most half the mass is below 1/kappa
-    ok = window & (dead <= 0.5) if act.pieces is None else window
-    if ok.any() and float(dead[ok].min()) < 1.0:
-        # the scan's resolution: the smallest dead fraction seen among window-compatible sigmas
-        out["min_eps"] = float(dead[ok].min())
-    else:
-        notes["min_eps"] = "no eps helps: the gradient-scale condition fails for every sigma"
-    big = 1e300
-    if feas(k=big):
-        kk = _bisect_log(lambda k: feas(k=k), big, kappa)
-        out["min_kappa"] = kk
-        out["log10_min_kappa"] = math.log10(kk)
-    else:
-        notes["min_kappa"] = "no kappa <= 1e300 admits it on the scanned sigmas exp(+-15/L)"
-    out["notes"] = notes
-    return out
+    _moved("what_would_be_feasible", "what_would_be_feasible(q0, depth, activation, *, eps, kappa, generic)")
+    return summary.what_would_be_feasible(q0, depth, activation, eps=eps, kappa=kappa, generic=generic)
 
 
 def why_infeasible(depth: int, q0: float, eps: float, kappa: float, activation="hardtanh") -> dict:
-    """Which constraint rules out every sigma: ``{"constraint": ..., "text": ..., ...}``.
+    """Deprecated: :func:`rmt_idinit.select.why_infeasible` ``(q0, depth, activation, *, eps, kappa)``."""
+    from .select import summary
 
-    ``constraint`` is ``"dead_fraction"`` (the gradient window is reachable, but every sigma in it
-    kills more than eps of the units) or ``"gradient_scale"`` (no sigma puts the gradient scale in
-    ``[1/kappa, kappa]``).
-    """
-    import rmt_idinit as ri
-    from . import selection as sel
-
-    act = ri.get_activation(activation)
-    if _is_ht(act):
-        s_lo = float(sel.sigma_window(depth, kappa)[0])
-        d_lo = float(sel.dead_fraction(s_lo, q0, depth))
-        return {"constraint": "dead_fraction", "sigma": s_lo, "dead_fraction": d_lo,
-                "text": (f"the dead fraction: every sigma with sigma^(2L) >= 1/kappa is >= {s_lo:.6g}, and "
-                         f"there {100 * d_lo:.3g}% of the units are already dead (eps = {eps:g}); a smaller "
-                         f"sigma revives units but shrinks sigma^(2L) below 1/kappa = {1 / kappa:.3g}")}
-    scan = sel._sigma_scan(depth)
-    dead = np.asarray(sel.dead_fraction(scan, q0, depth, act, kappa=kappa))
-    ls = np.asarray(sel.log_gradient_scale(scan, q0, depth, act))
-    window = np.abs(ls) <= math.log(kappa)
-    if act.pieces is None:
-        window &= dead <= 0.5
-    if not window.any():
-        with np.errstate(over="ignore"):
-            lo_m, hi_m = float(np.exp(np.nanmin(ls))), float(np.exp(np.nanmax(ls)))
-        return {"constraint": "gradient_scale",
-                "text": (f"the gradient scale: no sigma puts the median eigenvalue in [1/kappa, kappa] = "
-                         f"[{1 / kappa:.3g}, {kappa:.3g}] with at most half the units dead (the median "
-                         f"ranges over [{lo_m:.3g}, {hi_m:.3g}] across sigma)")}
-    i = int(np.argmin(np.where(window, dead, np.inf)))
-    return {"constraint": "dead_fraction", "sigma": float(scan[i]), "dead_fraction": float(dead[i]),
-            "text": (f"the dead fraction P(lambda < 1/kappa): among the sigmas whose median eigenvalue is in "
-                     f"[1/kappa, kappa], the fewest dead units is {100 * float(dead[i]):.3g}% (at sigma = "
-                     f"{float(scan[i]):.6g}), above eps = {eps:g}")}
+    _moved("why_infeasible", "why_infeasible(q0, depth, activation, *, eps, kappa)")
+    return summary.why_infeasible(q0, depth, activation, eps=eps, kappa=kappa)
 
 
-def recommend(depth: int, q0: float, eps: float = 0.05, kappa: float = 10.0,
-              activation="hardtanh") -> dict:
-    """The answer to "which sigma?" for ``(depth, q0)``, in numbers and in words.
+def recommend(depth: int, q0: float, eps: float = 0.05, kappa: float = 10.0, activation="hardtanh") -> dict:
+    """Deprecated: :func:`rmt_idinit.select.recommend` ``(q0, depth, activation, *, eps, kappa)``."""
+    from .select import summary
 
-    Feasible: ``sigma`` is the isometry-loss optimum rounded by :func:`round_in_interval` to what
-    the feasible interval justifies (``best_sigma`` keeps every digit), with the dead fraction and
-    gradient scale at the rounded sigma and their margins (``eps - D``; ``kappa / max(S, 1/S)``,
-    the factor the gradient scale may still move). Infeasible: ``sigma`` is ``None``, ``why`` from
-    :func:`why_infeasible` and ``would_be_feasible`` from :func:`what_would_be_feasible`.
-    ``lines`` is the text the CLI prints.
-
-    Examples
-    --------
-    >>> r = recommend(100, 0.2064)
-    >>> r["sigma"], r["lines"][0]
-    (1.0, 'Recommendation: sigma = 1.000 (every sigma in [0.98855, 1.00116] is feasible).')
-    """
-    import rmt_idinit as ri
-    from . import selection as sel
-
-    act = ri.get_activation(activation)
-    name = act.name
-    gname = "sigma^(2L)" if _is_ht(act) else "median eigenvalue"
-    lo, hi = (float(v) for v in sel.feasible_sigma_interval(depth, q0, eps, kappa, act))
-    setting = {"depth": int(depth), "q0": float(q0), "eps": float(eps), "kappa": float(kappa), "activation": name}
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        why = why_infeasible(depth, q0, eps, kappa, act)
-        alt = what_would_be_feasible(depth, q0, eps, kappa, act)
-        lines = [f"Nothing is feasible for {name}, depth {depth}, q0 = {q0:.6g}, eps = {eps:g}, kappa = {kappa:g}.",
-                 f"  Why: {why['text']}.", "  Feasible instead (changing one thing):"]
-        if alt["max_q0"] is not None:
-            lines.append(f"  - q0 <= {alt['max_q0']:.4g} at depth {depth}")
-        if alt["max_depth"]:
-            lines.append(f"  - depth <= {alt['max_depth']} at q0 = {q0:.6g}")
-        if alt["min_eps"] is not None:
-            lines.append(f"  - eps >= {alt['min_eps']:.4g}")
-        if alt["log10_min_kappa"] is not None:
-            k = alt["min_kappa"]
-            lines.append(f"  - kappa >= {k:.4g}" if k is not None and k < 1e6
-                         else f"  - kappa >= 10^{alt['log10_min_kappa']:.4g}")
-        for key, note in alt["notes"].items():
-            lines.append(f"  - {key}: {note}")
-        return {"feasible": False, "setting": setting, "sigma": None, "decimals": None,
-                "best_sigma": None, "feasible_sigma_interval": None, "why": why,
-                "would_be_feasible": alt, "lines": lines}
-    best = float(sel.best_sigma(depth, q0, act, eps=eps, kappa=kappa))
-    sigma, dec = round_in_interval(best, lo, hi)
-    dead = float(sel.dead_fraction(sigma, q0, depth, act, kappa=kappa))
-    ls = float(sel.log_gradient_scale(sigma, q0, depth, act))
-    spare = math.exp(math.log(kappa) - abs(ls))
-    shown = f"{sigma:.{dec}f}"
-    ends = f"[{lo:.{dec + 2}f}, {hi:.{dec + 2}f}]"
-    dead_def = "dead fraction" if act.pieces is not None else "dead fraction P(lambda < 1/kappa)"
-    lines = [f"Recommendation: sigma = {shown} (every sigma in {ends} is feasible).",
-             f"  At sigma = {shown}: {dead_def} {dead:.3g} <= eps = {eps:g} (margin {eps - dead:.3g}); "
-             f"gradient scale {gname} = {math.exp(ls):.4g} in [1/kappa, kappa] = [{1 / kappa:.3g}, {kappa:g}] "
-             f"(it may still move by a factor {spare:.3g}).",
-             f"  The isometry-loss optimum is sigma = {best:.{dec + 3}f}; digits beyond {shown} are not "
-             "resolved by the feasible interval (the JSON output keeps every digit)."]
-    return {"feasible": True, "setting": setting, "sigma": sigma, "decimals": dec, "best_sigma": best,
-            "feasible_sigma_interval": [lo, hi], "dead_fraction": dead, "eps_margin": eps - dead,
-            "log_gradient_scale": ls, "gradient_scale": math.exp(ls), "kappa_spare_factor": spare,
-            "lines": lines}
+    _moved("recommend", "recommend(q0, depth, activation, *, eps, kappa)")
+    return summary.recommend(q0, depth, activation, eps=eps, kappa=kappa)

@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import rmt_idinit as ri
-from rmt_idinit import finite, grid, identity, precise, selection, symbolic
+from rmt_idinit import finite, grid, identity, precise, select, selection, symbolic
 from rmt_idinit.random_init import meanfield
 from rmt_idinit.random_init import freeprob
 
@@ -178,7 +178,43 @@ def _specs() -> list[Spec]:
              {"log_atoms": "array", "weights": "array"}))
     add(Spec("GridDensity", lambda **kw: ri.laws.GridDensity(**kw), {"x": [0.0, 1.0, 2.0], "density": [0.5, 0.5, 0.5]},
              {"x": "array", "density": "array"}))
-    # --- selection ---
+    # --- select (the new argument order; keyword calls, so the same kinds) ---
+    SET1 = {"q0": "pos1", "depth": "int1", "activation": "activation", "eps": "prob1", "kappa": "pos1"}
+    add(Spec("select.dead_fraction", select.dead_fraction, dict(SQD_ARGS), {**SQD, "kappa": "pos"}))
+    for f in (select.log_gradient_scale, select.gradient_scale, select.isometry_loss, select.log_signal_scale):
+        add(Spec(f"select.{f.__name__}", f, dict(SQD_ARGS), dict(SQD)))
+    add(Spec("select.is_feasible", select.is_feasible, dict(SQD_ARGS), {**SQD, "eps": "prob", "kappa": "pos"}))
+    add(Spec("select.is_trainable", select.is_trainable, dict(SQD_ARGS),
+             {**SQD, "criterion": "choice", "min_log_signal": "finite1"}))
+    add(Spec("select.is_trainable(isometry)", select.is_trainable, {**SQD_ARGS, "criterion": "isometry"},
+             {"eps": "prob", "kappa": "pos"}))
+    add(Spec("select.sigma_window", select.sigma_window, {"depth": 3}, {"depth": "int", "kappa": "pos"}))
+    add(Spec("select.feasible_sigma_interval", select.feasible_sigma_interval, {"q0": 0.1, "depth": 3},
+             {"q0": "pos", "depth": "int", "eps": "prob", "kappa": "pos", "activation": "activation"}))
+    add(Spec("select.max_q0", select.max_q0, {"sigma": 1.02, "depth": 3},
+             {"sigma": "pos", "depth": "int", "eps": "prob", "kappa": "pos", "activation": "activation"}))
+    add(Spec("select.max_q0_derivation", select.max_q0_derivation, {}, {"regime": "choice"}))
+    add(Spec("select.max_depth", select.max_depth, {"sigma": 1.02, "q0": 0.1},
+             {"sigma": "pos", "q0": "pos", "eps": "prob", "kappa": "pos", "activation": "activation",
+              "depth_limit": "int1"}))
+    add(Spec("select.best_sigma", select.best_sigma, {"q0": 0.1, "depth": 3},
+             {"q0": "pos", "depth": "int", "activation": "activation", "eps": "prob", "kappa": "pos"},
+             allow={"eps": [None], "kappa": [None]}))
+    add(Spec("select.feasible_region", select.feasible_region,
+             {"depth": 3, "sigma": np.linspace(0.9, 1.1, 3), "q0": np.array([0.05, 0.1]), "progress": False},
+             {"depth": "int1", "eps": "prob1", "kappa": "pos1", "activation": "activation", "sigma": "array",
+              "q0": "array", "chunk_size": "int1"}, allow={"chunk_size": [None], "sigma": [None], "q0": [None]}))
+    add(Spec("select.sweep", select.sweep, {"fn": lambda a: a, "grid": np.arange(3.0), "progress": False},
+             {"fn": "callable", "grid": "array1", "chunk_size": "int1"},
+             allow={"chunk_size": [None], "grid": [BAD["array"][-1]]}))  # any values: fn decides
+    add(Spec("select.FeasibleRegion", lambda **kw: select.FeasibleRegion(**kw), {}, {}, ))
+    add(Spec("select.summarize", select.summarize, {"sigma": 1.02, "q0": 0.1, "depth": 3},
+             {"sigma": "pos1", **SET1, "inputs": "array"}, allow={"inputs": [None]}))
+    for f in (select.recommend, select.why_infeasible, select.what_would_be_feasible):
+        add(Spec(f"select.{f.__name__}", f, {"q0": 0.1, "depth": 3}, dict(SET1)))
+    add(Spec("select.round_in_interval", select.round_in_interval, {"value": 1.0, "lo": 0.5, "hi": 2.0},
+             {"value": "finite1", "lo": "finite1", "hi": "finite1"}))
+    # --- selection (deprecated old orders; the same checks through the forwarding wrappers) ---
     add(Spec("selection.dead_fraction", selection.dead_fraction, dict(SQD_ARGS), {**SQD, "kappa": "pos"}))
     for f in (selection.log_gradient_scale, selection.gradient_scale, selection.isometry_loss):
         add(Spec(f"selection.{f.__name__}", f, dict(SQD_ARGS), dict(SQD)))
@@ -399,11 +435,11 @@ BY_NAME = {sp.name: sp for sp in SPECS}
 # they pass once the fix is merged).
 # Names that take no parameter worth sweeping (constants, dataclass records, classes whose
 # constructor is swept through their factory).
-NOT_CALLED = {"FeasibleRegion", "FitResult", "DepthScales", "CriticalPoint", "RandomInit", "RandomInitLaw", "Comparison",
+NOT_CALLED = {"FeasibleRegion", "SettingSummary", "FitResult", "DepthScales", "CriticalPoint", "RandomInit", "RandomInitLaw", "Comparison",
               "RestrictedUnpickler", "ContinuousPart", "ClassFeatureSubsets", "SubspaceDecomposition",
               "LinearizedModel", "RmtIdinitWarning", "AccuracyWarning"}
 
-SUBMODULES = ("identity", "laws", "selection", "grid", "finite", "precise", "symbolic", "meanfield", "freeprob",
+SUBMODULES = ("identity", "laws", "select", "selection", "grid", "finite", "precise", "symbolic", "meanfield", "freeprob",
               "data", "nn", "activations", "comparison")
 
 

@@ -141,3 +141,17 @@ def test_depth_and_q0_have_help(capsys, cmd):
     sub = build_parser()._subparsers._group_actions[0].choices[cmd]
     helps = {a.dest: a.help for a in sub._actions}
     assert "depth" in helps["depth"] and "variance" in helps["q0"]
+
+
+def test_select_and_report_print_the_same_summary(capsys, tmp_path):
+    code, out, _ = _run(capsys, "select", "--depth", "30", "--q0", "0.2064", "--json")
+    assert code == 0
+    sel_summary = json.loads(out)["summary"]
+    code, _, err = _run(capsys, "report", "--out", str(tmp_path / "rep"), "--depth", "30", "--q0", "0.2064",
+                        "--no-progress")
+    assert code == 0, err
+    rep = json.loads((tmp_path / "rep" / "results.json").read_text())
+    assert rep["settings"]["recommended"] == sel_summary
+    assert sel_summary["sigma"] == json.loads(out)["recommended_sigma"]
+    for key in ("dead_fraction", "gradient_scale", "feasible", "trainable", "max_q0", "max_depth"):
+        assert json.loads(out)[key] == sel_summary[key]

@@ -14,7 +14,7 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from rmt_idinit import selection as sel  # noqa: E402
+from rmt_idinit import select as sel  # noqa: E402
 from rmt_idinit.plotting import figure_problems  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +51,7 @@ def test_report_figures():
     from rmt_idinit.report import report_figures
 
     depth, q0 = 100, 0.2064
-    region = sel.feasible_region(depth, 0.05, 10.0, sigma=np.exp(np.linspace(-4, 4, 41) / depth),
+    region = sel.feasible_region(depth, eps=0.05, kappa=10.0, sigma=np.exp(np.linspace(-4, 4, 41) / depth),
                                  q0=np.logspace(-4, 1, 41))
     settings = {"recommended": 1.0, "best": 0.999998}
     titles = {"recommended": "recommended", "best": "loss optimum"}

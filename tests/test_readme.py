@@ -22,7 +22,10 @@ def test_quick_start_runs():
 def test_quick_start_numbers():
     assert float(ri.alpha(1.02, 0.1, 50)) == pytest.approx(0.759955, abs=5e-7)
     assert float(ri.alpha_complement(1.0, 2e-3, 1)) == pytest.approx(9.505e-111, rel=1e-3)
-    assert float(ri.best_sigma(100, 0.2064, eps=0.05, kappa=10)) == pytest.approx(0.999998, abs=1e-6)
+    from rmt_idinit import select
+
+    assert float(select.best_sigma(0.2064, 100, eps=0.05, kappa=10)) == pytest.approx(0.999998, abs=1e-6)
+    assert not bool(select.is_trainable(0.9, 0.2064, 100))
 
 
 def test_two_commands_are_what_ci_runs():

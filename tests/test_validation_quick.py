@@ -71,6 +71,19 @@ def test_train_drift_quick_is_sane_and_recorded(quick_report):
     assert summary["train_drift"]["models"]["identity"]["final_test_accuracy"] == rep["models"]["identity"]["final_test_accuracy"]
 
 
+@pytest.mark.slow
+def test_all_runs_the_quick_atlas(quick_report):
+    out, summary = quick_report
+    rep = json.loads((out / "atlas" / "atlas.json").read_text())
+    assert rep["config"]["preset"] == "quick" and rep["complete"] and not rep["failed"]
+    assert summary["atlas"]["n_done"] == rep["n_done"] == rep["n_total"] > 0
+    crit = rep["agreement"]["criteria"]
+    assert crit["signal"]["n"] == crit["isometry"]["n"] == sum(c["init"] == "identity" for c in rep["cells"])
+    for c in rep["cells"]:
+        if c["init"] == "identity":
+            assert c["theory"]["is_trainable"] == (c["theory"]["log_signal_scale"] >= -5.5)
+
+
 def test_scripts_run_as_files_and_modules():
     for args in (["validation/train_drift.py", "--help"], ["-m", "validation.init_spectrum", "--help"],
                  ["-m", "validation.all", "--help"]):

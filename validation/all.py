@@ -3,6 +3,9 @@
 ``--preset quick`` (CI, about a minute on 2 cores): small subsets, few layers and steps.
 ``--preset paper``: 100 layers, width 784, the full Fashion-MNIST training set.
 
+The trainability atlas runs too, with its own preset of the same scale (``quick`` -> ``quick``, a
+few tiny cells on a 2-worker LocalCluster; ``paper`` -> ``full``); ``--no-atlas`` skips it.
+
 Usage::
 
     python -m validation.all --preset quick --out reports/quick
@@ -20,13 +23,15 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     __package__ = "validation"
 
-from validation import init_spectrum, train_drift  # noqa: E402
+from validation import atlas, init_spectrum, train_drift  # noqa: E402
 from validation._common import atomic_write_json, versions  # noqa: E402
 
 
 def run(preset: str = "quick", out: str | None = None, *, epochs: int | None = None, device: str | None = None,
-        threads: int | None = None, data_dir: str | None = None, progress: bool = True) -> dict[str, Any]:
-    """Run ``init_spectrum`` and ``train_drift`` into ``out/<name>`` and write ``out/all.json``."""
+        threads: int | None = None, data_dir: str | None = None, progress: bool = True,
+        with_atlas: bool = True) -> dict[str, Any]:
+    """Run ``init_spectrum``, ``train_drift`` and (``with_atlas``) the atlas into ``out/<name>`` and
+    write ``out/all.json``."""
     root = Path(out or f"reports/{preset}")
     if device is None:
         import torch
@@ -41,6 +46,11 @@ def run(preset: str = "quick", out: str | None = None, *, epochs: int | None = N
         preset, out=str(root / "train_drift"), epochs_identity=epochs, epochs_baseline=epochs,
         threads=threads, device=device, data_dir=data_dir, progress=progress))
     t2 = time.perf_counter()
+    rep_at = None
+    if with_atlas:
+        rep_at = atlas.run(atlas.make_config(ATLAS_PRESET[preset], out=str(root / "atlas"), device=device,
+                                             data_dir=data_dir, progress=progress))
+    t3 = time.perf_counter()
     summary = {
         "preset": preset,
         "device": device,
@@ -54,9 +64,18 @@ def run(preset: str = "quick", out: str | None = None, *, epochs: int | None = N
                            "init_prediction": m.get("init_prediction")}
                        for k, m in rep_td["models"].items()},
         },
+        "atlas": None if rep_at is None else {
+            "preset": ATLAS_PRESET[preset], "seconds": t3 - t2, "n_done": rep_at["n_done"],
+            "n_total": rep_at["n_total"], "failed": rep_at["failed"],
+            "balanced_accuracy": {k: (v or {}).get("balanced_accuracy") for k, v in
+                                  ((rep_at["agreement"] or {}).get("criteria") or {}).items()
+                                  if k in ("isometry", "signal")}},
     }
     atomic_write_json(root / "all.json", summary)
     return summary
+
+
+ATLAS_PRESET = {"quick": "quick", "paper": "full"}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -68,13 +87,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--threads", type=int)
     p.add_argument("--data-dir")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-atlas", action="store_true", help="skip the trainability atlas")
     a = p.parse_args(argv)
     s = run(a.preset, a.out, epochs=a.epochs, device=a.device, threads=a.threads, data_dir=a.data_dir,
-            progress=not a.no_progress)
+            progress=not a.no_progress, with_atlas=not a.no_atlas)
     print(f"init_spectrum: all passed {s['init_spectrum']['all_passed']}, "
           f"worst relative error {s['init_spectrum']['worst_relative_error']:.2e}")
     for k, m in s["train_drift"]["models"].items():
         print(f"train_drift {k}: test accuracy {m['final_test_accuracy']:.4f}")
+    if s["atlas"] is not None:
+        print(f"atlas ({s['atlas']['preset']}): {s['atlas']['n_done']}/{s['atlas']['n_total']} cells, "
+              f"balanced accuracy {s['atlas']['balanced_accuracy']}")
     print(f"wrote {Path(a.out or f'reports/{a.preset}').resolve()}/ (all.json and one folder per script)")
     return s
 

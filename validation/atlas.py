@@ -18,8 +18,10 @@ done, the wall time, the measured init spectrum of J J^T on ``probe_size`` test 
 of eigenvalues below 1e-6 and below 1/kappa, median, mean), and the theory beside it:
 
 * identity init: ``dead_fraction``, ``gradient_scale`` (the median of the law), ``isometry_loss``
-  and ``is_feasible(eps, kappa)`` of :mod:`rmt_idinit.selection` at the cell's (sigma, q0, depth)
-  (Gaussian inputs of second moment q0); ``predicted_trainable = is_feasible``. The law's
+  and ``is_feasible(eps, kappa)`` of :mod:`rmt_idinit.select` at the cell's (sigma, q0, depth)
+  (Gaussian inputs of second moment q0); ``predicted_trainable = is_feasible``; beside it the
+  signal scale ``log(q^L / q0)`` and the calibrated rule ``is_trainable`` (which the agreement
+  section also recomputes from each cell's parameters, so cells stored before it existed count). The law's
   ``P(lambda < 1/k)`` and ``P(lambda > k)`` are stored for a range of k so that eps and kappa can be
   calibrated on the atlas without rerunning anything;
 * random init: ``xi_c`` and ``chi1`` of :func:`rmt_idinit.random_init.meanfield.depth_scales`, ``depth/xi_c``;
@@ -43,6 +45,7 @@ Usage::
 
     python -m validation.atlas --preset quick --out reports/atlas_quick
     nice -n 19 python -m validation.atlas --preset cpu --out validation/results/atlas_cpu --workers 2
+    nice -n 10 python -m validation.atlas --preset holdout --out validation/results/atlas_holdout --workers 1
     python -m validation.atlas --preset full --device cuda --workers 1
     python -m validation.atlas --preset cpu --out validation/results/atlas_cpu --report-only
     python -m validation.atlas --study active --out validation/results/atlas_cpu/active
@@ -80,7 +83,10 @@ CHANCE = 0.1
 DIVERGED_LOSS = 100.0  # cross-entropy far above log(10) = 2.3: the run has blown up
 NEAR_ZERO = 1e-6
 CALIB_KAPPAS = (1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 100.0, 1e3, 1e4, 1e6, 1e9)
-DEFAULT_EPS, DEFAULT_KAPPA = 0.05, 10.0  # rmt_idinit.selection's defaults
+DEFAULT_EPS, DEFAULT_KAPPA = 0.05, 10.0  # rmt_idinit.select's defaults
+# thresholds on log(q^L / q0) scored in the (in-sample) calibration of the signal criterion
+CALIB_LOG_SIGNAL = (-30.0, -25.0, -22.0, -20.0, -18.0, -16.0, -14.0, -13.0, -12.0, -11.5, -11.0, -10.5, -10.0,
+                    -9.0, -8.0, -7.0, -6.0, -5.5, -5.0, -4.0, -3.0, -2.0)
 CALIB_EPS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9)
 PANELS = ("ht_sigma_depth", "ht_sigma_q0", "tanh_sigma_depth", "random_tanh")
 
@@ -116,6 +122,11 @@ class Config:
     data_dir: str | None = None
     progress: bool = True
     report_only: bool = False
+    # an atlas.json whose "trained" threshold this grid reuses (the holdout is scored against the
+    # cpu grid's definition, not against its own best cell)
+    reference_atlas: str | None = None
+    # an atlas.json of held-out cells whose scores are copied into this agreement section
+    holdout_atlas: str | None = None
 
     @property
     def side(self) -> int:
@@ -144,7 +155,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         q0_sigmas=(0.98, 0.99, 0.995, 1.0, 1.005, 1.01, 1.02), q0_factors=(0.05, 0.15, 0.5, 1.0, 2.0, 5.0),
         tanh_sigmas=(0.9, 0.95, 0.98, 1.0, 1.02, 1.05, 1.1, 1.2), tanh_depths=(4, 10, 25, 50, 100),
         random_sigma_w2=(1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0), random_depths=(6, 12, 24, 48, 96, 144),
-        workers=2,
+        workers=2, holdout_atlas="validation/results/atlas_holdout/atlas.json",
+    ),
+    # out of sample for the trainability criteria: the cpu budget at (sigma, depth) points that
+    # are not in the cpu grid, chosen around the boundary the cpu grid shows (identity init fails
+    # only for sigma < 1 at depth 50-100), plus one sigma > 1 column: 15 cells
+    "holdout": dict(
+        downsample=2, steps=300, batch_size=128, lr=1e-4, n_train=None, n_test=5000, probe_size=2,
+        ht_sigmas=(0.86, 0.93, 0.97, 1.03), ht_depths=(35, 75, 150),
+        tanh_sigmas=(0.96,), tanh_depths=(35, 75, 150),
+        panels=("ht_sigma_depth", "tanh_sigma_depth"), workers=1,
+        reference_atlas="validation/results/atlas_cpu/atlas.json",
     ),
     # paper scale (28 x 28, width 784) for a GPU or a cluster
     "full": dict(
@@ -305,12 +326,12 @@ def cell_theory(cell: dict[str, Any], inputs: np.ndarray | None = None) -> dict[
     eps, kappa = cell["train"]["eps"], cell["train"]["kappa"]
     if cell["init"] == "identity":
         import rmt_idinit as ri
-        from rmt_idinit import selection as sel
+        from rmt_idinit import select as sel
 
         s, q, act = cell["sigma"], cell["q0"], cell["activation"]
         ks = np.array(CALIB_KAPPAS)
         below, above = _law_masses(ri.jjt_law(s, q, d, act), ks)
-        feas = bool(sel.is_feasible(s, q, d, eps, kappa, act))
+        feas = bool(sel.is_feasible(s, q, d, act, eps=eps, kappa=kappa))
         emp = None
         if inputs is not None:
             ll = empirical_log_lambda(inputs, s, d, act)
@@ -324,6 +345,8 @@ def cell_theory(cell: dict[str, Any], inputs: np.ndarray | None = None) -> dict[
             "log_gradient_scale": float(sel.log_gradient_scale(s, q, d, act)),
             "gradient_scale": float(sel.gradient_scale(s, q, d, act)),
             "isometry_loss": float(sel.isometry_loss(s, q, d, act)),
+            "log_signal_scale": float(sel.log_signal_scale(s, q, d, act)),
+            "is_trainable": bool(sel.is_trainable(s, q, d, act)),
             "is_feasible": feas,
             "predicted_trainable": feas,
             "rule": f"is_feasible(eps={eps}, kappa={kappa})",
@@ -626,15 +649,57 @@ def _calibrated_prediction(rec: dict[str, Any], eps: float, kappa: float, law: s
     return _rule(_num(cal["p_below_inv_kappa"][i]), _num(cal["p_above_kappa"][i]), eps)
 
 
-def agreement(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """Balanced accuracy of ``predicted_trainable`` against "trained", per panel and pooled;
-    Spearman of isometry loss vs accuracy; eps/kappa calibrated on the identity cells."""
-    acc = [_num(r["test_accuracy"]) for r in records]
-    thr = trained_threshold(acc)
-    trained = {r["id"]: bool(_num(r["test_accuracy"]) >= thr) for r in records}
+def criteria_scores(records: list[dict[str, Any]], trained: dict[str, bool]) -> dict[str, Any]:
+    """Both trainability rules on the identity cells, recomputed from each cell's parameters:
+    the isometry rule ``is_feasible`` at the defaults (what ``predicted_trainable`` stores) and the
+    signal rule ``is_trainable`` (``log(q^L / q0) >= MIN_LOG_SIGNAL``), with the threshold scan
+    of the signal rule (in sample wherever these are the cells it was calibrated on)."""
+    from rmt_idinit import select as sel
+
+    idr = [r for r in records if r["init"] == "identity"]
+    if not idr:
+        return {}
+    truth = [trained[r["id"]] for r in idr]
+    log_sig = [float(sel.log_signal_scale(r["sigma"], r["q0"], r["depth"], r["activation"])) for r in idr]
+    iso = [bool(sel.is_feasible(r["sigma"], r["q0"], r["depth"], r["activation"], eps=DEFAULT_EPS,
+                                kappa=DEFAULT_KAPPA)) for r in idr]
+    sig = [ls >= sel.MIN_LOG_SIGNAL for ls in log_sig]
     out: dict[str, Any] = {
-        "trained_definition": ("test_accuracy >= threshold, threshold = (0.1 + best cell's accuracy) / 2, "
-                               "halfway between chance and the best cell of the whole atlas"),
+        "isometry": {"rule": f"is_feasible(eps={DEFAULT_EPS}, kappa={DEFAULT_KAPPA:g})", **balanced_accuracy(iso, truth)},
+        "signal": {"rule": f"is_trainable: log(q^L / q0) >= {sel.MIN_LOG_SIGNAL:g}", **balanced_accuracy(sig, truth)},
+        "per_activation": {},
+        "signal_threshold_scan": [
+            {"min_log_signal": t, **{k: v for k, v in balanced_accuracy([ls >= t for ls in log_sig], truth).items()
+                                     if k in ("balanced_accuracy", "tp", "tn", "fp", "fn")}}
+            for t in CALIB_LOG_SIGNAL],
+        "misclassified_by_signal": [
+            {"panel": r["panel"], "sigma": r["sigma"], "q0": r["q0"], "depth": r["depth"],
+             "test_accuracy": r["test_accuracy"], "log_signal_scale": ls, "trained": t}
+            for r, ls, p, t in zip(idr, log_sig, sig, truth) if p != t],
+    }
+    for act in sorted({r["activation"] for r in idr}):
+        at = [i for i, r in enumerate(idr) if r["activation"] == act]
+        out["per_activation"][act] = {
+            "isometry": balanced_accuracy([iso[i] for i in at], [truth[i] for i in at]),
+            "signal": balanced_accuracy([sig[i] for i in at], [truth[i] for i in at])}
+    return out
+
+
+def agreement(records: list[dict[str, Any]], threshold: float | None = None,
+              threshold_source: str | None = None) -> dict[str, Any]:
+    """Balanced accuracy of ``predicted_trainable`` against "trained", per panel and pooled;
+    Spearman of isometry loss vs accuracy; eps/kappa calibrated on the identity cells; both
+    trainability rules side by side (:func:`criteria_scores`). ``threshold``: the accuracy that
+    counts as trained (default: halfway between chance and this atlas's best cell)."""
+    acc = [_num(r["test_accuracy"]) for r in records]
+    thr = trained_threshold(acc) if threshold is None else float(threshold)
+    trained = {r["id"]: bool(_num(r["test_accuracy"]) >= thr) for r in records}
+    definition = ("test_accuracy >= threshold, threshold = (0.1 + best cell's accuracy) / 2, "
+                  "halfway between chance and the best cell of the whole atlas")
+    if threshold is not None:
+        definition = f"test_accuracy >= threshold, the threshold of {threshold_source or 'a reference atlas'}"
+    out: dict[str, Any] = {
+        "trained_definition": definition,
         "threshold": thr, "best_accuracy": max(acc) if acc else None, "per_panel": {},
     }
     groups = {p: [r for r in records if r["panel"] == p] for p in PANELS}
@@ -688,6 +753,7 @@ def agreement(records: list[dict[str, Any]]) -> dict[str, Any]:
         out["calibration"][law] = {
             "default_rule": (balanced_accuracy(default, truth) if idr and None not in default else None),
             "best": best, "table": table}
+    out["criteria"] = criteria_scores(records, trained)
     return out
 
 
@@ -731,16 +797,28 @@ def _fine_boundary(panel: str, cfg: Config, xs: np.ndarray, ys: np.ndarray, q0_d
 
         xi = np.asarray(mf.depth_scales(np.sqrt(np.maximum(gx, 1e-6)), math.sqrt(SIGMA_B2_RANDOM), "tanh").xi_c)
         return gx, gy, (Y < 6.0 * xi[None, :]).astype(float), gx, 6.0 * xi
-    from rmt_idinit import selection as sel
+    from rmt_idinit import select as sel
 
     X = np.maximum(X, 1e-6)
-    if panel == "tanh_sigma_depth":
-        mask = sel.is_feasible(X, q0_data, np.round(Y).astype(int).clip(1), cfg.eps, cfg.kappa, "tanh")
-    elif panel == "ht_sigma_depth":
-        mask = sel.is_feasible(X, q0_data, np.round(Y).astype(int).clip(1), cfg.eps, cfg.kappa)
+    act = "tanh" if panel == "tanh_sigma_depth" else "hardtanh"
+    if panel == "ht_sigma_q0":
+        args = (X, Y, cfg.q0_depth)
     else:
-        mask = sel.is_feasible(X, Y, cfg.q0_depth, cfg.eps, cfg.kappa)
+        args = (X, q0_data, np.round(Y).astype(int).clip(1))
+    mask = sel.is_feasible(*args, act, eps=cfg.eps, kappa=cfg.kappa)
     return gx, gy, np.asarray(mask, float), None, None
+
+
+def _signal_boundary(panel: str, gx: np.ndarray, gy: np.ndarray, cfg: Config, q0_data: float) -> np.ndarray:
+    """The calibrated signal rule (``log(q^L / q0) >= MIN_LOG_SIGNAL``) on the boundary grid."""
+    from rmt_idinit import select as sel
+
+    act = "tanh" if panel == "tanh_sigma_depth" else "hardtanh"
+    gx = np.maximum(gx, 1e-6)
+    if panel == "ht_sigma_q0":
+        return np.asarray(sel.is_trainable(gx[None, :], gy[:, None], cfg.q0_depth, act), float)
+    depths = np.round(gy).astype(int).clip(1)
+    return np.stack([np.asarray(sel.is_trainable(gx, q0_data, int(d), act), float) for d in depths])
 
 
 def plot_panel(panel: str, cfg: Config, recs: list[dict[str, Any]], q0_data: float, path: Path) -> None:
@@ -800,6 +878,14 @@ def plot_panel(panel: str, cfg: Config, recs: list[dict[str, Any]], q0_data: flo
             label = ("theory: every depth here < 6 xi_c" if panel == "random_tanh"
                      else f"theory: feasible everywhere here (eps={cfg.eps}, kappa={cfg.kappa:g})")
         handles.append(Line2D([], [], color="red", lw=1.6, label=label))
+        if panel != "random_tanh":
+            from rmt_idinit.select import MIN_LOG_SIGNAL
+
+            sig_mask = _signal_boundary(panel, gx, gy, cfg, q0_data)
+            if 0 < sig_mask.mean() < 1:
+                ax.contour(fx, fy, sig_mask, levels=[0.5], colors="#1f77b4", linewidths=1.6, linestyles="--")
+                handles.append(Line2D([], [], color="#1f77b4", lw=1.6, ls="--",
+                                      label=f"signal rule edge (log q^L/q0 = {MIN_LOG_SIGNAL:g})"))
     if np.isnan(acc).any():
         handles.append(Patch(color="#d9d9d9", label="not run yet"))
     ax.set_xlim(-0.5, len(xs) - 0.5)
@@ -850,9 +936,44 @@ def assemble_report(cfg: Config, out: Path, cells: list[dict[str, Any]] | None =
         "config": dataclasses.asdict(cfg), "q0_data": q0_data, "width": cfg.width,
         "seconds_per_cell": {"mean": float(np.mean(secs)), "median": float(np.median(secs)),
                              "max": float(np.max(secs)), "sum": float(np.sum(secs))} if secs else None,
-        "agreement": agreement(records) if records else None,
+        "agreement": _with_holdout(agreement(records, *_reference_threshold(cfg)), cfg) if records else None,
         "cells": records, "figures": figures, "versions": versions(),
     })
+
+
+def _with_holdout(ag: dict[str, Any], cfg: Config) -> dict[str, Any]:
+    """Copy the held-out grid's scores (``cfg.holdout_atlas``) beside this grid's: the rules
+    calibrated here, scored on cells they were not fitted to."""
+    path = Path(cfg.holdout_atlas) if cfg.holdout_atlas else None
+    if path is None or not path.is_file():
+        return ag
+    ho = json.loads(path.read_text()).get("agreement") or {}
+    crit = ho.get("criteria") or {}
+    best = (ag.get("calibration") or {}).get("gaussian", {}).get("best") or {}
+    table = ((ho.get("calibration") or {}).get("gaussian") or {}).get("table") or []
+    eps_kappa = next((t for t in table if t["eps"] == best.get("eps") and t["kappa"] == best.get("kappa")), None)
+    keep = ("balanced_accuracy", "true_positive_rate", "true_negative_rate", "tp", "tn", "fp", "fn", "n")
+    ag.setdefault("criteria", {})["out_of_sample"] = {
+        "source": str(path), "threshold": ho.get("threshold"), "trained_definition": ho.get("trained_definition"),
+        "isometry": {k: crit.get("isometry", {}).get(k) for k in keep},
+        "signal": {k: crit.get("signal", {}).get(k) for k in keep},
+        "isometry_calibrated_here": None if eps_kappa is None else
+        {"eps": eps_kappa["eps"], "kappa": eps_kappa["kappa"], "balanced_accuracy": eps_kappa["balanced_accuracy"]},
+    }
+    return ag
+
+
+def _reference_threshold(cfg: Config) -> tuple[float | None, str | None]:
+    """The "trained" threshold of ``cfg.reference_atlas`` (None when there is none)."""
+    if not cfg.reference_atlas:
+        return None, None
+    path = Path(cfg.reference_atlas)
+    if not path.is_file():
+        print(f"[atlas] reference atlas {path} not found; 'trained' uses this grid's own threshold",
+              file=sys.stderr)
+        return None, None
+    ag = json.loads(path.read_text()).get("agreement") or {}
+    return ag.get("threshold"), str(path)
 
 
 # --- what training does to the spectrum -----------------------------------------------------

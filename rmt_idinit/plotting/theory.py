@@ -34,7 +34,7 @@ def phase_diagram(depth: int, eps: float = 0.05, kappa: float = 10.0,
     Parameters
     ----------
     depth, eps, kappa, activation
-        As in :func:`rmt_idinit.selection.feasible_region`.
+        As in :func:`rmt_idinit.select.feasible_region`.
     sigma, q0 : 1-D arrays, optional
         Grids; default ``sigma = exp(linspace(-4, 4, n_sigma) / depth)``, ``q0 = logspace(-4, 1)``.
     region : FeasibleRegion, optional
@@ -53,13 +53,13 @@ def phase_diagram(depth: int, eps: float = 0.05, kappa: float = 10.0,
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    from ..selection import feasible_region
+    from ..select import feasible_region
 
     ax = axes_or_new(ax, (6.4, 4.8))
     if region is None:
         sig = np.exp(np.linspace(-4.0, 4.0, n_sigma) / depth) if sigma is None else np.asarray(sigma, float)
         qq = np.logspace(-4, 1, n_q0) if q0 is None else np.asarray(q0, float)
-        region = feasible_region(depth, eps, kappa, activation, sigma=sig, q0=qq, progress=progress,
+        region = feasible_region(depth, activation, eps=eps, kappa=kappa, sigma=sig, q0=qq, progress=progress,
                                  **activation_params)
     r = region
     mesh = ax.pcolormesh(r.sigma, r.q0, r.alive, shading="auto", cmap="viridis", vmin=0.0, vmax=1.0)
@@ -144,7 +144,7 @@ def plot_layer_alphas(settings: Sequence[tuple[float, float]], depth: int,
 
     Piecewise-linear activations: ``alpha^l = P(lambda_l > 0)``. Smooth activations have no zero
     eigenvalue (``alpha^l = 1`` always), so the curve shown is the alive fraction the selection
-    uses, ``P(lambda_l >= 1/kappa)`` (:func:`rmt_idinit.selection.dead_fraction`).
+    uses, ``P(lambda_l >= 1/kappa)`` (:func:`rmt_idinit.select.dead_fraction`).
 
     Examples
     --------
@@ -156,7 +156,7 @@ def plot_layer_alphas(settings: Sequence[tuple[float, float]], depth: int,
     """
     from ..activations import get_activation
     from ..identity import layer_alphas
-    from ..selection import dead_fraction
+    from ..select import dead_fraction
 
     ax = axes_or_new(ax, (6.4, 4.8))
     act = get_activation(activation, **activation_params) if isinstance(activation, str) else activation
