@@ -7,7 +7,7 @@ import pytest
 
 import rmt_idinit as ri
 from rmt_idinit.activations import ACTIVATIONS
-from rmt_idinit.finite import dkw_epsilon, goodness_of_fit, ks_distance
+from rmt_idinit.finite import dkw_epsilon, ks_distance
 from rmt_idinit.laws import GridDensity, SpectralLaw
 from rmt_idinit.random_init.compare import compare
 from rmt_idinit.random_init.freeprob import random_jjt_law
@@ -240,14 +240,6 @@ def test_count_law_is_binomial():
     assert not lo2 <= alive.sum() <= hi2
     with pytest.raises(ValueError, match="atom must be an index"):
         law.count_law(10, atom=5)
-
-
-def test_goodness_of_fit_rejects_the_wrong_law():
-    right = ri.jjt_law(1.05, 0.5, 30, "tanh")
-    wrong = ri.jjt_law(1.05, 0.6, 30, "tanh")
-    x = right.rvs(4000, rng=3)
-    assert goodness_of_fit(x, right).pvalue > 1e-4
-    assert goodness_of_fit(x, wrong).statistic > dkw_epsilon(4000, 0.999)
 
 
 def test_grid_density_validation():
