@@ -1,6 +1,8 @@
 """Shared plumbing of the validation scripts: atomic output, checkpoints, versions, threads."""
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import hashlib
 import json
 import math
@@ -16,7 +18,11 @@ __all__ = [
     "atomic_save_fig",
     "atomic_torch_save",
     "atomic_write_json",
+    "config_maker",
+    "open_report_folder",
     "preset_config",
+    "preset_overrides",
+    "preset_parser",
     "seed_for",
     "jsonable",
     "load_checkpoint",
@@ -83,6 +89,58 @@ def preset_config(config_cls: type, presets: dict, name: str, preset: str, **ove
     kw.update({k: v for k, v in overrides.items() if v is not None})
     kw.setdefault("out", f"reports/{name}_{preset}")
     return config_cls(preset=preset, **kw)
+
+
+def config_maker(config_cls: type, presets: dict, name: str):
+    """The ``make_config(preset="quick", **overrides)`` of one script (see :func:`preset_config`)."""
+    def make_config(preset: str = "quick", **overrides: Any) -> Any:
+        """Preset values, then explicit overrides (``None`` overrides are ignored)."""
+        return preset_config(config_cls, presets, name, preset, **overrides)
+
+    return make_config
+
+
+# the options every script shares, with their help; a script names the ones it takes
+_COMMON_OPTIONS = {
+    "threads": dict(type=int, help="torch threads (default 1)"),
+    "device": dict(help="torch device, e.g. cuda"),
+    "data_dir": dict(help="Fashion-MNIST folder (default: the system data set)"),
+}
+
+
+def preset_parser(description: str, presets: Any, name: str, *,
+                  common: tuple[str, ...] = ("threads", "device", "data_dir"),
+                  prog: str | None = None) -> argparse.ArgumentParser:
+    """A parser with ``--preset``, ``--out``, ``--no-progress`` and the ``common`` options; the
+    script adds its own. :func:`preset_overrides` turns the shared ones into config overrides."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--preset", default="quick", choices=sorted(presets))
+    p.add_argument("--out", help=f"output folder (default reports/{name}_<preset>)")
+    for opt in common:
+        p.add_argument("--" + opt.replace("_", "-"), **_COMMON_OPTIONS[opt])
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def preset_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The config overrides of the shared options (``None``: keep the preset's value)."""
+    kw = {k: getattr(args, k) for k in ("out", *_COMMON_OPTIONS) if hasattr(args, k)}
+    kw["progress"] = False if args.no_progress else None
+    return kw
+
+
+def open_report_folder(cfg: Any, *, record_config: bool = False) -> tuple[Path, int]:
+    """Create ``cfg.out`` and limit torch to ``cfg.threads``; return the folder and the thread count.
+
+    ``record_config`` writes ``config.json`` (settings and versions) first, so that a run that is
+    interrupted before its report still says what it was.
+    """
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    threads = set_threads(cfg.threads)
+    if record_config:
+        atomic_write_json(out / "config.json", {"config": dataclasses.asdict(cfg), "versions": versions()})
+    return out, threads
 
 
 def seed_for(*parts: Any) -> int:

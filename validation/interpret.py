@@ -25,7 +25,6 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import sys
@@ -47,7 +46,10 @@ from validation._common import (  # noqa: E402
     check_resumable,
     jsonable,
     load_checkpoint,
-    preset_config,
+    config_maker,
+    open_report_folder,
+    preset_overrides,
+    preset_parser,
     seed_for,
     set_threads,
     versions,
@@ -100,9 +102,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def make_config(preset: str = "quick", **overrides: Any) -> Config:
-    """Preset values, then explicit overrides (``None`` overrides are ignored)."""
-    return preset_config(Config, PRESETS, "interpret", preset, **overrides)
+make_config = config_maker(Config, PRESETS, "interpret")
 
 
 def load_data(cfg: Config) -> dict[str, Any]:
@@ -510,10 +510,7 @@ def replot(out: Path) -> dict[str, Any]:
 
 def run(cfg: Config, callback: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Train (resuming where a checkpoint exists), analyse, write the report folder."""
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    set_threads(cfg.threads)
-    atomic_write_json(out / "config.json", {"config": dataclasses.asdict(cfg), "versions": versions()})
+    out, _ = open_report_folder(cfg, record_config=True)
     t0 = time.perf_counter()
     data = load_data(cfg)
     model, hist = train(cfg, data, out, callback)
@@ -521,9 +518,7 @@ def run(cfg: Config, callback: Callable[[int, int], None] | None = None) -> dict
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--preset", default="quick", choices=sorted(PRESETS))
-    p.add_argument("--out")
+    p = preset_parser(__doc__.split("\n")[0], PRESETS, "interpret")
     p.add_argument("--epochs", type=int)
     p.add_argument("--epochs-note", help="why this number of epochs (recorded in the report)")
     p.add_argument("--depth", type=int)
@@ -538,10 +533,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--n-test", type=int)
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--threads", type=int)
-    p.add_argument("--device")
-    p.add_argument("--data-dir")
-    p.add_argument("--no-progress", action="store_true")
     p.add_argument("--report-only", action="store_true", help="rebuild the report from ckpt.pt in --out")
     p.add_argument("--plots-only", action="store_true",
                    help="redraw the PNGs from interpret.json and maps.json in --out (no model needed)")
@@ -549,11 +540,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if a.plots_only:
         return replot(Path(a.out or make_config(a.preset).out))
     cfg = make_config(
-        a.preset, out=a.out, epochs=a.epochs, epochs_note=a.epochs_note, depth=a.depth, sigma=a.sigma, q0=a.q0,
-        readout=a.readout, logit_scale=a.logit_scale, supervision=a.supervision, lr=a.lr,
+        a.preset, **preset_overrides(a), epochs=a.epochs, epochs_note=a.epochs_note, depth=a.depth, sigma=a.sigma,
+        q0=a.q0, readout=a.readout, logit_scale=a.logit_scale, supervision=a.supervision, lr=a.lr,
         batch_size=a.batch_size, n_train=a.n_train, n_test=a.n_test, checkpoint_every=a.checkpoint_every,
-        seed=a.seed, threads=a.threads, device=a.device, data_dir=a.data_dir,
-        progress=False if a.no_progress else None,
+        seed=a.seed,
     )
     if a.report_only:
         set_threads(cfg.threads)

@@ -21,7 +21,6 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import sys
@@ -43,9 +42,11 @@ from validation._common import (  # noqa: E402
     check_resumable,
     load_checkpoint,
     load_state,
-    preset_config,
+    config_maker,
+    open_report_folder,
+    preset_overrides,
+    preset_parser,
     seed_for,
-    set_threads,
     theory,
     versions,
 )
@@ -103,9 +104,7 @@ _RESUME_KEYS = ("depth", "activation", "sigma", "q0", "sigma_w2", "sigma_b2", "n
 _CKPT_KEYS = ("model", "optimizer", "epoch", "step", "loss_sum", "history", "perm", "rng", "config")
 
 
-def make_config(preset: str = "quick", **overrides: Any) -> Config:
-    """Preset values, then explicit overrides (``None`` overrides are ignored)."""
-    return preset_config(Config, PRESETS, "train_drift", preset, **overrides)
+make_config = config_maker(Config, PRESETS, "train_drift")
 
 
 def load_data(cfg: Config):
@@ -416,10 +415,7 @@ def plot(report: dict[str, Any], out: Path) -> None:
 
 def run(cfg: Config, callback: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Train every model in ``cfg.inits`` (resuming where checkpoints exist) and write the report."""
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    set_threads(cfg.threads)
-    atomic_write_json(out / "config.json", {"config": dataclasses.asdict(cfg), "versions": versions()})
+    out, _ = open_report_folder(cfg, record_config=True)
     t0 = time.perf_counter()
     data = load_data(cfg)
     histories = {init: train_one(cfg, init, data, out, callback) for init in cfg.inits}
@@ -427,9 +423,7 @@ def run(cfg: Config, callback: Callable[[str, int, int], None] | None = None) ->
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--preset", default="quick", choices=sorted(PRESETS))
-    p.add_argument("--out")
+    p = preset_parser(__doc__.split("\n")[0], PRESETS, "train_drift")
     p.add_argument("--epochs", type=int, help="epochs for every model (overrides both below)")
     p.add_argument("--epochs-identity", type=int)
     p.add_argument("--epochs-baseline", type=int)
@@ -444,20 +438,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--probe-size", type=int)
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--threads", type=int)
-    p.add_argument("--device", default=None)
-    p.add_argument("--data-dir")
-    p.add_argument("--no-progress", action="store_true")
     p.add_argument("--report-only", action="store_true", help="rebuild the report from the histories in --out")
     a = p.parse_args(argv)
     e_id = a.epochs if a.epochs is not None else a.epochs_identity
     e_bl = a.epochs if a.epochs is not None else a.epochs_baseline
     cfg = make_config(
-        a.preset, out=a.out, epochs_identity=e_id, epochs_baseline=e_bl,
+        a.preset, **preset_overrides(a), epochs_identity=e_id, epochs_baseline=e_bl,
         inits=tuple(a.inits) if a.inits else None, depth=a.depth, sigma=a.sigma, q0=a.q0, lr=a.lr,
         batch_size=a.batch_size, n_train=a.n_train, n_test=a.n_test, probe_size=a.probe_size,
-        checkpoint_every=a.checkpoint_every, seed=a.seed, threads=a.threads, device=a.device,
-        data_dir=a.data_dir, progress=False if a.no_progress else None,
+        checkpoint_every=a.checkpoint_every, seed=a.seed,
     )
     if a.report_only:
         return assemble_report(cfg, Path(cfg.out))
