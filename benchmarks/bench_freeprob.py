@@ -5,7 +5,7 @@ Naive baseline: for each lambda, all roots of the degree-L polynomial of docs/th
 (``rho = -Im M / (pi lambda)``). The last column shows that this obvious per-point root choice
 is *not* the physical branch at depth 100 (and the degree-100 companion matrix loses digits):
 the continuation in the upper half plane is both faster and right (it is checked against the
-closed-form moments and against simulated networks in tests/test_freeprob.py).
+closed-form moments and against simulated networks in tests/random_init/test_freeprob.py).
 Run: ``python benchmarks/bench_freeprob.py``.
 """
 from __future__ import annotations

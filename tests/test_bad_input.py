@@ -398,7 +398,7 @@ def _specs() -> list[Spec]:
     add(Spec("nn.conv_features", rinn.conv_features, {"model": cm, "x": X_img},
              {"model": "model", "batch_size": "int1"}))
     # any traceable piecewise-linear module is a valid model here (a bare Linear too), so the "model"
-    # kind has no bad value; what it cannot linearize is refused in tests/test_linearize_cnn.py
+    # kind has no bad value; what it cannot linearize is refused in tests/nn/test_graph_linearize.py
     add(Spec("nn.linearize_operator", rinn.linearize_operator, {"model": cm, "x": X_img[:1]}, {}))
     add(Spec("nn.LinearizedOperator", lambda **kw: rinn.LinearizedOperator(**kw), {"model": cm, "x": X_img[:1]}, {}))
     add(Spec("nn.class_likelihoods", rinn.class_likelihoods, {"model": im, "x": X4}, {"model": "model", "x": "tensor"}))

@@ -30,7 +30,7 @@ def test_cited_docs_pages_and_tests_exist():
     for page in (DOCS / "theory").glob("*.md"):
         if page.name == "index.md":
             continue
-        tests = re.findall(r"tests/(test_\w+\.py)", page.read_text())
+        tests = re.findall(r"tests/((?:\w+/)*test_\w+\.py)", page.read_text())
         assert tests, f"{page.name} points to no test"
         assert [t for t in tests if not (ROOT / "tests" / t).is_file()] == []
 

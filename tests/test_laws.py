@@ -6,8 +6,11 @@ import numpy as np
 import pytest
 
 import rmt_idinit as ri
-from rmt_idinit.finite import dkw_epsilon, goodness_of_fit, ks_distance
+from rmt_idinit.activations import ACTIVATIONS
+from rmt_idinit.finite import dkw_epsilon, ks_distance
 from rmt_idinit.laws import GridDensity, SpectralLaw
+from rmt_idinit.random_init.compare import compare
+from rmt_idinit.random_init.freeprob import random_jjt_law
 
 LAWS = {
     "hardtanh>1": lambda: ri.jjt_law(1.02, 0.1, 50),
@@ -29,10 +32,92 @@ LAWS = {
                                      GridDensity(np.linspace(0.0, 2.0, 4001), 0.35 * np.linspace(0.0, 2.0, 4001))),
 }
 
+# Every built-in activation once more at identity init (the entries above cover the rest), the
+# bias path of a smooth and of a piecewise law, and single laws taken out of a batch.
+LAWS.update({
+    "erf": lambda: ri.jjt_law(1.05, 0.5, 20, "erf"),
+    "silu": lambda: ri.jjt_law(1.2, 1.0, 8, "silu"),
+    "softplus": lambda: ri.jjt_law(1.1, 1.0, 6, "softplus"),
+    "relu+bias": lambda: ri.jjt_law(1.05, 1.0, 10, "relu", bias=0.1),
+    "tanh+bias": lambda: ri.jjt_law(1.05, 0.5, 10, "tanh", bias=0.05),
+    "hardtanh-batch-element": lambda: ri.jjt_law(np.array([[0.9], [1.02]]), np.array([0.1, 1.0]), 50)[1, 0],
+    "tanh-batch-element": lambda: ri.jjt_law(np.array([0.95, 1.05]), 0.5, 10, "tanh")[1],
+})
+IDENTITY_ACTIVATIONS = {"hardtanh>1": "hardtanh", "relu": "relu", "leaky": "leaky_relu", "linear": "linear",
+                        "tanh": "tanh", "gelu": "gelu", "sigmoid": "sigmoid", "erf": "erf", "silu": "silu",
+                        "softplus": "softplus"}
 
-@pytest.fixture(params=sorted(LAWS))
+# The random-init law of every built-in activation under both weight laws, at criticality where the
+# activation has a critical point (sigmoid only with a bias; softplus has none: its ordered phase).
+RANDOM_SETTINGS = {"sigmoid": {"sigma_b": 0.5}, "softplus": {"sigma_w": 1.0, "sigma_b": 0.5}}
+# the built-in names, taken when the tests are collected (before any test registers its own)
+BUILTIN = tuple(ACTIVATIONS)
+for _w in ("orthogonal", "gaussian"):
+    for _a in BUILTIN:
+        LAWS.setdefault(f"random-{_w}-{_a}", lambda a=_a, w=_w: random_jjt_law(
+            4, a, w, n_grid=256, **RANDOM_SETTINGS.get(a, {"q_star": 0.5})))
+LAWS.update({
+    # depth 1 orthogonal is exact atoms: Bernoulli for hard-tanh, the quadrature nodes for tanh
+    "random-orthogonal-depth1-hardtanh": lambda: random_jjt_law(1, "hardtanh", "orthogonal", q_star=0.5),
+    "random-orthogonal-depth1-tanh": lambda: random_jjt_law(1, "tanh", "orthogonal", q_star=0.5),
+    # the laws a comparison hands out, as the user receives them
+    **{f"compare-{k}": (lambda k=k: compare(5, "tanh", q0=0.5, n_grid=256).laws[k])
+       for k in ("identity", "orthogonal", "gaussian")},
+})
+
+# random_jjt_law(L >= 2, "leaky_relu", ...) raises "root continuation failed" for every slope,
+# q* and depth tried (orthogonal and Gaussian): a bug in random_init.freeprob, kept visible here.
+# strict: once it is fixed these laws pass the harness and the mark must go.
+BROKEN = {"random-orthogonal-leaky_relu", "random-gaussian-leaky_relu"}
+
+
+def _param(name):
+    if name in BROKEN:
+        return pytest.param(name, marks=pytest.mark.xfail(raises=RuntimeError, strict=True,
+                                                          reason="freeprob: leaky_relu continuation fails"))
+    return name
+
+
+# The continuous part of the smooth orthogonal laws does not integrate to 1 - moment(0) - 1 is
+# 1.5e-7 (tanh), 4.7e-5 (gelu) at n_grid=256 and 8e-7 for silu at the default 2048 - so cdf + sf
+# != 1 and the variance is off: a defect of random_init.freeprob (its tail mass is clipped at 0
+# when the tabulated part overshoots the continuous mass). Marked per test, strict, to stay visible.
+MASS_DEFECT = {"random-orthogonal-tanh", "random-orthogonal-gelu", "compare-orthogonal"}
+MASS_TESTS = {"test_cdf_monotone_bounded_and_complements_sf", "test_moments_against_samples",
+              "test_var_matches_moments"}
+
+_BUILT: dict = {}
+
+
+@pytest.fixture(params=[_param(n) for n in sorted(LAWS)])
 def law(request):
-    return LAWS[request.param]()
+    if request.param in MASS_DEFECT and request.function.__name__ in MASS_TESTS:
+        request.applymarker(pytest.mark.xfail(raises=AssertionError, strict=True,
+                                              reason="freeprob: orthogonal smooth law mass != 1"))
+    # one law per name for the whole module: a law fills its tables lazily, and rebuilding it for
+    # each of the six harness tests tripled the cost of the smooth ones
+    return _built(request.param)
+
+
+def _built(name):
+    if name not in _BUILT:
+        _BUILT[name] = LAWS[name]()
+    return _BUILT[name]
+
+
+@pytest.mark.xfail(raises=AssertionError, strict=True, reason="freeprob: orthogonal smooth law mass != 1")
+def test_random_orthogonal_silu_law_has_unit_mass_at_the_default_grid():
+    law = random_jjt_law(4, "silu", "orthogonal", q_star=0.5)
+    assert float(law.moment(0)) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_harness_covers_every_activation_at_both_inits():
+    identity = set(IDENTITY_ACTIVATIONS.values())
+    assert identity == set(BUILTIN), set(BUILTIN) - identity
+    for name, act in IDENTITY_ACTIVATIONS.items():
+        assert f"(identity init, {act}" in repr(_built(name)), name
+    for w in ("orthogonal", "gaussian"):
+        assert {a for a in BUILTIN if f"random-{w}-{a}" in LAWS} == set(BUILTIN)
 
 
 def probe_points(law):
@@ -157,14 +242,6 @@ def test_count_law_is_binomial():
     assert not lo2 <= alive.sum() <= hi2
     with pytest.raises(ValueError, match=r"^atom must be an integer in \[0, 1\], got 5$"):
         law.count_law(10, atom=5)
-
-
-def test_goodness_of_fit_rejects_the_wrong_law():
-    right = ri.jjt_law(1.05, 0.5, 30, "tanh")
-    wrong = ri.jjt_law(1.05, 0.6, 30, "tanh")
-    x = right.rvs(4000, rng=3)
-    assert goodness_of_fit(x, right).pvalue > 1e-4
-    assert goodness_of_fit(x, wrong).statistic > dkw_epsilon(4000, 0.999)
 
 
 def test_grid_density_validation():

@@ -1,14 +1,11 @@
 """Every JSON the project writes parses with a strict parser (no NaN / Infinity constants)."""
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from rmt_idinit.cli import main
-from rmt_idinit.jsonio import dumps, loads_strict
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -16,21 +13,6 @@ def _strict(text):
     def refuse(name):
         raise AssertionError(f"strict parsers reject the constant {name}")
     return json.loads(text, parse_constant=refuse)
-
-
-def test_strict_parser_really_refuses():
-    with pytest.raises(AssertionError):
-        _strict('{"a": Infinity}')
-    with pytest.raises(ValueError):
-        loads_strict("[NaN]")
-
-
-def test_dumps_replaces_non_finite_with_null_and_a_reason():
-    obj = {"a": np.float64(np.inf), "b": [1.0, np.nan], "c": {"d": -math.inf}, "e": np.arange(3)}
-    out = _strict(dumps(obj))
-    assert out["a"] is None and out["b"] == [1.0, None] and out["c"]["d"] is None and out["e"] == [0, 1, 2]
-    assert out["non_finite"] == {"a": "+inf", "b[1]": "nan", "c.d": "-inf"}
-    assert _strict(dumps({"x": 1})) == {"x": 1}      # no note when nothing was replaced
 
 
 @pytest.mark.parametrize("args", [

@@ -1,14 +1,17 @@
 """Shared plumbing of the validation scripts: atomic output, checkpoints, versions, threads."""
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import hashlib
 import json
 import math
 import os
 import platform
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -16,7 +19,13 @@ __all__ = [
     "atomic_save_fig",
     "atomic_torch_save",
     "atomic_write_json",
+    "config_maker",
+    "open_report_folder",
     "preset_config",
+    "preset_overrides",
+    "preset_parser",
+    "resume_training",
+    "train_epochs",
     "seed_for",
     "jsonable",
     "load_checkpoint",
@@ -79,6 +88,58 @@ def preset_config(config_cls: type, presets: dict, name: str, preset: str, **ove
     return config_cls(preset=preset, **kw)
 
 
+def config_maker(config_cls: type, presets: dict, name: str):
+    """The ``make_config(preset="quick", **overrides)`` of one script (see :func:`preset_config`)."""
+    def make_config(preset: str = "quick", **overrides: Any) -> Any:
+        """Preset values, then explicit overrides (``None`` overrides are ignored)."""
+        return preset_config(config_cls, presets, name, preset, **overrides)
+
+    return make_config
+
+
+# the options every script shares, with their help; a script names the ones it takes
+_COMMON_OPTIONS = {
+    "threads": dict(type=int, help="torch threads (default 1)"),
+    "device": dict(help="torch device, e.g. cuda"),
+    "data_dir": dict(help="Fashion-MNIST folder (default: the system data set)"),
+}
+
+
+def preset_parser(description: str, presets: Any, name: str, *,
+                  common: tuple[str, ...] = ("threads", "device", "data_dir"),
+                  prog: str | None = None) -> argparse.ArgumentParser:
+    """A parser with ``--preset``, ``--out``, ``--no-progress`` and the ``common`` options; the
+    script adds its own. :func:`preset_overrides` turns the shared ones into config overrides."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--preset", default="quick", choices=sorted(presets))
+    p.add_argument("--out", help=f"output folder (default reports/{name}_<preset>)")
+    for opt in common:
+        p.add_argument("--" + opt.replace("_", "-"), **_COMMON_OPTIONS[opt])
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def preset_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The config overrides of the shared options (``None``: keep the preset's value)."""
+    kw = {k: getattr(args, k) for k in ("out", *_COMMON_OPTIONS) if hasattr(args, k)}
+    kw["progress"] = False if args.no_progress else None
+    return kw
+
+
+def open_report_folder(cfg: Any, *, record_config: bool = False) -> tuple[Path, int]:
+    """Create ``cfg.out`` and limit torch to ``cfg.threads``; return the folder and the thread count.
+
+    ``record_config`` writes ``config.json`` (settings and versions) first, so that a run that is
+    interrupted before its report still says what it was.
+    """
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    threads = set_threads(cfg.threads)
+    if record_config:
+        atomic_write_json(out / "config.json", {"config": dataclasses.asdict(cfg), "versions": versions()})
+    return out, threads
+
+
 def seed_for(*parts: Any) -> int:
     """A 63-bit seed derived from ``parts``, stable across processes (unlike ``hash()``), so a
     resumed run regenerates the same permutations and initial weights."""
@@ -138,6 +199,110 @@ def load_state(module: Any, state: Any, what: str, path: str | os.PathLike) -> N
     except Exception as exc:  # noqa: BLE001 - RuntimeError / KeyError / ValueError from torch
         raise CheckpointError(f"checkpoint {path}: its {what} does not fit this run ({str(exc)[:300]}); "
                               f"{_WHAT_TO_DO}") from exc
+
+
+# --- the resumable training loop of interpret.py and train_drift.py -----------------------------
+
+CHECKPOINT_KEYS = ("model", "optimizer", "epoch", "step", "loss_sum", "history", "perm", "rng", "config")
+
+
+@dataclasses.dataclass
+class TrainState:
+    """Where a training run stands: the next (epoch, step), the running loss sum of that epoch,
+    its batch permutation (None: draw one) and the history so far."""
+
+    epoch: int = 0
+    step: int = 0
+    loss_sum: float = 0.0
+    perm: Any = None
+    hist: Any = None
+
+
+def _rng_state(shuffle_gen) -> dict[str, Any]:
+    import torch
+
+    st = {"torch": torch.get_rng_state(), "shuffle": shuffle_gen.get_state()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def _save_checkpoint(path: Path, model, opt, state: TrainState, shuffle_gen, cfg: Any) -> None:
+    atomic_torch_save({
+        "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": state.epoch, "step": state.step,
+        "loss_sum": state.loss_sum, "history": jsonable(state.hist), "perm": state.perm,
+        "rng": _rng_state(shuffle_gen), "config": jsonable(dataclasses.asdict(cfg)),
+    }, path)
+
+
+def resume_training(path: Path, model, opt, shuffle_gen, cfg: Any, resume_keys: tuple[str, ...],
+                    epochs: int) -> TrainState | None:
+    """Restore model, optimizer, random streams and position from the checkpoint at ``path``
+    (None when there is none). A checkpoint of other settings (``resume_keys``), an unreadable one
+    or one whose tensors do not fit raises :class:`CheckpointError` naming the file."""
+    import torch
+
+    if not path.exists():
+        return None
+    ck = load_checkpoint(path, required=CHECKPOINT_KEYS)
+    check_resumable(dataclasses.asdict(cfg), ck.get("config"), resume_keys, path)
+    load_state(model, ck["model"], "model", path)
+    load_state(opt, ck["optimizer"], "optimizer state", path)
+    state = TrainState(int(ck["epoch"]), int(ck["step"]), float(ck["loss_sum"]), ck["perm"], ck["history"])
+    torch.set_rng_state(ck["rng"]["torch"])
+    shuffle_gen.set_state(ck["rng"]["shuffle"])
+    if "cuda" in ck["rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+    if state.epoch < epochs:  # a finished model reloaded for the report is not a resume
+        state.hist.setdefault("resumed_at", []).append([state.epoch, state.step])
+    return state
+
+
+def train_epochs(cfg: Any, model, opt, data: dict[str, Any], state: TrainState, *, epochs: int, shuffle_gen,
+                 ckpt_path: Path, hist_path: Path, loss_fn: Callable, end_of_epoch: Callable, desc: str,
+                 mininterval: float, label: str = "", callback: Callable[[int, int], None] | None = None) -> Any:
+    """Train from ``state`` to ``epochs`` and return the history.
+
+    Every ``cfg.checkpoint_every`` steps and at the end of every epoch the whole state is saved
+    atomically, so a run killed at any point resumes bit-identical. ``loss_fn(model, xb, yb)`` is
+    the batch loss; ``end_of_epoch(epoch, mean_loss, train_seconds)`` evaluates, appends to
+    ``state.hist`` and returns the line to print; ``label`` prefixes a non-finite loss error.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    n = len(data["ytr"])
+    steps = n // cfg.batch_size  # drop the last partial batch: every step has the same size
+    model.train()
+    for ep in range(state.epoch, epochs):
+        if state.perm is None:
+            state.perm = torch.randperm(n, generator=shuffle_gen)
+        t0 = time.perf_counter()
+        bar = tqdm(range(state.step, steps), total=steps, initial=state.step, desc=f"{desc} epoch {ep + 1}/{epochs}",
+                   disable=not cfg.progress, mininterval=mininterval, file=sys.stderr)
+        for s in bar:
+            idx = state.perm[s * cfg.batch_size : (s + 1) * cfg.batch_size]
+            xb, yb = data["xtr"][idx].to(cfg.device), data["ytr"][idx].to(cfg.device)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model, xb, yb)
+            loss.backward()
+            opt.step()
+            state.loss_sum += float(loss.detach())
+            if not math.isfinite(state.loss_sum):
+                raise FloatingPointError(f"{label}training loss became {state.loss_sum} at epoch {ep + 1} step {s + 1}")
+            if cfg.checkpoint_every and (s + 1) % cfg.checkpoint_every == 0 and s + 1 < steps:
+                _save_checkpoint(ckpt_path, model, opt, TrainState(ep, s + 1, state.loss_sum, state.perm, state.hist),
+                                 shuffle_gen, cfg)
+            if callback is not None:
+                callback(ep, s + 1)
+        bar.close()
+        line = end_of_epoch(ep, state.loss_sum / steps, time.perf_counter() - t0)
+        state.epoch, state.step, state.loss_sum, state.perm = ep + 1, 0, 0.0, None
+        _save_checkpoint(ckpt_path, model, opt, state, shuffle_gen, cfg)
+        atomic_write_json(hist_path, state.hist)
+        print(line, file=sys.stderr)
+    atomic_write_json(hist_path, state.hist)
+    return jsonable(state.hist)
 
 
 def atomic_save_fig(fig, path: str | os.PathLike) -> None:

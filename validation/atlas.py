@@ -52,7 +52,6 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -72,7 +71,9 @@ from validation._common import (  # noqa: E402
     atomic_save_fig,
     atomic_write_json,
     jsonable,
-    preset_config,
+    config_maker,
+    preset_overrides,
+    preset_parser,
     seed_for,
     set_threads,
     versions,
@@ -180,9 +181,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def make_config(preset: str = "quick", **overrides: Any) -> Config:
-    """Preset values, then explicit overrides (``None`` overrides are ignored)."""
-    return preset_config(Config, PRESETS, "atlas", preset, **overrides)
+make_config = config_maker(Config, PRESETS, "atlas")
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -1299,16 +1298,12 @@ def plot_mechanism(result: dict[str, Any], path: Path) -> None:
 # --- command line -------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m validation.atlas", description=__doc__.split("\n\n")[0])
-    p.add_argument("--preset", choices=sorted(PRESETS), default="quick")
-    p.add_argument("--out", help="output folder (default reports/atlas_<preset>)")
+    p = preset_parser(__doc__.split("\n\n")[0], PRESETS, "atlas", common=("device", "data_dir"),
+                      prog="python -m validation.atlas")
     p.add_argument("--workers", type=int, help="LocalCluster worker processes (1 thread each)")
     p.add_argument("--scheduler", help="address of an existing dask scheduler (workers must import validation)")
-    p.add_argument("--device", help="torch device of the training runs, e.g. cuda")
     p.add_argument("--steps", type=int, help="optimizer steps per cell")
-    p.add_argument("--data-dir", help="Fashion-MNIST directory (must exist when given)")
     p.add_argument("--report-only", action="store_true", help="only render atlas.json/PNGs from finished cells")
-    p.add_argument("--no-progress", action="store_true")
     p.add_argument("--study", choices=["active"], help="run the active-fraction-under-training study instead")
     p.add_argument("--study-steps", type=int, default=300)
     p.add_argument("--study-runs", default="adam:1e-4:centered:0.5,adam:1e-4:raw:,sgd:1e-2:centered:0.5",
@@ -1334,9 +1329,8 @@ def main(argv: list[str] | None = None) -> int:
         active_study(args.out or "reports/atlas_active", steps=args.study_steps, data_dir=args.data_dir,
                      runs=tuple(runs), progress=not args.no_progress)
         return 0
-    cfg = make_config(args.preset, out=args.out, workers=args.workers, scheduler=args.scheduler,
-                      device=args.device, steps=args.steps, data_dir=args.data_dir,
-                      progress=False if args.no_progress else None, report_only=args.report_only or None)
+    cfg = make_config(args.preset, **preset_overrides(args), workers=args.workers, scheduler=args.scheduler,
+                      steps=args.steps, report_only=args.report_only or None)
     try:
         rep = run(cfg)
     except KeyboardInterrupt:

@@ -26,7 +26,6 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import sys
@@ -45,9 +44,11 @@ from validation._common import (  # noqa: E402
     atomic_torch_save,
     atomic_write_json,
     load_checkpoint,
-    preset_config,
+    config_maker,
+    open_report_folder,
+    preset_overrides,
+    preset_parser,
     seed_for,
-    set_threads,
     versions,
 )
 
@@ -99,9 +100,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def make_config(preset: str = "quick", **overrides: Any) -> Config:
-    """Preset values, then explicit overrides (``None`` overrides are ignored)."""
-    return preset_config(Config, PRESETS, "cnn", preset, **overrides)
+make_config = config_maker(Config, PRESETS, "cnn")
 
 
 def _rel(pred, ref) -> float:
@@ -605,9 +604,7 @@ def _guard(report: dict[str, Any], name: str, fn) -> Any:
 
 def run(cfg: Config, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """All sections; ``cnn.json`` and the PNGs in ``cfg.out`` (``data``: from :func:`load_data`, reused)."""
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    threads = set_threads(cfg.threads)
+    out, threads = open_report_folder(cfg)
     t0 = time.perf_counter()
     rep: dict[str, Any] = {"experiment": "cnn", "config": dataclasses.asdict(cfg), "versions": versions(),
                            "threads": threads, "class_names": list(FASHION_CLASSES)}
@@ -635,17 +632,11 @@ def run(cfg: Config, data: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--preset", default="quick", choices=sorted(PRESETS))
-    p.add_argument("--out", help="report folder (default reports/cnn_<preset>)")
+    p = preset_parser(__doc__.split("\n")[0], PRESETS, "cnn", common=("threads", "data_dir"))
     p.add_argument("--steps", type=int, help="training steps of each IdentityCNN")
     p.add_argument("--n-linearize", type=int, help="inputs per reference CNN in the linearize check")
-    p.add_argument("--threads", type=int, help="torch threads (default 1)")
-    p.add_argument("--data-dir", help="Fashion-MNIST folder (default: the system data set)")
-    p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
-    cfg = make_config(a.preset, out=a.out, steps=a.steps, n_linearize=a.n_linearize, threads=a.threads,
-                      data_dir=a.data_dir, progress=False if a.no_progress else None)
+    cfg = make_config(a.preset, **preset_overrides(a), steps=a.steps, n_linearize=a.n_linearize)
     rep = run(cfg)
     print(f"wrote {Path(cfg.out) / 'cnn.json'}; errors: {sorted(rep.get('errors', {})) or 'none'}")
     return rep

@@ -17,7 +17,6 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -34,8 +33,10 @@ if __package__ in (None, ""):
 from validation._common import (  # noqa: E402
     atomic_save_fig,
     atomic_write_json,
-    preset_config,
-    set_threads,
+    config_maker,
+    open_report_folder,
+    preset_overrides,
+    preset_parser,
     theory,
     versions,
 )
@@ -97,9 +98,7 @@ PRESETS = {
 }
 
 
-def make_config(preset: str = "quick", **overrides: Any) -> Config:
-    """Preset values, then explicit overrides (``None`` overrides are ignored)."""
-    return preset_config(Config, PRESETS, "init_spectrum", preset, **overrides)
+make_config = config_maker(Config, PRESETS, "init_spectrum")
 
 
 def _case_key(case) -> str:
@@ -238,9 +237,7 @@ def run(cfg: Config) -> dict[str, Any]:
         raise ImportError("init_spectrum needs rmt_idinit.jjt_eigenvalues (the theory core)")
     from rmt_idinit.data import Normalizer, load_fashion_mnist
 
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    set_threads(cfg.threads)
+    out, _ = open_report_folder(cfg)
     from tqdm.auto import tqdm
 
     xtr, _ = load_fashion_mnist(cfg.data_dir, "train", limit=10000)
@@ -274,18 +271,11 @@ def run(cfg: Config) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--preset", default="quick", choices=sorted(PRESETS))
-    p.add_argument("--out")
+    p = preset_parser(__doc__.split("\n")[0], PRESETS, "init_spectrum")
     p.add_argument("--n-real", type=int)
     p.add_argument("--n-gauss", type=int)
-    p.add_argument("--threads", type=int)
-    p.add_argument("--device")
-    p.add_argument("--data-dir")
-    p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
-    cfg = make_config(a.preset, out=a.out, n_real=a.n_real, n_gauss=a.n_gauss, threads=a.threads,
-                      device=a.device, data_dir=a.data_dir, progress=False if a.no_progress else None)
+    cfg = make_config(a.preset, **preset_overrides(a), n_real=a.n_real, n_gauss=a.n_gauss)
     rep = run(cfg)
     for k, v in rep["summary"].items():
         print(f"{k:55s} rel {v['max_relative_error']:.2e}  abs0 {v['max_abs_error_at_zero']:.1e}  "

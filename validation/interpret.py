@@ -25,9 +25,7 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import math
 import sys
 import time
 import traceback
@@ -42,14 +40,17 @@ if __package__ in (None, ""):  # `python validation/interpret.py`
 
 from validation._common import (  # noqa: E402
     atomic_save_fig,
-    atomic_torch_save,
     atomic_write_json,
-    check_resumable,
-    jsonable,
+    config_maker,
     load_checkpoint,
-    preset_config,
+    open_report_folder,
+    preset_overrides,
+    preset_parser,
+    resume_training,
     seed_for,
     set_threads,
+    train_epochs,
+    TrainState,
     versions,
 )
 
@@ -100,9 +101,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def make_config(preset: str = "quick", **overrides: Any) -> Config:
-    """Preset values, then explicit overrides (``None`` overrides are ignored)."""
-    return preset_config(Config, PRESETS, "interpret", preset, **overrides)
+make_config = config_maker(Config, PRESETS, "interpret")
 
 
 def load_data(cfg: Config) -> dict[str, Any]:
@@ -152,14 +151,9 @@ _RESUME_KEYS = ("depth", "activation", "sigma", "q0", "readout", "logit_scale", 
                 "batch_size", "optimizer", "lr", "seed")
 
 
-def _check_resumable(cfg: Config, saved: dict[str, Any], path: Path) -> None:
-    check_resumable(dataclasses.asdict(cfg), saved, _RESUME_KEYS, path)
-
-
 def train(cfg: Config, data, out: Path, callback: Callable[[int, int], None] | None = None):
     """Train (resuming from ``out/ckpt.pt``); return the model and its history."""
     import torch
-    from tqdm.auto import tqdm
 
     from rmt_idinit.nn.interpretable import interpretable_loss
 
@@ -168,23 +162,10 @@ def train(cfg: Config, data, out: Path, callback: Callable[[int, int], None] | N
     opt = _optimizer(cfg, model)
     shuffle_gen = torch.Generator().manual_seed(seed_for(cfg.seed, "shuffle"))
     torch.manual_seed(seed_for(cfg.seed, "torch"))
-    n = len(data["ytr"])
-    steps = n // cfg.batch_size
-    hist: dict[str, Any] = {"epoch": [], "test_accuracy": [], "layer_accuracy": [], "train_loss": [],
-                            "epoch_seconds": [], "eval_seconds": []}
-    epoch, step, loss_sum, perm = 0, 0, 0.0, None
-    if ckpt_path.exists():
-        ck = load_checkpoint(ckpt_path)
-        _check_resumable(cfg, ck.get("config", {}), ckpt_path)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        epoch, step, loss_sum = int(ck["epoch"]), int(ck["step"]), float(ck["loss_sum"])
-        hist, perm = ck["history"], ck["perm"]
-        torch.set_rng_state(ck["rng"]["torch"])
-        shuffle_gen.set_state(ck["rng"]["shuffle"])
-        if epoch < cfg.epochs:
-            hist.setdefault("resumed_at", []).append([epoch, step])
-    else:
+    state = resume_training(ckpt_path, model, opt, shuffle_gen, cfg, _RESUME_KEYS, cfg.epochs)
+    if state is None:
+        hist: dict[str, Any] = {"epoch": [], "test_accuracy": [], "layer_accuracy": [], "train_loss": [],
+                                "epoch_seconds": [], "eval_seconds": []}
         t0 = time.perf_counter()
         acc, accs = _test_accuracy(cfg, model, data)
         hist["epoch"].append(0)
@@ -193,54 +174,26 @@ def train(cfg: Config, data, out: Path, callback: Callable[[int, int], None] | N
         hist["train_loss"].append(float("nan"))
         hist["epoch_seconds"].append(0.0)
         hist["eval_seconds"].append(time.perf_counter() - t0)
+        state = TrainState(hist=hist)
+    hist = state.hist
 
-    def save(epoch_, step_, loss_sum_, perm_):
-        atomic_torch_save({
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch_, "step": step_,
-            "loss_sum": loss_sum_, "history": jsonable(hist), "perm": perm_,
-            "rng": {"torch": torch.get_rng_state(), "shuffle": shuffle_gen.get_state()},
-            "config": jsonable(dataclasses.asdict(cfg)),
-        }, ckpt_path)
-
-    model.train()
-    for ep in range(epoch, cfg.epochs):
-        if perm is None:
-            perm = torch.randperm(n, generator=shuffle_gen)
-        t0 = time.perf_counter()
-        bar = tqdm(range(step, steps), total=steps, initial=step, desc=f"interpret epoch {ep + 1}/{cfg.epochs}",
-                   disable=not cfg.progress, mininterval=5.0, file=sys.stderr)
-        for s in bar:
-            idx = perm[s * cfg.batch_size : (s + 1) * cfg.batch_size]
-            xb, yb = data["xtr"][idx].to(cfg.device), data["ytr"][idx].to(cfg.device)
-            opt.zero_grad(set_to_none=True)
-            loss = interpretable_loss(model, xb, yb, supervision=cfg.supervision)
-            loss.backward()
-            opt.step()
-            loss_sum += float(loss.detach())
-            if not math.isfinite(loss_sum):
-                raise FloatingPointError(f"training loss became {loss_sum} at epoch {ep + 1} step {s + 1}")
-            if cfg.checkpoint_every and (s + 1) % cfg.checkpoint_every == 0 and s + 1 < steps:
-                save(ep, s + 1, loss_sum, perm)
-            if callback is not None:
-                callback(ep, s + 1)
-        bar.close()
-        train_seconds = time.perf_counter() - t0
+    def end_of_epoch(ep, mean_loss, train_seconds):
         t1 = time.perf_counter()
         acc, accs = _test_accuracy(cfg, model, data)
         hist["epoch"].append(ep + 1)
         hist["test_accuracy"].append(acc)
         hist["layer_accuracy"].append(accs)
-        hist["train_loss"].append(loss_sum / steps)
+        hist["train_loss"].append(mean_loss)
         hist["epoch_seconds"].append(train_seconds)
         hist["eval_seconds"].append(time.perf_counter() - t1)
-        step, loss_sum, perm = 0, 0.0, None
-        save(ep + 1, 0, 0.0, None)
-        atomic_write_json(out / "history.json", hist)
-        print(f"[interpret] epoch {ep + 1}: test acc {acc:.4f}, loss {hist['train_loss'][-1]:.4f}, "
-              f"{train_seconds:.0f}s", file=sys.stderr)
-    atomic_write_json(out / "history.json", hist)
+        return f"[interpret] epoch {ep + 1}: test acc {acc:.4f}, loss {mean_loss:.4f}, {train_seconds:.0f}s"
+
+    hist = train_epochs(cfg, model, opt, data, state, epochs=cfg.epochs, shuffle_gen=shuffle_gen,
+                        ckpt_path=ckpt_path, hist_path=out / "history.json",
+                        loss_fn=lambda m, xb, yb: interpretable_loss(m, xb, yb, supervision=cfg.supervision),
+                        end_of_epoch=end_of_epoch, desc="interpret", mininterval=5.0, callback=callback)
     model.eval()
-    return model, jsonable(hist)
+    return model, hist
 
 
 def _map_layers(cfg: Config) -> list[int]:
@@ -510,10 +463,7 @@ def replot(out: Path) -> dict[str, Any]:
 
 def run(cfg: Config, callback: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """Train (resuming where a checkpoint exists), analyse, write the report folder."""
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    set_threads(cfg.threads)
-    atomic_write_json(out / "config.json", {"config": dataclasses.asdict(cfg), "versions": versions()})
+    out, _ = open_report_folder(cfg, record_config=True)
     t0 = time.perf_counter()
     data = load_data(cfg)
     model, hist = train(cfg, data, out, callback)
@@ -521,9 +471,7 @@ def run(cfg: Config, callback: Callable[[int, int], None] | None = None) -> dict
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--preset", default="quick", choices=sorted(PRESETS))
-    p.add_argument("--out")
+    p = preset_parser(__doc__.split("\n")[0], PRESETS, "interpret")
     p.add_argument("--epochs", type=int)
     p.add_argument("--epochs-note", help="why this number of epochs (recorded in the report)")
     p.add_argument("--depth", type=int)
@@ -538,10 +486,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--n-test", type=int)
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--threads", type=int)
-    p.add_argument("--device")
-    p.add_argument("--data-dir")
-    p.add_argument("--no-progress", action="store_true")
     p.add_argument("--report-only", action="store_true", help="rebuild the report from ckpt.pt in --out")
     p.add_argument("--plots-only", action="store_true",
                    help="redraw the PNGs from interpret.json and maps.json in --out (no model needed)")
@@ -549,11 +493,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if a.plots_only:
         return replot(Path(a.out or make_config(a.preset).out))
     cfg = make_config(
-        a.preset, out=a.out, epochs=a.epochs, epochs_note=a.epochs_note, depth=a.depth, sigma=a.sigma, q0=a.q0,
-        readout=a.readout, logit_scale=a.logit_scale, supervision=a.supervision, lr=a.lr,
+        a.preset, **preset_overrides(a), epochs=a.epochs, epochs_note=a.epochs_note, depth=a.depth, sigma=a.sigma,
+        q0=a.q0, readout=a.readout, logit_scale=a.logit_scale, supervision=a.supervision, lr=a.lr,
         batch_size=a.batch_size, n_train=a.n_train, n_test=a.n_test, checkpoint_every=a.checkpoint_every,
-        seed=a.seed, threads=a.threads, device=a.device, data_dir=a.data_dir,
-        progress=False if a.no_progress else None,
+        seed=a.seed,
     )
     if a.report_only:
         set_threads(cfg.threads)

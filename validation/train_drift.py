@@ -21,7 +21,6 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 import sys
@@ -37,16 +36,16 @@ if __package__ in (None, ""):  # `python validation/train_drift.py`
 
 from validation._common import (  # noqa: E402
     atomic_save_fig,
-    atomic_torch_save,
     atomic_write_json,
-    jsonable,
-    check_resumable,
-    load_checkpoint,
-    load_state,
-    preset_config,
+    config_maker,
+    open_report_folder,
+    preset_overrides,
+    preset_parser,
+    resume_training,
     seed_for,
-    set_threads,
     theory,
+    train_epochs,
+    TrainState,
     versions,
 )
 
@@ -100,12 +99,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 # threads, device, progress, checkpoint_every and the output folder do not change the computation)
 _RESUME_KEYS = ("depth", "activation", "sigma", "q0", "sigma_w2", "sigma_b2", "n_train", "batch_size",
                 "optimizer", "lr", "seed")
-_CKPT_KEYS = ("model", "optimizer", "epoch", "step", "loss_sum", "history", "perm", "rng", "config")
 
 
-def make_config(preset: str = "quick", **overrides: Any) -> Config:
-    """Preset values, then explicit overrides (``None`` overrides are ignored)."""
-    return preset_config(Config, PRESETS, "train_drift", preset, **overrides)
+make_config = config_maker(Config, PRESETS, "train_drift")
 
 
 def load_data(cfg: Config):
@@ -176,49 +172,22 @@ def evaluate(cfg: Config, model, data) -> dict[str, Any]:
     }
 
 
-def _rng_state(shuffle_gen) -> dict[str, Any]:
-    import torch
-
-    st = {"torch": torch.get_rng_state(), "shuffle": shuffle_gen.get_state()}
-    if torch.cuda.is_available():
-        st["cuda"] = torch.cuda.get_rng_state_all()
-    return st
-
-
 def train_one(
     cfg: Config, init: str, data, out: Path, callback: Callable[[str, int, int], None] | None = None
 ) -> dict[str, Any]:
     """Train one model, resuming from ``out/ckpt_<init>.pt`` if present; return its history."""
     import torch
     import torch.nn.functional as F
-    from tqdm.auto import tqdm
 
-    hist_path = out / f"history_{init}.json"
     ckpt_path = out / f"ckpt_{init}.pt"
     model = build_model(cfg, init).to(cfg.device)
     opt = _optimizer(cfg, model)
     shuffle_gen = torch.Generator().manual_seed(seed_for(cfg.seed, init, "shuffle"))
     torch.manual_seed(seed_for(cfg.seed, init, "torch"))
-    n = len(data["ytr"])
-    steps = n // cfg.batch_size  # drop the last partial batch: every step has the same size
-    hist: dict[str, Any] = {"epoch": [], "test_accuracy": [], "train_loss": [], "drift_frobenius": [],
-                            "drift_spectral": [], "spectrum": [], "epoch_seconds": [], "eval_seconds": []}
-    epoch, step, loss_sum, perm = 0, 0, 0.0, None
-    if ckpt_path.exists():
-        ck = load_checkpoint(ckpt_path, required=_CKPT_KEYS)
-        check_resumable(dataclasses.asdict(cfg), ck.get("config"), _RESUME_KEYS, ckpt_path)
-        load_state(model, ck["model"], "model", ckpt_path)
-        load_state(opt, ck["optimizer"], "optimizer state", ckpt_path)
-        epoch, step, loss_sum = int(ck["epoch"]), int(ck["step"]), float(ck["loss_sum"])
-        hist = ck["history"]
-        perm = ck["perm"]
-        torch.set_rng_state(ck["rng"]["torch"])
-        shuffle_gen.set_state(ck["rng"]["shuffle"])
-        if "cuda" in ck["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
-        if epoch < cfg.epochs(init):  # a finished model reloaded for the report is not a resume
-            hist.setdefault("resumed_at", []).append([epoch, step])
-    else:
+    state = resume_training(ckpt_path, model, opt, shuffle_gen, cfg, _RESUME_KEYS, cfg.epochs(init))
+    if state is None:
+        hist: dict[str, Any] = {"epoch": [], "test_accuracy": [], "train_loss": [], "drift_frobenius": [],
+                                "drift_spectral": [], "spectrum": [], "epoch_seconds": [], "eval_seconds": []}
         t0 = time.perf_counter()
         ev = evaluate(cfg, model, data)
         hist["epoch"].append(0)
@@ -227,52 +196,26 @@ def train_one(
             hist[k].append(ev[k])
         hist["epoch_seconds"].append(0.0)
         hist["eval_seconds"].append(time.perf_counter() - t0)
+        state = TrainState(hist=hist)
+    hist = state.hist
 
-    def save(epoch_, step_, loss_sum_, perm_):
-        atomic_torch_save({
-            "model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch_, "step": step_,
-            "loss_sum": loss_sum_, "history": jsonable(hist), "perm": perm_, "rng": _rng_state(shuffle_gen),
-            "config": jsonable(dataclasses.asdict(cfg)),
-        }, ckpt_path)
-
-    model.train()
-    for ep in range(epoch, cfg.epochs(init)):
-        if perm is None:
-            perm = torch.randperm(n, generator=shuffle_gen)
-        t0 = time.perf_counter()
-        bar = tqdm(range(step, steps), total=steps, initial=step, desc=f"{init} epoch {ep + 1}/{cfg.epochs(init)}",
-                   disable=not cfg.progress, mininterval=2.0, file=sys.stderr)
-        for s in bar:
-            idx = perm[s * cfg.batch_size : (s + 1) * cfg.batch_size]
-            xb, yb = data["xtr"][idx].to(cfg.device), data["ytr"][idx].to(cfg.device)
-            opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(xb), yb)
-            loss.backward()
-            opt.step()
-            loss_sum += float(loss.detach())
-            if not math.isfinite(loss_sum):
-                raise FloatingPointError(f"{init}: training loss became {loss_sum} at epoch {ep + 1} step {s + 1}")
-            if cfg.checkpoint_every and (s + 1) % cfg.checkpoint_every == 0 and s + 1 < steps:
-                save(ep, s + 1, loss_sum, perm)
-            if callback is not None:
-                callback(init, ep, s + 1)
-        bar.close()
-        train_seconds = time.perf_counter() - t0
+    def end_of_epoch(ep, mean_loss, train_seconds):
         t1 = time.perf_counter()
         ev = evaluate(cfg, model, data)
         hist["epoch"].append(ep + 1)
-        hist["train_loss"].append(loss_sum / steps)
+        hist["train_loss"].append(mean_loss)
         for k in ("test_accuracy", "drift_frobenius", "drift_spectral", "spectrum"):
             hist[k].append(ev[k])
         hist["epoch_seconds"].append(train_seconds)
         hist["eval_seconds"].append(time.perf_counter() - t1)
-        step, loss_sum, perm = 0, 0.0, None
-        save(ep + 1, 0, 0.0, None)
-        atomic_write_json(hist_path, hist)
-        print(f"[train_drift] {init} epoch {ep + 1}: test acc {ev['test_accuracy']:.4f}, "
-              f"median drift {np.median(ev['drift_frobenius']):.4g}, {train_seconds:.0f}s", file=sys.stderr)
-    atomic_write_json(hist_path, hist)
-    return jsonable(hist)
+        return (f"[train_drift] {init} epoch {ep + 1}: test acc {ev['test_accuracy']:.4f}, "
+                f"median drift {np.median(ev['drift_frobenius']):.4g}, {train_seconds:.0f}s")
+
+    return train_epochs(cfg, model, opt, data, state, epochs=cfg.epochs(init), shuffle_gen=shuffle_gen,
+                        ckpt_path=ckpt_path, hist_path=out / f"history_{init}.json",
+                        loss_fn=lambda m, xb, yb: F.cross_entropy(m(xb), yb), end_of_epoch=end_of_epoch,
+                        desc=init, mininterval=2.0, label=f"{init}: ",
+                        callback=None if callback is None else (lambda ep, s: callback(init, ep, s)))
 
 
 def _spectrum_summary(spec: np.ndarray) -> dict[str, float]:
@@ -416,10 +359,7 @@ def plot(report: dict[str, Any], out: Path) -> None:
 
 def run(cfg: Config, callback: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Train every model in ``cfg.inits`` (resuming where checkpoints exist) and write the report."""
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    set_threads(cfg.threads)
-    atomic_write_json(out / "config.json", {"config": dataclasses.asdict(cfg), "versions": versions()})
+    out, _ = open_report_folder(cfg, record_config=True)
     t0 = time.perf_counter()
     data = load_data(cfg)
     histories = {init: train_one(cfg, init, data, out, callback) for init in cfg.inits}
@@ -427,9 +367,7 @@ def run(cfg: Config, callback: Callable[[str, int, int], None] | None = None) ->
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--preset", default="quick", choices=sorted(PRESETS))
-    p.add_argument("--out")
+    p = preset_parser(__doc__.split("\n")[0], PRESETS, "train_drift")
     p.add_argument("--epochs", type=int, help="epochs for every model (overrides both below)")
     p.add_argument("--epochs-identity", type=int)
     p.add_argument("--epochs-baseline", type=int)
@@ -444,20 +382,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--probe-size", type=int)
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--seed", type=int)
-    p.add_argument("--threads", type=int)
-    p.add_argument("--device", default=None)
-    p.add_argument("--data-dir")
-    p.add_argument("--no-progress", action="store_true")
     p.add_argument("--report-only", action="store_true", help="rebuild the report from the histories in --out")
     a = p.parse_args(argv)
     e_id = a.epochs if a.epochs is not None else a.epochs_identity
     e_bl = a.epochs if a.epochs is not None else a.epochs_baseline
     cfg = make_config(
-        a.preset, out=a.out, epochs_identity=e_id, epochs_baseline=e_bl,
+        a.preset, **preset_overrides(a), epochs_identity=e_id, epochs_baseline=e_bl,
         inits=tuple(a.inits) if a.inits else None, depth=a.depth, sigma=a.sigma, q0=a.q0, lr=a.lr,
         batch_size=a.batch_size, n_train=a.n_train, n_test=a.n_test, probe_size=a.probe_size,
-        checkpoint_every=a.checkpoint_every, seed=a.seed, threads=a.threads, device=a.device,
-        data_dir=a.data_dir, progress=False if a.no_progress else None,
+        checkpoint_every=a.checkpoint_every, seed=a.seed,
     )
     if a.report_only:
         return assemble_report(cfg, Path(cfg.out))

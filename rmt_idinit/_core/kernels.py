@@ -7,7 +7,7 @@ use the branch-free elementary functions below (:func:`vexp`, :func:`vexpm1_part
 :func:`vlog1p`) instead of libm: pip's llvmlite has no vector math library, so a call to libm
 ``exp`` or ``tanh`` keeps LLVM from vectorizing the loop, whereas a range reduction and a
 polynomial made of multiplies, adds and bit operations become SIMD code. Accuracy (held against
-mpmath in tests/test_kernels.py): a few ulp over the whole double range, subnormal results included.
+mpmath in tests/_core/test_kernels.py): a few ulp over the whole double range, subnormal results included.
 """
 from __future__ import annotations
 

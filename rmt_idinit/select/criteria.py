@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core import levelsets as _ls
+from . import levelsets as _ls
 from ..activations import Activation
 from ..identity import alpha_complement, forward_moments, jjt_law
 from ._args import (

@@ -8,7 +8,7 @@ Hard-tanh closed forms, with ``c = erfinv(1 - eps) = erfcinv(eps)``::
     S in [1/kappa, kappa]  <=>  sigma in [kappa^(-1/(2L)), kappa^(1/(2L))]
 
 Other activations: boundaries in ``q0``, ``sigma`` and ``L`` by bracketing and bisection on log
-scales (:mod:`rmt_idinit._core.levelsets`).
+scales (:mod:`rmt_idinit.select.levelsets`).
 
 The **best sigma** minimizes the isometry loss ``E[(lambda - 1)^2] = (m1 - 1)^2 + var``, over the
 feasible sigma interval when ``eps``/``kappa`` are given. Hard-tanh: ``alpha (sigma^(2L) - 1)^2 +
@@ -30,7 +30,7 @@ import numpy as np
 from scipy import optimize, special
 
 from .._core import checks as _checks
-from .._core import levelsets as _ls
+from . import levelsets as _ls
 from ..activations import Activation
 from ..identity import alpha_complement
 from ._args import (

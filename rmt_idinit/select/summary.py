@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._core import levelsets as _ls
+from . import levelsets as _ls
 from ..activations import Activation
 from ._args import DEFAULT_EPS, DEFAULT_KAPPA, activation_of, check_eps, check_kappa, is_hardtanh
 from .criteria import (

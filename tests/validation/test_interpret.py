@@ -12,7 +12,7 @@ pytestmark = [
     pytest.mark.skipif(not DEFAULT_FASHION_MNIST_DIR.is_dir(), reason="dataset-fashion-mnist not installed"),
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_quick_preset_report(tmp_path):
@@ -41,7 +41,7 @@ def test_quick_preset_report(tmp_path):
     # A mean over counts of accuracies on n test images has SE <= 0.5/sqrt(n); a difference of two,
     # SE <= sqrt(2/4n) (0.041 at the preset's n = 300). Keeping the important features wins by > 2 SE
     # (measured gap 0.135), dropping them loses by > 1 SE (measured 0.066): the wiring of the report,
-    # not the statistics, is under test here (tests/test_feature_subsets.py holds the wide margins).
+    # not the statistics, is under test here (tests/nn/test_feature_subsets.py holds the wide margins).
     se = np.sqrt(2 * 0.25 / cfg.n_test)
     assert c["keep_importance_mean_over_counts"] > c["keep_random_mean_over_counts"] + 2 * se
     assert c["drop_importance_mean_over_counts"] < c["drop_random_mean_over_counts"] - se

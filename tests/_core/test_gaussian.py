@@ -63,8 +63,9 @@ def test_z_max_is_where_the_normal_tail_leaves_double_precision():
 
 
 def test_callers_share_the_one_formula():
-    from rmt_idinit import piecewise, selection
+    from rmt_idinit import piecewise
+    from rmt_idinit.select import levelsets
 
-    assert selection._gauss_interval is interval_mass
+    assert levelsets.gauss_interval is interval_mass
     a, b = np.array([-np.inf, -1.0, 2.0]), np.array([-1.0, 2.0, np.inf])
     assert np.array_equal(piecewise.gaussian_interval_mass(a, b, 0.25), interval_mass(a, b, 0.5))

@@ -1,6 +1,6 @@
 """Random-init laws against an independent solver of the same S-transform equations.
 
-The reference (``tests/_freeprob_reference.py``) shares no code with :mod:`rmt_idinit.random_init.freeprob`:
+The reference (``tests/random_init/_freeprob_reference.py``) shares no code with :mod:`rmt_idinit.random_init.freeprob`:
 it walks the phase curve of the equation for ``v = 1 + M/p`` (closed form or a monotone
 bisection) and reads the CDF off the log-potential in closed form, in logs, so it covers the
 whole support down to lambda ~ 1e-300 and beyond. The package tabulates the density by root
@@ -18,7 +18,7 @@ import math
 import numpy as np
 import pytest
 
-import _freeprob_reference as ref
+from . import _freeprob_reference as ref
 from rmt_idinit.random_init import freeprob as fp
 
 DEPTHS = [1, 2, 3, 5, 6, 8, 13, 21, 32, 55, 100]

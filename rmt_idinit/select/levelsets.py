@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from scipy import optimize, special
 
-from .gaussian import interval_mass as gauss_interval  # P(a < u < b), u ~ N(0, sd^2)
+from .._core.gaussian import interval_mass as gauss_interval  # P(a < u < b), u ~ N(0, sd^2)
 
 PER_DECADE = 24          # u-grid density for bracketing level crossings
 Q0_SEARCH = (1e-30, 1e12)
@@ -58,7 +58,7 @@ def u_grid(u_lo: float, u_hi: float) -> np.ndarray:
 def level_sets(act, sigma: np.ndarray, record: np.ndarray, levels: Sequence[float],
                q0_range: tuple[float, float]) -> LevelSets:
     """Bracket on a u-grid and bisect (numba) every crossing of ``log|g_l(u)|`` with each level."""
-    from ..recursion import refine_roots, run_layers
+    from ..recursion import refine_roots, run_layers  # lazy: numba loads on first use
 
     sigma = np.atleast_1d(np.asarray(sigma, dtype=np.float64))
     record = np.atleast_1d(np.asarray(record, dtype=np.int64))
