@@ -43,10 +43,13 @@ from validation._common import (  # noqa: E402
     check_resumable,
     load_checkpoint,
     load_state,
+    make_optimizer,
     preset_config,
+    resolve_device,
     seed_for,
     set_threads,
     theory,
+    train_step,
     versions,
 )
 
@@ -78,7 +81,7 @@ class Config:
     spectral_drift: bool = True
     checkpoint_every: int = 0  # steps; 0: only at the end of each epoch
     threads: int | None = 1
-    device: str = "cpu"
+    device: str = "auto"  # cuda when available, else cpu
     data_dir: str | None = None
     progress: bool = True
 
@@ -142,13 +145,7 @@ def build_model(cfg: Config, init: str):
 
 
 def _optimizer(cfg: Config, model):
-    import torch
-
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
-    raise ValueError(f"optimizer must be 'adam' or 'sgd', got {cfg.optimizer!r}")
+    return make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
 
 
 def evaluate(cfg: Config, model, data) -> dict[str, Any]:
@@ -190,7 +187,6 @@ def train_one(
 ) -> dict[str, Any]:
     """Train one model, resuming from ``out/ckpt_<init>.pt`` if present; return its history."""
     import torch
-    import torch.nn.functional as F
     from tqdm.auto import tqdm
 
     hist_path = out / f"history_{init}.json"
@@ -245,11 +241,7 @@ def train_one(
         for s in bar:
             idx = perm[s * cfg.batch_size : (s + 1) * cfg.batch_size]
             xb, yb = data["xtr"][idx].to(cfg.device), data["ytr"][idx].to(cfg.device)
-            opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(xb), yb)
-            loss.backward()
-            opt.step()
-            loss_sum += float(loss.detach())
+            loss_sum += train_step(model, opt, xb, yb)
             if not math.isfinite(loss_sum):
                 raise FloatingPointError(f"{init}: training loss became {loss_sum} at epoch {ep + 1} step {s + 1}")
             if cfg.checkpoint_every and (s + 1) % cfg.checkpoint_every == 0 and s + 1 < steps:
@@ -416,6 +408,7 @@ def plot(report: dict[str, Any], out: Path) -> None:
 
 def run(cfg: Config, callback: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Train every model in ``cfg.inits`` (resuming where checkpoints exist) and write the report."""
+    cfg = dataclasses.replace(cfg, device=resolve_device(cfg.device))
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     set_threads(cfg.threads)
@@ -445,7 +438,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--checkpoint-every", type=int)
     p.add_argument("--seed", type=int)
     p.add_argument("--threads", type=int)
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None, help="torch device (default auto: cuda when available, else cpu)")
     p.add_argument("--data-dir")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--report-only", action="store_true", help="rebuild the report from the histories in --out")
