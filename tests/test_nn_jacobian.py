@@ -172,7 +172,7 @@ def test_memory_refused_up_front(monkeypatch):
     m = _random_net("tanh", {}, width=7, depth=4)
     x = torch.randn(50, 7, dtype=torch.float64)
     # chunk 50: 50 * 7 * 7 * 8 bytes of output alone; chunk 1 fits the same limit
-    monkeypatch.setenv("RMT_IDINIT_MAX_BYTES", str(8 * (4 * 49 + 7 * 4 + 49 + 10)))
+    monkeypatch.setenv("RMT_IDINIT_MAX_BYTES", str(8 * (6 * 49 + 7 * 4 + 49 + 10)))
     with pytest.raises(ValueError, match=r"chunk_size=50 .*RMT_IDINIT_MAX_BYTES"):
         jacobian_spectra(m, x, chunk_size=50)
     assert jacobian_spectra(m, x, chunk_size=1).shape == (50, 7)

@@ -78,9 +78,10 @@ def _check_memory(model: nn.Module, chunk: int, itemsize: int, convert: bool, de
     n_in = model.layers[0].in_features
     n_max = max(max(lin.in_features, lin.out_features) for lin in model.layers)
     depth = len(model.layers)
-    # per chunk: the derivatives of every layer, the dense output of the chunk, and four
-    # N x N working matrices of one sample (first-layer rows, running product, gathered layer, product)
-    need = chunk * n_max * depth + chunk * model.layers[-1].out_features * n_in + 4 * n_max * n_max
+    # per chunk: the derivatives of every layer, the dense output of the chunk, and six N x N
+    # working matrices of one sample at the peak (first-layer rows, gathered rows, gathered layer,
+    # running product and its successor, the sample's result)
+    need = chunk * n_max * depth + chunk * model.layers[-1].out_features * n_in + 6 * n_max * n_max
     if convert:  # weights copied once to the computation dtype
         need += sum(lin.weight.numel() for lin in model.layers)
     need += dense_out
@@ -182,7 +183,7 @@ def iter_hidden_jacobians(
 ) -> Iterator[torch.Tensor]:
     """Yield the per-sample Jacobians chunk by chunk, each of shape ``(chunk, N_L, N_0)``.
 
-    Peak memory is about ``(chunk_size + 4) N^2`` numbers plus the weights in ``dtype``,
+    Peak memory is about ``(chunk_size + 6) N^2`` numbers plus the weights in ``dtype``,
     independent of the batch size; it is checked before any work starts.
     """
     n_out, n_in = model.layers[-1].out_features, model.layers[0].in_features
@@ -206,7 +207,7 @@ def hidden_jacobian(
     x : torch.Tensor
         Inputs of shape ``(batch, N)`` (or ``(N,)``).
     chunk_size : int, optional
-        Samples processed at once (working memory ``~ (chunk_size + 4) N^2``); default all.
+        Samples processed at once (working memory ``~ (chunk_size + 6) N^2``); default all.
     dtype : torch.dtype, optional
         Computation dtype (default float64; ``None`` keeps ``x.dtype``).
 
@@ -275,7 +276,7 @@ def jacobian_spectra(
     x : torch.Tensor
         Inputs of shape ``(batch, N)`` (or ``(N,)``).
     chunk_size : int, optional
-        Samples processed at once (working memory ``~ (chunk_size + 4) N^2``); default all.
+        Samples processed at once (working memory ``~ (chunk_size + 6) N^2``); default all.
     dtype : torch.dtype, optional
         Computation dtype (default float64; ``None`` keeps ``x.dtype``).
     method : {"eigvalsh", "svd"}
