@@ -178,3 +178,13 @@ def test_memory_refused_up_front(monkeypatch):
     assert jacobian_spectra(m, x, chunk_size=1).shape == (50, 7)
     with pytest.raises(ValueError, match="RMT_IDINIT_MAX_BYTES"):
         hidden_jacobian(m, x, chunk_size=1)  # the (50, 7, 7) result itself does not fit
+
+
+def test_iter_hidden_jacobians_yields_the_chunks_of_hidden_jacobian():
+    from rmt_idinit.nn.jacobian import iter_hidden_jacobians
+
+    m = _half_dead_hardtanh_net()
+    x = torch.randn(5, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
+    chunks = list(iter_hidden_jacobians(m, x, chunk_size=2))
+    assert [c.shape for c in chunks] == [(2, 9, 9), (2, 9, 9), (1, 9, 9)]
+    assert torch.equal(torch.cat(chunks), hidden_jacobian(m, x, chunk_size=2))
