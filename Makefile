@@ -21,8 +21,9 @@ report: setup
 test: setup
 	$(PYTHON) -m pytest
 
+# every benchmarks/bench_*.py into benchmarks/results/bench.json, and the README speed table from it
 bench: setup
-	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
+	$(PYTHON) -m benchmarks.run_all
 
 # The documentation (Sphinx + numpydoc + myst-nb), warnings are errors. Notebooks are rendered
 # from the executed copies stored in docs/notebooks/; `make docs-notebooks` refreshes them.

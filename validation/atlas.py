@@ -72,10 +72,12 @@ from validation._common import (  # noqa: E402
     atomic_write_json,
     jsonable,
     config_maker,
+    make_optimizer,
     preset_overrides,
     preset_parser,
     seed_for,
     set_threads,
+    train_step,
     versions,
 )
 
@@ -398,7 +400,6 @@ def run_cell(cell: dict[str, Any], data_dir: str | None = None, device: str = "c
     every other random draw are seeded from the cell's parameters.
     """
     import torch
-    import torch.nn.functional as F
 
     from rmt_idinit.nn import jacobian_spectra
 
@@ -428,12 +429,7 @@ def run_cell(cell: dict[str, Any], data_dir: str | None = None, device: str = "c
     active0 = (_active_summary(active_fractions(model, xte[:500].to(device)))
                if cell["activation"] == "hardtanh" else None)
 
-    if tr["optimizer"] == "adam":
-        opt = torch.optim.Adam(model.parameters(), lr=tr["lr"])
-    elif tr["optimizer"] == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=tr["lr"], momentum=0.9)
-    else:
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {tr['optimizer']!r}")
+    opt = make_optimizer(tr["optimizer"], model.parameters(), tr["lr"])
     gen = torch.Generator().manual_seed(seed_for(cell["id"], "shuffle"))
     n, bs = len(ytr), tr["batch_size"]
     per_epoch = n // bs
@@ -447,15 +443,11 @@ def run_cell(cell: dict[str, Any], data_dir: str | None = None, device: str = "c
             perm = torch.randperm(n, generator=gen)
         idx = perm[k * bs : (k + 1) * bs]
         xb, yb = xtr[idx].to(device), ytr[idx].to(device)
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(xb), yb)
-        lv = float(loss.detach())
+        lv = train_step(model, opt, xb, yb, max_loss=DIVERGED_LOSS)  # a diverged step leaves the model as it was
         losses.append(lv)
         if not math.isfinite(lv) or lv > DIVERGED_LOSS:
             diverged = True
             break
-        loss.backward()
-        opt.step()
     train_seconds = time.perf_counter() - t0
 
     model.eval()
@@ -1065,7 +1057,6 @@ def active_study(out: str, *, depth: int = 100, downsample: int = 2, steps: int 
     ablations say which trained parameters kill the units.
     """
     import torch
-    import torch.nn.functional as F
     from tqdm.auto import tqdm
 
     import rmt_idinit as ri
@@ -1093,8 +1084,7 @@ def active_study(out: str, *, depth: int = 100, downsample: int = 2, steps: int 
         model = IdentityMLP(width, depth, "hardtanh", sigma=1.0, generator=gen)
         init_model = IdentityMLP(width, depth, "hardtanh", sigma=1.0)
         init_model.load_state_dict(model.state_dict())
-        opt = (torch.optim.Adam(model.parameters(), lr=lr) if opt_name == "adam"
-               else torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9))
+        opt = make_optimizer(opt_name, model.parameters(), lr)
         xev, probe = xte[:n_eval], xte[:probe_size].double()
         # theory at init for Gaussian inputs of the same q0, and for these exact inputs
         u = xev.double().numpy()
@@ -1128,9 +1118,7 @@ def active_study(out: str, *, depth: int = 100, downsample: int = 2, steps: int 
             if k == 0:
                 perm = torch.randperm(len(ytr), generator=gsh)
             idx = perm[k * batch_size : (k + 1) * batch_size]
-            opt.zero_grad(set_to_none=True)
-            F.cross_entropy(model(xtr[idx]), ytr[idx]).backward()
-            opt.step()
+            train_step(model, opt, xtr[idx], ytr[idx])
         bar.close()
         model.eval()
         abl = {}

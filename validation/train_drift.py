@@ -38,9 +38,11 @@ from validation._common import (  # noqa: E402
     atomic_save_fig,
     atomic_write_json,
     config_maker,
+    make_optimizer,
     open_report_folder,
     preset_overrides,
     preset_parser,
+    resolve_device,
     resume_training,
     seed_for,
     theory,
@@ -77,7 +79,7 @@ class Config:
     spectral_drift: bool = True
     checkpoint_every: int = 0  # steps; 0: only at the end of each epoch
     threads: int | None = 1
-    device: str = "cpu"
+    device: str = "auto"  # cuda when available, else cpu
     data_dir: str | None = None
     progress: bool = True
 
@@ -138,13 +140,7 @@ def build_model(cfg: Config, init: str):
 
 
 def _optimizer(cfg: Config, model):
-    import torch
-
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9)
-    raise ValueError(f"optimizer must be 'adam' or 'sgd', got {cfg.optimizer!r}")
+    return make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
 
 
 def evaluate(cfg: Config, model, data) -> dict[str, Any]:
@@ -359,6 +355,7 @@ def plot(report: dict[str, Any], out: Path) -> None:
 
 def run(cfg: Config, callback: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Train every model in ``cfg.inits`` (resuming where checkpoints exist) and write the report."""
+    cfg = dataclasses.replace(cfg, device=resolve_device(cfg.device))
     out, _ = open_report_folder(cfg, record_config=True)
     t0 = time.perf_counter()
     data = load_data(cfg)

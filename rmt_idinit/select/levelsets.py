@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize
 
 from .._core.gaussian import interval_mass as gauss_interval  # P(a < u < b), u ~ N(0, sd^2)
 

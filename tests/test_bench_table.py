@@ -1,0 +1,126 @@
+"""`make bench`: every benchmark returns the result format, one JSON merges them, the README table is rendered from it.
+
+Timings are never asserted (the machine is shared): only structure, finiteness, and that the
+README table is exactly the one rendered from the committed benchmarks/results/bench.json.
+"""
+import math
+import types
+from pathlib import Path
+
+import pytest
+
+from benchmarks import readme_table, run_all
+from rmt_idinit.jsonio import dumps, loads_strict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _assert_format(result):
+    assert run_all.check_result(result) == []
+    for r in result["rows"]:
+        assert math.isfinite(r["ratio"]) and r["ratio"] > 0
+        assert r["what"] and r["ours"] and r["baseline"] and r["unit"]
+    loads_strict(dumps(result))  # strict JSON round trip
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", ["bench_jacobian", "bench_training", "bench_freeprob"])
+def test_quick_run_follows_the_format(name):
+    module = run_all._importer(name)
+    result = module.run(quick=True)
+    _assert_format(result)
+    assert result["name"] == name.removeprefix("bench_")
+    assert result["machine"]["cpus"] >= 1 and result["machine"]["threads"] >= 1
+
+
+def test_check_result_names_what_is_wrong():
+    good = {"name": "x", "machine": {k: [0.1, 0.2, 0.3] if k.startswith("loadavg") else 1 for k in run_all.MACHINE_KEYS},
+            "rows": [{"what": "w", "ours": "o", "baseline": "b", "ours_value": 2.0, "baseline_value": 1.0,
+                      "unit": "s", "ratio": 0.5, "target": None, "accuracy": "", "note": ""}]}
+    assert run_all.check_result(good) == []
+    bad = {**good, "rows": [{**good["rows"][0], "ratio": float("nan"), "target": "10"}]}
+    problems = run_all.check_result(bad)
+    assert "rows[0]['ratio'] must be a finite number" in problems
+    assert "rows[0]['target'] must be a finite number or null" in problems
+    assert run_all.check_result({**good, "machine": {}})[0] == "machine lacks 'cpus'"
+    assert run_all.check_result({**good, "rows": []}) == ["'rows' must be a non-empty list"]
+
+
+def test_run_all_skips_a_module_without_run_and_records_errors():
+    def boom(quick):
+        raise RuntimeError("kaput")
+
+    good = {"name": "ok", "machine": {k: [0.1, 0.2, 0.3] if k.startswith("loadavg") else 1 for k in run_all.MACHINE_KEYS},
+            "rows": [{"what": "w", "ours": "o", "baseline": "b", "ours_value": 2.0, "baseline_value": 1.0,
+                      "unit": "s", "ratio": 0.5, "target": None, "accuracy": "", "note": ""}]}
+    modules = {"bench_old": types.SimpleNamespace(main=lambda: None),
+               "bench_boom": types.SimpleNamespace(run=boom),
+               "bench_bad": types.SimpleNamespace(run=lambda quick: {"name": "bad"}),
+               "bench_ok": types.SimpleNamespace(run=lambda quick: good)}
+    doc = run_all.run_all(list(modules), quick=True, importer=modules.__getitem__, log=lambda s: None)
+    b = doc["benchmarks"]
+    assert "no run(quick) function" in b["bench_old"]["skipped"]
+    assert b["bench_boom"]["error"] == "RuntimeError: kaput"
+    assert "'machine' must be a dict" in b["bench_bad"]["error"]
+    assert b["bench_ok"]["rows"] == good["rows"]
+    assert run_all.failed(doc) == ["bench_boom", "bench_bad"]
+    assert len(doc["machine"]["loadavg_before"]) == 3 and len(doc["machine"]["loadavg_after"]) == 3
+    assert isinstance(doc["loaded"], bool) and doc["load_note"]
+    loads_strict(dumps(doc))
+    table = readme_table.render(doc)
+    assert "| `bench_old` | not run: the module has no run(quick) function" in table
+    assert "| `bench_boom` | not run: RuntimeError: kaput |" in table
+    merged = run_all.merge(doc, {**doc, "benchmarks": {"bench_new": good}})
+    assert list(merged["benchmarks"]) == sorted([*modules, "bench_new"]) and merged["partial_rerun"] == ["bench_new"]
+
+
+FIXTURE = {
+    "generated_utc": "2026-01-02 03:04", "quick": False, "loaded": True, "load_note": "under load",
+    "machine": {"cpus": 2, "threads": 1, "loadavg_before": [3.0, 2.0, 1.0], "loadavg_after": [4.0, 2.0, 1.0],
+                "python": "3.11", "numpy": "2", "numba": "0.6", "torch": "2.13"},
+    "benchmarks": {
+        "bench_a": {"name": "a", "machine": {"threads": 1, "loadavg_before": [3.0, 2.0, 1.0],
+                                             "loadavg_after": [3.5, 2.0, 1.0]},
+                    "rows": [{"what": "eig | work", "ours": "fast", "baseline": "slow", "ours_value": 2.0,
+                              "baseline_value": 3.0, "unit": "s", "ratio": 1.5, "target": 1.5,
+                              "accuracy": "1e-15", "note": "n"},
+                             {"what": "rate", "ours": "x", "baseline": "y", "ours_value": 123456.0,
+                              "baseline_value": 0.0001, "unit": "GFLOP/s", "ratio": 0.5, "target": 0.7,
+                              "accuracy": "", "note": "m"}]},
+        "bench_b": {"skipped": "no run()"},
+    },
+}
+
+EXPECTED = """Generated by `make bench` (2026-01-02 03:04 UTC) from `benchmarks/results/bench.json`: 2 CPUs, torch 2.13, numba 0.6. Under load. A ratio is ours / baseline (times inverted), > 1 means ours is better, and both sides are measured in the same run; bold: target met.
+
+| benchmark | workload | ours | baseline | ratio | accuracy | notes |
+|---|---|---|---|---|---|---|
+| `bench_a` | eig \\| work | fast: 2 s | slow: 3 s | **1.50×** (target 1.5×) | 1e-15 | n; threads 1, load 3.0 → 3.5 |
+| `bench_a` | rate | x: 1.23e+05 GFLOP/s | y: 1.00e-04 GFLOP/s | 0.50× (target 0.7×) |  | m; threads 1, load 3.0 → 3.5 |
+| `bench_b` | not run: no run() | | | | | |"""
+
+
+def test_readme_table_renders_the_fixture(tmp_path):
+    assert readme_table.render(FIXTURE) == EXPECTED
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# t\n\n{readme_table.START}\nold\n{readme_table.END}\n\nafter\n")
+    assert readme_table.update_readme(FIXTURE, readme)
+    assert readme.read_text() == f"# t\n\n{readme_table.START}\n{EXPECTED}\n{readme_table.END}\n\nafter\n"
+    assert not readme_table.update_readme(FIXTURE, readme)  # idempotent
+    with pytest.raises(ValueError, match="lacks the markers"):
+        readme_table.splice("no markers", EXPECTED)
+
+
+def test_readme_table_is_the_one_rendered_from_the_committed_json():
+    doc = run_all.load(run_all.BENCH_JSON)
+    assert readme_table.current((ROOT / "README.md").read_text()) == readme_table.render(doc)
+    assert not doc["quick"]  # the README shows full-size runs
+    for name, b in doc["benchmarks"].items():
+        assert "error" not in b, f"{name} failed in the committed run: {b['error']}"
+        if "rows" in b:
+            _assert_format(b)
+
+
+def test_make_bench_is_run_all():
+    assert "$(PYTHON) -m benchmarks.run_all" in (ROOT / "Makefile").read_text()
+    assert set(run_all.discover()) >= {"bench_jacobian", "bench_training", "bench_freeprob"}
