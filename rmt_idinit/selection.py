@@ -105,7 +105,7 @@ def _act(activation: str | Activation, params: Mapping[str, float]) -> Activatio
 
 
 def _is_hardtanh(act: Activation) -> bool:
-    return act._code == 0
+    return act.is_unit_clip
 
 
 def _scalar(a: np.ndarray):

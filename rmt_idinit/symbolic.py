@@ -200,19 +200,22 @@ def jjt_law_atoms(sigma: Any = None, q0: Any = None, depth: Any = None,
     >>> sy.jjt_law_atoms(activation="relu")
     ([sigma**(2*L), 0], [1/2, 1/2])
     """
+    from .activations import ACTIVATIONS, get_activation
+
     s, q, d = _args(sigma, q0, depth)
     slope = _val(negative_slope, sp.Symbol("s", nonnegative=True), "negative_slope", "finite")
-    top = s ** (2 * d)
-    half = sp.Rational(1, 2)
-    if activation == "hardtanh":
-        return [top, sp.Integer(0)], [alpha(s, q, d), alpha_complement(s, q, d)]
-    if activation == "relu":
-        return [top, sp.Integer(0)], [half, half]
-    if activation == "leaky_relu":
-        return [top, (slope * s) ** (2 * d)], [half, half]
-    if activation == "linear":
-        return [top], [sp.Integer(1)]
-    raise ValueError(f"activation must be one of hardtanh, relu, leaky_relu, linear, got {activation!r}")
+    act = get_activation(activation)
+    if act.is_unit_clip:
+        return [s ** (2 * d), sp.Integer(0)], [alpha(s, q, d), alpha_complement(s, q, d)]
+    if act.half_lines is None or act.sympy_phi is None:
+        exact = [n for n in ACTIVATIONS if get_activation(n).is_unit_clip or get_activation(n).half_lines is not None]
+        raise ValueError(f"activation must be one of {', '.join(exact)}, got {activation!r}")
+    # the slopes, read off the record's sympy form so that a parameter may stay a symbol
+    h = sp.Symbol("h", real=True)
+    phi = act.sympy_expr(h, **({"negative_slope": slope} if "negative_slope" in act.params else {}))
+    slopes = [phi.subs(h, 1), -phi.subs(h, -1)][:len(act.half_lines)]
+    masses = [sp.nsimplify(m) for _, m in act.half_lines]
+    return [(sl * s) ** (2 * d) for sl in slopes], masses
 
 
 def moment(k: Any = None, sigma: Any = None, q0: Any = None, depth: Any = None) -> sp.Basic:
