@@ -197,3 +197,40 @@ def test_builtin_closed_forms_match_mpmath_quadrature_of_phi(name):
         ref = dict(zip(got, (e2, slope, mu[0], mu[1], cov, dcov)))
         for key in got:
             assert float(got[key]) == pytest.approx(float(ref[key]), rel=1e-12, abs=1e-15), (name, key, q, c)
+
+
+# --- closed forms selected by the pieces, not by the name ---------------------------------------
+
+def test_half_line_forward_moments_follow_each_slope_per_layer():
+    """Leaky relu at identity init: x^l = (sigma s)^l u on u < 0, so E[(x^l)^2] = sigma^(2l) q0
+    (1 + s^(2l)) / 2 (the slope compounds layer by layer); against the generic quadrature path
+    (a bias of 1e-300 turns the closed form off without changing the numbers) and precise."""
+    s, sigma, q0, depth = 0.5, 1.1, 0.7, 4
+    layers = np.arange(1, depth + 1)
+    exact = sigma ** (2 * layers) * q0 * (1 + s ** (2 * layers)) / 2
+    got = ri.forward_moments(sigma, q0, depth, "leaky_relu", negative_slope=s)
+    np.testing.assert_allclose(got, exact, rtol=1e-14)
+    generic = ri.forward_moments(sigma, q0, depth, "leaky_relu", bias=1e-300, negative_slope=s)
+    np.testing.assert_allclose(generic, exact, rtol=1e-9)
+    ref = precise.forward_moments(sigma, q0, depth, "leaky_relu", negative_slope=s, dps=30)
+    np.testing.assert_allclose([float(v) for v in ref], exact, rtol=1e-14)
+
+
+def test_user_record_with_rectifier_pieces_gets_the_closed_forms():
+    """A user record with homogeneous pieces (2 relu) takes the closed forms everywhere; they agree
+    with exact cell propagation and with mean-field quadrature of the same phi."""
+    from rmt_idinit.activations import Pieces
+    from rmt_idinit.piecewise import piecewise_law
+
+    pieces = Pieces((0.0,), (0.0, 2.0), (0.0, 0.0))
+    act = Activation("double_relu", lambda h: 2.0 * np.maximum(h, 0.0),
+                     lambda h: 2.0 * (np.asarray(h) > 0.0), pieces=pieces)
+    assert act.half_lines == ((2.0, 0.5), (0.0, 0.5))
+    law = ri.jjt_law(0.9, 0.4, 7, act)
+    la, w = piecewise_law(pieces, 0.9, 0.4, 7, 0.0)
+    keep = w > 0
+    np.testing.assert_allclose(np.sort(law.log_atoms[law.weights > 0]), np.sort(la[keep]), rtol=1e-14)
+    assert float(ri.alpha(0.9, 0.4, 7, act)) == 0.5
+    # q* = sigma_b^2 / (1 - 2 sigma_w^2) in closed form; chi1 = sigma_w^2 * 4 / 2 from the exact pieces
+    assert float(mf.q_star(0.6, 0.3, act)) == pytest.approx(0.09 / (1 - 2 * 0.36), rel=1e-12)
+    assert float(mf.chi1(0.6, 0.3, act)) == pytest.approx(0.36 * 2.0, rel=1e-15)
