@@ -173,7 +173,7 @@ def alpha(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardt
     depth : int
         Number of layers L >= 1.
     activation : str or Activation
-        A built-in activation.
+        A built-in or any activation whose record has an mpmath form (``Activation.mp_step``).
     dps : int
         Decimal digits of the working precision.
 
@@ -240,7 +240,8 @@ def layer_alphas(sigma: Any, q0: Any, depth: int, activation: str | Activation =
 
 def jjt_law_atoms(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
                   dps: int = 50, **activation_params: float) -> tuple[list[mpmath.mpf], list[mpmath.mpf]]:
-    """Exact ``(log_atoms, weights)`` of the J Jᵀ law for the piecewise-linear built-ins (no bias).
+    """Exact ``(log_atoms, weights)`` of the J Jᵀ law for hard-tanh and the homogeneous rectifiers
+    (relu, leaky relu, linear, or any record with such pieces; no bias).
 
     In the order of ``rmt_idinit.jjt_law(...).log_atoms``/``weights``:
 
