@@ -234,3 +234,18 @@ def test_user_record_with_rectifier_pieces_gets_the_closed_forms():
     # q* = sigma_b^2 / (1 - 2 sigma_w^2) in closed form; chi1 = sigma_w^2 * 4 / 2 from the exact pieces
     assert float(mf.q_star(0.6, 0.3, act)) == pytest.approx(0.09 / (1 - 2 * 0.36), rel=1e-12)
     assert float(mf.chi1(0.6, 0.3, act)) == pytest.approx(0.36 * 2.0, rel=1e-15)
+
+
+def test_no_layer_dispatches_on_activation_names_or_codes():
+    """The layers read record fields; a chain on the name or on a private code would bring back
+    the six places to edit per activation."""
+    import re
+    from pathlib import Path
+
+    root = Path(ri.__file__).parent
+    pattern = re.compile(r"\._code\b|\bcode == |\.name (?:==|!=|in|not in) |\bactivation == [\"']")
+    layers = ["random_init/meanfield.py", "random_init/freeprob.py", "precise.py", "symbolic.py", "selection.py",
+              "identity.py", "recursion.py", "nn/activations.py"]
+    hits = [f"{f}:{i}: {line.strip()}" for f in layers
+            for i, line in enumerate((root / f).read_text().splitlines(), 1) if pattern.search(line)]
+    assert hits == []
