@@ -249,3 +249,29 @@ def test_no_layer_dispatches_on_activation_names_or_codes():
     hits = [f"{f}:{i}: {line.strip()}" for f in layers
             for i, line in enumerate((root / f).read_text().splitlines(), 1) if pattern.search(line)]
     assert hits == []
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_builtin_record_forms_agree_with_its_numpy_phi(name):
+    """Each built-in record's mpmath, sympy and torch forms compute the same phi (and the mpmath
+    phi' the same derivative) as its numpy functions, away from kinks (1e-13: numpy's gelu tail
+    h Phi(h) is itself good to a few ulp only)."""
+    import sympy as sp
+
+    act = get_activation(name, **({"negative_slope": 0.2} if name == "leaky_relu" else {}))
+    x = np.array([-5.3, -1.7, -0.6, -0.01, 0.02, 0.45, 1.3, 3.9])
+    with mpmath.workdps(30):
+        step = act.mp_step()
+        mp = [step(mpmath.mpf(float(v))) for v in x]
+    np.testing.assert_allclose([float(p) for p, _ in mp], act.phi(x), rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose([float(d) for _, d in mp], act.dphi(x), rtol=1e-13, atol=1e-300)
+    h = sp.Symbol("h", real=True)
+    expr = act.sympy_expr(h)
+    np.testing.assert_allclose([float(expr.subs(h, sp.Float(float(v), 30)).evalf(30)) for v in x], act.phi(x),
+                               rtol=1e-13, atol=1e-300)
+    torch = pytest.importorskip("torch")
+    default = get_activation(name)  # the torch modules' defaults are the records' default parameters
+    with torch.no_grad():
+        y = default.torch()(torch.tensor(x, dtype=torch.float64)).numpy()
+    # torch's float64 gelu, 0.5 h (1 + erf(h/sqrt 2)), cancels in the left tail: absolute 1e-15 there
+    np.testing.assert_allclose(y, default.phi(x), rtol=1e-13, atol=1e-15)
