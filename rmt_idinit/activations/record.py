@@ -163,8 +163,8 @@ class Activation:
         Parameters of the activation (e.g. ``negative_slope``); the built-in kernels read them in
         this order.
     kernel : int, optional
-        Branch of the built-in numba kernels (a constant of :mod:`rmt_idinit._core.kernel_ids`);
-        None (user activations): ``phi`` and ``dphi`` are compiled by numba.
+        Branch of the built-in numba kernels (a constant of :mod:`rmt_idinit._core.kernel_ids`)
+        that computes this phi; None (user activations): ``phi`` and ``dphi`` are compiled by numba.
     gaussian : GaussianForms, optional
         Closed-form Gaussian expectations for mean-field theory and free probability.
     mp_step : callable, optional
@@ -279,8 +279,9 @@ class Activation:
 
     def __reduce__(self):
         # Built-ins pickle by name (their lambdas do not pickle); used by process-pool sweeps.
-        if self.kernel is not None:
-            from .registry import _rebuild, get_activation
+        from .registry import ACTIVATIONS, _rebuild, get_activation
+
+        if self.kernel is not None and self.name in ACTIVATIONS:
 
             return (get_activation, (self.name,), None, None, None) if not self.params else (
                 _rebuild, (self.name, dict(self.params)))
