@@ -115,18 +115,13 @@ def _zero_weight_generic(act, sigma, q0, depth, bias):
 def _alpha_pair(sigma, q0, depth, activation, bias, params):
     act = get_activation(activation, **params)
     s, q, d, b = _params(sigma, q0, depth, bias)
-    if act._code == 0 and not np.any(b):
+    if act.is_unit_clip and not np.any(b):
         x = _hardtanh_arg(s, q, d)
         return special.erf(x), special.erfc(x)
-    if act._code in (1,) and not np.any(b):
-        half = np.full(s.shape, 0.5)
-        return half, half.copy()
-    if act._code in (2, 3) and not np.any(b):
-        slope = act.params.get("negative_slope", 1.0)
-        if slope == 0.0:
-            half = np.full(s.shape, 0.5)
-            return half, half.copy()
-        return np.ones(s.shape), np.zeros(s.shape)
+    if act.half_lines is not None and not np.any(b):
+        # a half-line with slope 0 is dead from the first layer on, the others never die
+        alive = sum(mass for slope, mass in act.half_lines if slope > 0)
+        return np.full(s.shape, alive), np.full(s.shape, 1.0 - alive)
     zero, nonzero = _zero_weight_generic(act, s, q, d, b)
     return nonzero, zero
 
@@ -204,7 +199,7 @@ def log_alpha_complement(sigma: Any, q0: Any, depth: Any, activation: str | Acti
     """
     act = get_activation(activation, **activation_params)
     s, q, d, _ = _params(sigma, q0, depth)
-    if act._code == 0:
+    if act.is_unit_clip:
         return _scalarize(_log_erfc(_hardtanh_arg(s, q, d)))
     with np.errstate(divide="ignore"):
         return _scalarize(np.log(np.asarray(_alpha_pair(s, q, d, act, 0.0, {})[1])))
@@ -880,26 +875,26 @@ def _gmass(a: float, c: float, sd: float) -> float:
 
 
 def _closed_form(act: Activation, s, q, d, b):
-    """(log_atoms, weights, log_weights or None) for built-in piecewise-linear activations, no bias.
+    """(log_atoms, weights, log_weights or None) for hard-tanh and the homogeneous rectifiers
+    (:attr:`Activation.half_lines`), no bias.
 
     The hard-tanh weights are erf and erfc of the same argument, so each is accurate on its own
     (no 1 - alpha cancellation); log weights stay finite where either underflows.
     """
     two_l_log_s = 2.0 * d * np.log(s)
-    if act._code == 0:
+    if act.is_unit_clip:
         x = _hardtanh_arg(s, q, d)
         a, ac = special.erf(x), special.erfc(x)
         la = np.stack([two_l_log_s, np.full(s.shape, -np.inf)], axis=-1)
         # log weights stay finite where alpha or 1 - alpha underflow (moments of deep laws)
         lw = np.stack([_log_erf(x, _hardtanh_log_arg(s, q, d)), _log_erfc(x)], axis=-1)
         return la, np.stack([a, ac], axis=-1), lw
-    if act._code == 3:
-        return two_l_log_s[..., None], np.ones(s.shape + (1,)), None
-    slope = act.params.get("negative_slope", 0.0)
-    with np.errstate(divide="ignore"):
-        neg = 2.0 * d * np.log(s * slope) if slope > 0 else np.full(s.shape, -np.inf)
-    la = np.stack([two_l_log_s, neg], axis=-1)
-    return la, np.full(la.shape, 0.5), None
+    la, w = [], []
+    for slope, mass in act.half_lines:
+        with np.errstate(divide="ignore"):
+            la.append(2.0 * d * np.log(s * slope) if slope > 0 else np.full(s.shape, -np.inf))
+        w.append(np.full(s.shape, mass))
+    return np.stack(la, axis=-1), np.stack(w, axis=-1), None
 
 
 def jjt_law(sigma: Any, q0: Any = None, depth: Any = 1, activation: str | Activation = "hardtanh",
@@ -957,7 +952,7 @@ def jjt_law(sigma: Any, q0: Any = None, depth: Any = 1, activation: str | Activa
         raise ValueError(f"piecewise=True needs a piecewise-linear activation, got {act.name!r}")
     desc = f"identity init, {act.name}"
     if use_cells:
-        if act._code in (0, 1, 2, 3) and not np.any(b):
+        if (act.is_unit_clip or act.half_lines is not None) and not np.any(b):
             la, w, lw = _closed_form(act, s, q, d, b)
             return SpectralLaw(la, w, description=desc, log_weights=lw)
         from .piecewise import piecewise_law
@@ -1114,15 +1109,16 @@ def _forward_moments_all(sigma, q0, depth, activation, bias, activation_params) 
                                 q0=_checks.check_positive("q0", q0), bias=_checks.check_finite("bias", bias))
     layers = np.arange(1, int(d) + 1, dtype=np.float64)
     S, Q = s[..., None], q[..., None]
-    if not np.any(b) and act._code in (0, 1, 2, 3):
+    if not np.any(b) and (act.is_unit_clip or act.half_lines is not None):
         with np.errstate(over="ignore", under="ignore"):
             s2l = np.exp(2.0 * layers * np.log(S))
-            if act._code == 0:
+            if act.is_unit_clip:
                 # both branches from logs, so neither can underflow into an invalid argument
                 big = _ht_second_moment_from_log(2.0 * layers * np.log(S) + np.log(Q))
                 small = np.exp(2.0 * (layers - 1) * np.log(S)) * _ht_second_moment_from_log(np.log(S * S * Q))
                 return np.where(S > 1.0, big, small)
-            factor = {1: 0.5, 3: 1.0}.get(act._code, (1.0 + act.params.get("negative_slope", 0.0) ** 2) / 2)
+            # x^l = (sigma slope)^l u on each half-line: E[(x^l)^2] = sigma^(2l) q0 sum mass slope^(2l)
+            factor = sum(mass * slope ** (2.0 * layers) for slope, mass in act.half_lines)
             return s2l * Q * factor
     from .recursion import run_layers
 

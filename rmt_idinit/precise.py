@@ -37,7 +37,7 @@ import numpy as np
 
 from ._core import checks as _checks
 from ._core import deprecation as _deprecation
-from .activations import Activation, get_activation
+from .activations import ACTIVATIONS, Activation, get_activation
 
 __all__ = [
     "alpha",
@@ -61,8 +61,15 @@ __all__ = [
     "sigma_window",
 ]
 
-_PIECEWISE = ("hardtanh", "relu", "leaky_relu", "linear")
-_SMOOTH = ("tanh", "erf", "sigmoid", "gelu", "silu", "softplus")
+
+
+def _has_exact_atoms(act: Activation) -> bool:
+    """Identity-init laws with exact atoms: hard-tanh and the homogeneous rectifiers."""
+    return act.is_unit_clip or act.half_lines is not None
+
+
+def _exact_names() -> str:
+    return ", ".join(n for n in ACTIVATIONS if _has_exact_atoms(get_activation(n)))
 
 
 # --- parameter handling -----------------------------------------------------------------------
@@ -107,74 +114,18 @@ def _dps(dps: Any) -> int:
 
 def _activation(activation: str | Activation, params: dict) -> Activation:
     act = get_activation(activation, **params)
-    if act._code < 0:
+    if act.mp_step is None:
         raise TypeError(
-            f"rmt_idinit.precise evaluates built-in activations only ({', '.join(_PIECEWISE + _SMOOTH)}); "
-            f"got the user activation {act.name!r}")
+            f"rmt_idinit.precise needs the mpmath form of the activation (Activation.mp_step); "
+            f"the activation {act.name!r} has none")
     return act
-
-
-def _slope(act: Activation) -> mpmath.mpf:
-    return mpmath.mpf(act.params.get("negative_slope", 0.0))
 
 
 # --- activations in mpmath --------------------------------------------------------------------
 
 def _mp_step(act: Activation) -> Callable:
-    """``h -> (phi(h), phi'(h))`` of a built-in activation in mpmath (PyTorch's derivative conventions).
-
-    Both values come from one exponential where possible: the layer map is the cost of every
-    quadrature node, and mpmath's pure-Python functions cost ~10 us a call. Forms are chosen so
-    that no digits cancel (e.g. ``sech^2 = 4e/(1+e)^2`` with ``e = exp(-2|h|)``, not ``1 - tanh^2``).
-    """
-    one, zero = mpmath.mpf(1), mpmath.mpf(0)
-    name = act.name
-    if name == "hardtanh":
-        return lambda h: (one, zero) if h >= 1 else ((-one, zero) if h <= -1 else (h, one))
-    if name == "relu":
-        return lambda h: (h, one) if h > 0 else (zero, zero)
-    if name == "leaky_relu":
-        sl = _slope(act)
-        return lambda h: (h, one) if h > 0 else (sl * h, sl)
-    if name == "linear":
-        return lambda h: (h, one)
-    if name == "tanh":
-        def tanh_step(h):
-            e = mpmath.exp(-2 * abs(h))
-            t = (1 - e) / (1 + e)
-            return (t if h >= 0 else -t), 4 * e / (1 + e) ** 2
-        return tanh_step
-    if name == "erf":
-        a = mpmath.mpf(act.params.get("scale", 1.0))
-        c = 2 * a / mpmath.sqrt(mpmath.pi)
-        return lambda h: (mpmath.erf(a * h), c * mpmath.exp(-(a * h) ** 2))
-    if name in ("sigmoid", "silu"):
-        def sig_step(h):
-            # e = exp(-|h|) <= 1: s(h) and s(-h) = 1 - s(h) both without cancellation
-            e = mpmath.exp(-abs(h))
-            big, small = 1 / (1 + e), e / (1 + e)
-            s_pos, s_neg = (big, small) if h >= 0 else (small, big)
-            if name == "sigmoid":
-                return s_pos, s_pos * s_neg
-            return h * s_pos, s_pos * (1 + h * s_neg)
-        return sig_step
-    if name == "gelu":
-        inv_sqrt2 = 1 / mpmath.sqrt(2)
-        inv_sqrt2pi = 1 / mpmath.sqrt(2 * mpmath.pi)
-
-        def gelu_step(h):
-            cdf = mpmath.erfc(-h * inv_sqrt2) / 2
-            return h * cdf, cdf + h * inv_sqrt2pi * mpmath.exp(-h * h / 2)
-        return gelu_step
-    if name == "softplus":
-        b = mpmath.mpf(act.params.get("beta", 1.0))
-
-        def softplus_step(h):
-            e = mpmath.exp(-abs(b * h))  # softplus(x) = max(x, 0) + log1p(exp(-|x|))
-            sp = (max(b * h, zero) + mpmath.log1p(e)) / b
-            return sp, (1 / (1 + e) if h >= 0 else e / (1 + e))
-        return softplus_step
-    raise TypeError(f"no mpmath implementation of activation {name!r}")  # pragma: no cover
+    """``h -> (phi(h), phi'(h))`` in mpmath, from the record (its constants at the caller's precision)."""
+    return act.mp_step()
 
 
 def _mp_activation(act: Activation) -> tuple[Callable, Callable]:
@@ -197,12 +148,17 @@ def _alpha_pair(sigma, q0, depth, activation, params, dps):
         s = _to_mpf("sigma", sigma, _checks.check_positive)
         q = _to_mpf("q0", q0, _checks.check_positive)
         d = _depth(depth)
-        if act.name == "hardtanh":
+        if act.is_unit_clip:
             x = _ht_arg(s, q, d)
             return +mpmath.erf(x), +mpmath.erfc(x)
-        if act.name == "relu" or (act.name == "leaky_relu" and _slope(act) == 0):
-            return mpmath.mpf(1) / 2, mpmath.mpf(1) / 2
-        # leaky relu (slope > 0), linear, smooth: the gain vanishes on a null set at most
+        if act.half_lines is not None:
+            # a half-line with slope 0 dies in the first layer; the other ones never do
+            dead = mpmath.fsum(mpmath.mpf(m) for slope, m in act.half_lines if slope == 0)
+            return 1 - dead, dead
+        if act.pieces is not None:
+            raise ValueError(f"activation must be one of {_exact_names()} or smooth for the exact alpha, "
+                             f"got the piecewise-linear {act.name!r}")
+        # smooth: the gain vanishes on a null set at most
         return mpmath.mpf(1), mpmath.mpf(0)
 
 
@@ -225,7 +181,7 @@ def alpha(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardt
     depth : int
         Number of layers L >= 1.
     activation : str or Activation
-        A built-in activation.
+        A built-in or any activation whose record has an mpmath form (``Activation.mp_step``).
     dps : int
         Decimal digits of the working precision.
 
@@ -292,7 +248,8 @@ def layer_alphas(sigma: Any, q0: Any, depth: int, activation: str | Activation =
 
 def _law_atoms(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
                dps: int = 50, **activation_params: float) -> tuple[list[mpmath.mpf], list[mpmath.mpf]]:
-    """Exact ``(log_atoms, weights)`` of the J Jᵀ law for the piecewise-linear built-ins (no bias).
+    """Exact ``(log_atoms, weights)`` of the J Jᵀ law for hard-tanh and the homogeneous rectifiers
+    (relu, leaky relu, linear, or any record with such pieces; no bias).
 
     In the order of ``rmt_idinit.jjt_law(...).log_atoms``/``weights``:
 
@@ -310,21 +267,20 @@ def _law_atoms(sigma: Any, q0: Any, depth: int, activation: str | Activation = "
     ('219722.457733622', '5.976791355e-47713')
     """
     act = _activation(activation, activation_params)
-    if act.name not in _PIECEWISE:
-        raise ValueError(f"activation must be one of {', '.join(_PIECEWISE)} for exact atoms, got {act.name!r}")
+    if not _has_exact_atoms(act):
+        raise ValueError(f"activation must be one of {_exact_names()} for exact atoms, got {act.name!r}")
     a, ac = _alpha_pair(sigma, q0, depth, act, {}, dps)
     with mpmath.workdps(_dps(dps)):
         s = _to_mpf("sigma", sigma, _checks.check_positive)
         d = _depth(depth)
-        top = 2 * d * mpmath.log(s)
-        if act.name == "hardtanh":
-            return [top, mpmath.ninf], [a, ac]
-        if act.name == "linear":
-            return [top], [mpmath.mpf(1)]
-        half = mpmath.mpf(1) / 2
-        slope = _slope(act)
-        low = mpmath.ninf if (act.name == "relu" or slope == 0) else 2 * d * mpmath.log(s * slope)
-        return [top, low], [half, half]
+        if act.is_unit_clip:
+            return [2 * d * mpmath.log(s), mpmath.ninf], [a, ac]
+        la, w = [], []
+        for slope, mass in act.half_lines:
+            sl = mpmath.mpf(slope)
+            la.append(2 * d * mpmath.log(s * sl) if sl > 0 else mpmath.ninf)
+            w.append(mpmath.mpf(mass))
+        return la, w
 
 
 def log_atoms(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,
@@ -432,7 +388,7 @@ def moment(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hard
     """
     act = _activation(activation, activation_params)
     b = _to_mpf("bias", bias, _checks.check_finite)
-    if act.name in _PIECEWISE and b == 0:
+    if _has_exact_atoms(act) and b == 0:
         with mpmath.workdps(_dps(dps) + 5):
             lm = log_moment(sigma, q0, depth, act, k=k, dps=_dps(dps) + 5)
         with mpmath.workdps(_dps(dps)):
@@ -564,15 +520,15 @@ def forward_moments(sigma: Any, q0: Any, depth: int, activation: str | Activatio
     with mpmath.workdps(_dps(dps)):
         s = _to_mpf("sigma", sigma, _checks.check_positive)
         q = _to_mpf("q0", q0, _checks.check_positive)
-        if act.name == "hardtanh":
+        if act.is_unit_clip:
             if s > 1:
                 return [_ht_second_moment(s ** (2 * l) * q) for l in wanted]
             base = _ht_second_moment(s * s * q)
             return [+(s ** (2 * (l - 1)) * base) for l in wanted]
-        if act.name in ("relu", "leaky_relu", "linear"):
-            factor = {"relu": mpmath.mpf(1) / 2, "linear": mpmath.mpf(1)}.get(
-                act.name, (1 + _slope(act) ** 2) / 2)
-            return [+(s ** (2 * l) * q * factor) for l in wanted]
+        if act.half_lines is not None:
+            # x^l = (sigma slope)^l u on each half-line
+            return [+(s ** (2 * l) * q * mpmath.fsum(mpmath.mpf(m) * mpmath.mpf(sl) ** (2 * l)
+                                                     for sl, m in act.half_lines)) for l in wanted]
         phi, _ = _mp_activation(act)
         out = []
         for l in wanted:
@@ -676,11 +632,11 @@ def _breakpoints(act: Activation, s, q, depth: int, b) -> list[mpmath.mpf]:
     pts = {mpmath.mpf(0)}
     zs = [mpmath.mpf(z) for z in (0.5, 1, 1.5, 2, 3, 4, 5, 6, 8, 10, 12, 15) if z < zmax] + [zmax]
     pts.update(sgn * sd * z for z in zs for sgn in (-1, 1))
-    if act.name == "hardtanh":
+    if act.is_unit_clip:
         if b == 0:
             m_max = depth if s > 1 else 1
             pts.update(sgn * s ** (-m) for m in range(1, m_max + 1) for sgn in (-1, 1))
-    elif act.name in ("relu", "leaky_relu", "linear"):
+    elif act.pieces is not None and act.pieces.is_homogeneous:
         pass
     else:
         for hstar, rate in _unstable_fixed_points(act, s, b):
@@ -877,7 +833,7 @@ def max_q0(sigma: Any, depth: int, eps: Any = 0.05, activation: str | Activation
     '0.2131514651'
     """
     act = _activation(activation, activation_params)
-    if act.name != "hardtanh":
+    if not act.is_unit_clip:
         raise ValueError(f"activation must be hardtanh for the closed-form max_q0, got {act.name!r}")
     with mpmath.workdps(_dps(dps)):
         s = _to_mpf("sigma", sigma, _checks.check_positive)

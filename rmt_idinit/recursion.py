@@ -429,7 +429,7 @@ def _bound(act) -> dict:
     Kernels taking activation functions as arguments or closures would be keyed on objects that
     differ in every process, so numba's disk cache could never serve them.
     """
-    if act._code >= 0:
+    if act.kernel is not None:
         return _BUILTIN
     cache = act._kernel_cache
     if "recursion" not in cache:

@@ -156,34 +156,51 @@ def _regimes(big: Callable[[], sp.Basic], small: Callable[[], sp.Basic], sigma: 
     return sp.Piecewise((big(), cond), (small(), True))
 
 
-_PIECEWISE = ("hardtanh", "relu", "leaky_relu", "linear")
 _SLOPE = sp.Symbol("s", nonnegative=True)
 
 
-def _activation(activation: Any, negative_slope: Any) -> tuple[str, sp.Basic]:
-    """``(name, slope)`` of a piecewise-linear built-in (a name or an Activation record); the
-    leaky-relu slope defaults to the symbol ``s`` (or the record's own value)."""
+def _exact_names() -> list[str]:
+    from .activations import ACTIVATIONS, get_activation
+
+    return [n for n in ACTIVATIONS if get_activation(n).is_unit_clip or get_activation(n).half_lines is not None]
+
+
+def _activation(activation: Any, negative_slope: Any) -> tuple[Any, sp.Basic]:
+    """``(record, slope)`` of an activation with closed forms: the unit clip (hard-tanh) or a
+    homogeneous nondecreasing piecewise-linear record (relu, leaky relu, linear, or a user record
+    with such pieces). A ``negative_slope`` parameter defaults to the symbol ``s`` (or the record's
+    own value)."""
+    from .activations import Activation, get_activation
+
     name = getattr(activation, "name", activation)
-    if not isinstance(name, str) or name not in _PIECEWISE:
-        raise ValueError(f"activation must be one of {', '.join(_PIECEWISE)}, got {activation!r}")
-    if negative_slope is None and hasattr(activation, "params"):
+    try:
+        act = activation if isinstance(activation, Activation) else get_activation(name)
+    except (TypeError, ValueError):
+        act = None
+    if act is None or not (act.is_unit_clip or (act.half_lines is not None and act.sympy_phi is not None)):
+        raise ValueError(f"activation must be one of {', '.join(_exact_names())}, got {activation!r}")
+    if negative_slope is None and isinstance(activation, Activation):
         negative_slope = activation.params.get("negative_slope")
-    return name, _val(negative_slope, _SLOPE, "negative_slope", "finite")
+    return act, _val(negative_slope, _SLOPE, "negative_slope", "finite")
+
+
+def _half_lines(act: Any, slope: sp.Basic) -> list[tuple[sp.Basic, sp.Basic]]:
+    """``[(slope, mass), ...]`` of a homogeneous record, the slopes read off its sympy form so that
+    a parameter may stay a symbol."""
+    h = sp.Symbol("h", real=True)
+    phi = act.sympy_expr(h, **({"negative_slope": slope} if "negative_slope" in act.params else {}))
+    slopes = [phi.subs(h, 1), -phi.subs(h, -1)][:len(act.half_lines)]
+    return [(sl, sp.nsimplify(m)) for sl, (_, m) in zip(slopes, act.half_lines)]
 
 
 def _law(sigma, q0, depth, activation, negative_slope) -> tuple[list, list, sp.Basic]:
     """``(atoms, weights, sigma)`` of the J Jᵀ law, in the order of ``rmt_idinit.jjt_law``."""
-    name, slope = _activation(activation, negative_slope)
+    act, slope = _activation(activation, negative_slope)
     s, q, d = _args(sigma, q0, depth)
-    top = s ** (2 * d)
-    half = sp.Rational(1, 2)
-    if name == "hardtanh":
-        return [top, sp.Integer(0)], [_erf_regimes(s, q, d), _erfc_regimes(s, q, d)], s
-    if name == "relu":
-        return [top, sp.Integer(0)], [half, half], s
-    if name == "leaky_relu":
-        return [top, (slope * s) ** (2 * d)], [half, half], s
-    return [top], [sp.Integer(1)], s
+    if act.is_unit_clip:
+        return [s ** (2 * d), sp.Integer(0)], [_erf_regimes(s, q, d), _erfc_regimes(s, q, d)], s
+    lines = _half_lines(act, slope)
+    return [(sl * s) ** (2 * d) for sl, _ in lines], [m for _, m in lines], s
 
 
 def _erf_regimes(s, q, d) -> sp.Basic:
@@ -227,13 +244,17 @@ def alpha(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str 
     >>> sy.alpha(activation="relu")
     1/2
     """
-    name, slope = _activation(activation, negative_slope)
+    act, slope = _activation(activation, negative_slope)
     s, q, d = _args(sigma, q0, depth)
-    if name == "hardtanh":
+    if act.is_unit_clip:
         return _erf_regimes(s, q, d)
-    if name == "leaky_relu":
-        return sp.Piecewise((sp.Rational(1, 2), sp.Eq(slope, 0)), (sp.Integer(1), True))
-    return sp.Rational(1, 2) if name == "relu" else sp.Integer(1)
+    # the mass of the half-lines whose slope is not 0 (a symbolic slope may be 0)
+    total = sp.Integer(0)
+    for sl, m in _half_lines(act, slope):
+        if sl.is_zero:
+            continue
+        total += m if sl.is_zero is False else sp.Piecewise((0, sp.Eq(sl, 0)), (m, True))
+    return sp.piecewise_fold(total)
 
 
 def alpha_complement(sigma: Any = None, q0: Any = None, depth: Any = None, activation: str = "hardtanh", *,
@@ -247,9 +268,9 @@ def alpha_complement(sigma: Any = None, q0: Any = None, depth: Any = None, activ
     >>> sy.alpha_complement(1, "1/200", 1)
     erfc(10)
     """
-    name, _ = _activation(activation, negative_slope)
+    act, _ = _activation(activation, negative_slope)
     s, q, d = _args(sigma, q0, depth)
-    if name == "hardtanh":
+    if act.is_unit_clip:
         return _erfc_regimes(s, q, d)
     return 1 - alpha(s, q, d, activation, negative_slope=negative_slope)
 
@@ -407,8 +428,8 @@ def relative_variance(sigma: Any = None, q0: Any = None, depth: Any = None, acti
     >>> sy.relative_variance(2, 1, 3)
     -1 + 1/erf(sqrt(2)/16)
     """
-    name, _ = _activation(activation, negative_slope)
-    if name != "hardtanh":
+    act, _ = _activation(activation, negative_slope)
+    if not act.is_unit_clip:
         ratio = var(sigma, q0, depth, activation, negative_slope=negative_slope) / mean(
             sigma, q0, depth, activation, negative_slope=negative_slope) ** 2
         return sp.simplify(ratio)
@@ -451,11 +472,12 @@ def derive_hardtanh_second_moment() -> sp.Basic:
     return sp.simplify(2 * inner + 2 * outer)
 
 
-def _forward_moment(name, slope, s, q, l) -> sp.Basic:
-    if name == "hardtanh":
+def _forward_moment(act, slope, s, q, l) -> sp.Basic:
+    if act.is_unit_clip:
         return _regimes(lambda: hardtanh_second_moment(s ** (2 * l) * q),
                         lambda: s ** (2 * (l - 1)) * hardtanh_second_moment(s ** 2 * q), s)
-    factor = {"relu": sp.Rational(1, 2), "linear": sp.Integer(1)}.get(name, (1 + slope ** 2) / 2)
+    # each half-line of inputs keeps its slope in every layer: sum of mass * slope^(2l)
+    factor = sum((m * sl ** (2 * l) for sl, m in _half_lines(act, slope)), sp.Integer(0))
     return s ** (2 * l) * q * factor
 
 
@@ -465,7 +487,7 @@ def forward_moments(sigma: Any = None, q0: Any = None, depth: Any = None, activa
 
         hard-tanh: q^l = E_ht(sigma^(2l) q0)                  (sigma > 1),
                    q^l = sigma^(2(l-1)) E_ht(sigma^2 q0)      (sigma <= 1);
-        relu sigma^(2l) q0 / 2;  leaky relu sigma^(2l) q0 (1 + s^2)/2;  linear sigma^(2l) q0.
+        relu sigma^(2l) q0 / 2;  leaky relu sigma^(2l) q0 (1 + s^(2l))/2;  linear sigma^(2l) q0.
 
     A symbolic depth has no list of layers: the result is ``[q^L]`` (as with ``layers=[depth]``).
 
@@ -477,9 +499,9 @@ def forward_moments(sigma: Any = None, q0: Any = None, depth: Any = None, activa
     >>> sy.forward_moments(2, 1, 2, "relu")
     [2, 8]
     """
-    name, slope = _activation(activation, negative_slope)
+    act, slope = _activation(activation, negative_slope)
     s, q, d = _args(sigma, q0, depth)
-    return [_forward_moment(name, slope, s, q, l) for l in _layers(d, layers)]
+    return [_forward_moment(act, slope, s, q, l) for l in _layers(d, layers)]
 
 
 def max_q0(sigma: Any = None, depth: Any = None, eps: Any = None, activation: str = "hardtanh") -> sp.Basic:
@@ -496,8 +518,8 @@ def max_q0(sigma: Any = None, depth: Any = None, eps: Any = None, activation: st
     >>> sy.max_q0(1, 10, sy.EPS)
     1/(2*erfinv(1 - eps)**2)
     """
-    name, _ = _activation(activation, None)
-    if name != "hardtanh":
+    act, _ = _activation(activation, None)
+    if not act.is_unit_clip:
         raise ValueError(f"activation must be hardtanh for the closed-form max_q0, got {activation!r}")
     s, d = _val(sigma, SIGMA, "sigma", "positive"), _val(depth, DEPTH, "depth", "depth")
     e = _val(eps, EPS, "eps", "probability")

@@ -159,6 +159,9 @@ def _specs() -> list[Spec]:
     add(Spec("activations.Activation", lambda **kw: ri.Activation(**kw),
              {"name": "mine", "phi": np.tanh, "dphi": lambda x: 1 - np.tanh(x) ** 2},
              {"name": "choice", "phi": "callable", "dphi": "callable"}, allow={"name": ["no-such-choice"]}))
+    forms = ("second_moment", "second_moment_slope", "derivative_moment", "covariance", "derivative_covariance")
+    add(Spec("activations.GaussianForms", lambda **kw: ri.activations.GaussianForms(**kw),
+             {f: None for f in forms}, {f: "callable" for f in forms}, allow={f: [None] for f in forms}))
     add(Spec("activations.Pieces", lambda **kw: ri.activations.Pieces(**kw),
              {"breakpoints": (0.0,), "slopes": (0.0, 1.0), "intercepts": (0.0, 0.0)},
              {"breakpoints": "array", "slopes": "array", "intercepts": "array"}))

@@ -18,6 +18,7 @@ import sys
 CONCEPTS = {
     "Gauss-Legendre rule built": r"leggauss\(",
     "activation dispatch on a private code": r"\._code\b|\bcode == _",
+    "activation dispatch on a name": r"\.name (?:==|!=|in|not in) |\bactivation == [\"']",
     "NaN-safe logsumexp (wrapper or raw call)": r"def \w*logsumexp\w*\(|special\.logsumexp\(",
     "Gaussian interval mass formula": r"def gaussian_interval_mass|ndtr\(\w+\) - special\.ndtr\(|erfc\([^()]*\) - special\.erfc\(",
     "atomic PNG writer defined": r"def \w*(save_png|save_fig)\w*\(",

@@ -1,7 +1,8 @@
-"""Activation names of the package mapped to torch modules.
+"""Activations of the package as torch modules, read from the activation records.
 
-The names are those of :mod:`rmt_idinit.activations` ("hardtanh", "relu", "leaky_relu", "linear",
-"tanh", "erf", "sigmoid", "gelu", "silu", "softplus"); keyword parameters go to the torch module
+Every :class:`rmt_idinit.activations.Activation` with a ``torch`` factory can be named here: the
+built-ins ("hardtanh", "relu", "leaky_relu", "linear", "tanh", "erf", "sigmoid", "gelu", "silu",
+"softplus") and any registered user record. Keyword parameters go to the torch module
 (``negative_slope`` for leaky ReLU, ``beta``/``threshold`` for softplus, ``approximate`` for GELU).
 """
 from __future__ import annotations
@@ -10,6 +11,8 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+
+from .. import activations as _activations
 
 __all__ = ["ACTIVATIONS", "Erf", "make_activation"]
 
@@ -21,17 +24,9 @@ class Erf(nn.Module):
         return torch.erf(h)
 
 
+#: The built-in activations' torch factories, by name.
 ACTIVATIONS: dict[str, Callable[..., nn.Module]] = {
-    "hardtanh": nn.Hardtanh,
-    "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU,
-    "linear": nn.Identity,
-    "tanh": nn.Tanh,
-    "erf": Erf,
-    "sigmoid": nn.Sigmoid,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-    "softplus": nn.Softplus,
+    name: _activations.get_activation(name).torch for name in _activations.ACTIVATIONS
 }
 
 
@@ -41,7 +36,8 @@ def make_activation(activation: str | nn.Module, **params: Any) -> nn.Module:
     Parameters
     ----------
     activation : str or torch.nn.Module
-        One of ``ACTIVATIONS`` or an elementwise module.
+        A built-in name (``ACTIVATIONS``), a registered activation with a torch form, or an
+        elementwise module.
     **params
         Keyword arguments of the torch module, e.g. ``negative_slope=0.1`` for ``"leaky_relu"``.
 
@@ -54,13 +50,17 @@ def make_activation(activation: str | nn.Module, **params: Any) -> nn.Module:
         if params:
             raise ValueError("activation parameters can only be given with an activation name")
         return activation
-    if not isinstance(activation, str) or activation not in ACTIVATIONS:
-        raise ValueError(
-            f"activation must be one of {sorted(ACTIVATIONS)} or a torch.nn.Module, got {activation!r}"
-        )
-    if activation == "linear" and params:
-        raise ValueError(f"activation 'linear' takes no parameters, got {sorted(params)}")
+    record = None
+    if isinstance(activation, str):
+        try:
+            record = _activations.get_activation(activation)
+        except ValueError:
+            record = None
+    if record is None or record.torch is None:
+        known = sorted(n for n in _activations.registry.known_names()
+                       if _activations.get_activation(n).torch is not None)
+        raise ValueError(f"activation must be one of {known} or a torch.nn.Module, got {activation!r}")
     try:
-        return ACTIVATIONS[activation](**params)
+        return record.torch(**params)
     except TypeError as exc:
         raise ValueError(f"bad parameters {sorted(params)} for activation {activation!r}: {exc}") from None

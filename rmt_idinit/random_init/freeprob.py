@@ -197,20 +197,8 @@ class _Nu:
 
 
 def _nu(act: Activation, q: float) -> _Nu:
-    code = act._code
-    if code in (0, 1):  # hard-tanh, relu: Bernoulli D^2
-        p = float(mf.derivative_moment(q, 1, act))
-        return _Nu(np.array([1.0 / p]), np.array([1.0]), np.array([p]), 1.0 - p, True, p, p)
-    if code == 3:
-        return _Nu(np.array([1.0]), np.array([1.0]), np.array([1.0]), 0.0, True, 1.0, 1.0)
-    if code == 2:
-        s2 = act.params["negative_slope"] ** 2
-        mu1, mu2 = (1.0 + s2) / 2.0, (1.0 + s2 * s2) / 2.0
-        if s2 == 0.0:
-            return _Nu(np.array([2.0]), np.array([1.0]), np.array([0.5]), 0.5, True, 0.5, 0.5)
-        d = np.array([s2, 1.0]) / mu1
-        w = np.array([0.5, 0.5])
-        return _Nu(d, w * d, w, 0.0, True, mu1, mu2)
+    if act.pieces is not None:
+        return _nu_pieces(act.pieces, q)
     z, wz = gauss.normal_rule()
     zh, wh = gauss.normal_half_rule()
     if np.allclose(act.dphi(np.sqrt(q) * zh), act.dphi(-np.sqrt(q) * zh), rtol=1e-14, atol=0):
@@ -225,6 +213,21 @@ def _nu(act: Activation, q: float) -> _Nu:
     order = np.argsort(d, kind="stable")
     d, w = d[order], w[order]
     return _Nu(d, w * d, w, zero, False, mu1, mu2)
+
+
+def _nu_pieces(pieces, q: float) -> _Nu:
+    """Exact discrete ``nu`` of a piecewise-linear phi: ``phi'^2`` is ``slope_i^2`` with the
+    Gaussian mass of piece i (relu, hard-tanh: Bernoulli; linear: one atom at 1)."""
+    s2 = np.asarray(pieces.slopes, dtype=np.float64) ** 2
+    mass = pieces.masses(q)
+    keep = (s2 > 0) & (mass > 0)
+    s2, w = s2[keep], mass[keep]
+    order = np.argsort(s2, kind="stable")
+    s2, w = s2[order], w[order]
+    mu1 = float(np.sum(w * s2))
+    mu2 = float(np.sum(w * s2 * s2))
+    # w s2 / mu1 (not w * d): exactly 1 for a single atom, as M_nu's Bernoulli form assumes
+    return _Nu(s2 / mu1, (w * s2) / mu1, w, 1.0 - float(np.sum(w)), True, mu1, mu2)
 
 
 # --- numba kernels ------------------------------------------------------------------------------
@@ -841,7 +844,8 @@ def random_jjt_law(depth: int, activation: str | Activation = "hardtanh", weight
     kind = 0 if ri.weights == "orthogonal" else 1
     shift = L * math.log(ri.chi1)
     desc = f"random {ri.weights} init, {act.name}, depth {L}"
-    if act._code == 3 and kind == 1 and ri.sigma_b == 0.0 and nu.exact:
+    if kind == 1 and ri.sigma_b == 0.0 and nu.exact and nu.d.size == 1 and nu.zero_mass == 0.0:
+        # D~ = 1 (a linear phi): J Jᵀ is chi1^L times a product of Gaussian Wisharts
         return _fuss_catalan_law(L, n_grid, shift, ri)
 
     if nu.exact and nu.zero_mass > 0 and float(np.sum(nu.w)) < 1e-12:

@@ -12,8 +12,8 @@ docs/theory/random_init.md. Random weights ``W_ij ~ N(0, sigma_w^2/N)`` (or scal
   ``xi_grad = -1/log chi1`` (positive in the ordered phase, negative in the chaotic one:
   gradients grow like ``exp(-l/xi_grad)`` either way).
 
-Closed forms are used for relu, leaky relu, linear, hard-tanh and erf; every other activation goes
-through a fixed composite Gauss-Legendre rule in ``z`` (768 nodes, graded towards ``z = 0`` so that
+Closed forms come from the activation record (``Activation.gaussian``: relu, leaky relu, linear,
+hard-tanh and erf among the built-ins); every other activation goes through a fixed composite Gauss-Legendre rule in ``z`` (768 nodes, graded towards ``z = 0`` so that
 ``phi(sqrt(q) z)`` stays resolved for ``q`` up to ~1e16) and, for the c-map of non-closed-form
 activations, a 120 x 120 Gauss-Hermite product rule. Everything broadcasts over the parameters like numpy ufuncs.
 
@@ -25,11 +25,9 @@ import math
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
-from scipy import special
 
 from .._core import checks as _checks
-from .._core import gauss, gaussian
-from .._core import hardtanh as _hardtanh
+from .._core import gauss
 from ..activations import Activation, get_activation
 
 __all__ = [
@@ -49,9 +47,6 @@ __all__ = [
     "CriticalPoint",
     "critical_line",
 ]
-
-_HARDTANH, _RELU, _LEAKY, _LINEAR, _ERF = 0, 1, 2, 3, 5
-
 
 # --- quadrature ---------------------------------------------------------------------------------
 
@@ -85,8 +80,9 @@ def _act(activation: str | Activation, params: dict) -> Activation:
     return get_activation(activation, **params)
 
 
-def _erf_scale(act: Activation) -> float:
-    return float(act.params.get("scale", 1.0))
+def _is_homogeneous(act: Activation) -> bool:
+    """``phi(c h) = c phi(h)`` (relu, leaky relu, linear): the q-map is linear in q."""
+    return act.pieces is not None and act.pieces.is_homogeneous
 
 
 def phi_second_moment(q: Any, activation: str | Activation = "hardtanh", **activation_params: float) -> np.ndarray:
@@ -101,29 +97,9 @@ def phi_second_moment(q: Any, activation: str | Activation = "hardtanh", **activ
     """
     act = _act(activation, activation_params)
     q = _checks.check_nonnegative("q", q)
-    code = act._code
-    if code == _RELU:
-        return q / 2.0
-    if code == _LEAKY:
-        return q * (1.0 + act.params["negative_slope"] ** 2) / 2.0
-    if code == _LINEAR:
-        return q * 1.0
-    if code == _HARDTANH:
-        return _hardtanh_e2(q)
-    if code == _ERF:
-        a2 = _erf_scale(act) ** 2
-        return (2.0 / math.pi) * np.arcsin(2.0 * a2 * q / (1.0 + 2.0 * a2 * q))
+    if act.gaussian.second_moment is not None:
+        return act.gaussian.second_moment(q)
     return gaussian_expectation(lambda h: act.phi(h) ** 2, q)
-
-
-def _hardtanh_e2(q: np.ndarray) -> np.ndarray:
-    # q P(3/2, 1/(2q)) + erfc(1/sqrt(2q)): two positive terms, exact for every q (see _hardtanh)
-    return _hardtanh.second_moment(q)
-
-
-def _hardtanh_p(q: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        return np.where(q > 0, special.erf(1.0 / np.sqrt(2.0 * np.where(q > 0, q, 1.0))), 1.0)
 
 
 def derivative_moment(q: Any, k: Any = 1, activation: str | Activation = "hardtanh",
@@ -142,37 +118,27 @@ def derivative_moment(q: Any, k: Any = 1, activation: str | Activation = "hardta
     q = _checks.check_nonnegative("q", q)
     k = _checks.check_positive("k", k)
     q, k = _checks.broadcast(q=q, k=k)
-    code = act._code
-    if code == _RELU:
-        return np.full(q.shape, 0.5)[()]
-    if code == _LEAKY:
-        return ((1.0 + act.params["negative_slope"] ** (2.0 * k)) / 2.0)[()]
-    if code == _LINEAR:
-        return np.ones(q.shape)[()]
-    if code == _HARDTANH:
-        return _hardtanh_p(q)[()]
-    if code == _ERF:
-        a = _erf_scale(act)
-        return ((2.0 * a / math.sqrt(math.pi)) ** (2.0 * k) / np.sqrt(1.0 + 4.0 * k * a * a * q))[()]
+    if act.gaussian.derivative_moment is not None:
+        return np.asarray(act.gaussian.derivative_moment(q, k), dtype=np.float64)[()]
+    if act.pieces is not None:
+        # phi' is constant on each piece: the moment is a finite sum, exact at every q > 0
+        out = np.empty(np.broadcast(q, k).shape)
+        slopes = np.abs(np.asarray(act.pieces.slopes))
+        for idx in np.ndindex(out.shape):
+            qi = float(q[idx])
+            if qi > 0:
+                out[idx] = float(np.sum(act.pieces.masses(qi) * slopes ** (2.0 * float(k[idx]))))
+            else:
+                out[idx] = float(np.abs(np.asarray(act.dphi(np.zeros(1)))[0]) ** (2.0 * float(k[idx])))
+        return out[()]
     h = np.sqrt(q)[..., None] * _Z
     return np.sum(np.abs(act.dphi(h)) ** (2.0 * k[..., None]) * _W, axis=-1)[()]
 
 
 def _e2_slope(act: Activation, q: np.ndarray) -> np.ndarray:
     """``d/dq E[phi(sqrt(q) z)^2] = E[phi'^2 + phi phi''] = E[phi(u) phi'(u) u] / q`` (Stein)."""
-    code = act._code
-    if code == _RELU:
-        return np.full(q.shape, 0.5)
-    if code == _LEAKY:
-        return np.full(q.shape, (1.0 + act.params["negative_slope"] ** 2) / 2.0)
-    if code == _LINEAR:
-        return np.ones(q.shape)
-    if code == _HARDTANH:
-        # E[z^2; |z| < 1/sqrt(q)] = P(3/2, 1/(2q)); erf(x) - 2x e^(-x^2)/sqrt(pi) would cancel
-        return _hardtanh.slope(q)
-    if code == _ERF:
-        a2 = _erf_scale(act) ** 2
-        return (4.0 * a2 / math.pi) / ((1.0 + 2.0 * a2 * q) * np.sqrt(1.0 + 4.0 * a2 * q))
+    if act.gaussian.second_moment_slope is not None:
+        return act.gaussian.second_moment_slope(q)
     qs = np.where(q > 0, q, 1.0)
     h = np.sqrt(qs)[..., None] * _Z
     val = np.sum(act.phi(h) * act.dphi(h) * h * _W, axis=-1) / qs
@@ -308,8 +274,7 @@ def q_star(sigma_w: Any, sigma_b: Any, activation: str | Activation = "hardtanh"
     sw, sb = _weights_params(sigma_w, sigma_b)
     sw, sb = _checks.broadcast(sigma_w=sw, sigma_b=sb)
     sw2, sb2 = sw * sw, sb * sb
-    code = act._code
-    if code in (_RELU, _LEAKY, _LINEAR):
+    if _is_homogeneous(act):
         c = float(_e2_slope(act, np.ones(())))
         rate = sw2 * c
         bad = (rate > 1.0) | ((rate == 1.0) & (sb2 > 0))
@@ -392,69 +357,17 @@ def _bivariate(f: Callable, g: Callable, q: np.ndarray, c: np.ndarray) -> np.nda
     return np.sum(f(u1) * g(u2) * w, axis=(-2, -1))
 
 
-_S01, _W01 = (a.ravel() for a in gauss.legendre_panels(np.linspace(0.0, 1.0, 13), 16))
-
-
-def _hardtanh_cond(q, c, which):
-    """``E[clip(u1) clip(u2)]`` or ``E[1(|u1|<1) 1(|u2|<1)]`` with the inner z2-integral in closed form."""
-    sq = np.sqrt(q)[..., None]
-    cc = c[..., None]
-    # The outer integrand is even in z1 with a kink at |z1| = 1/sqrt(q): panels split there.
-    kink = np.minimum(1.0 / sq, 12.0)
-    z1 = np.concatenate([kink * _S01, kink + (12.0 - kink) * _S01], axis=-1)
-    wz = np.concatenate([kink * _W01, (12.0 - kink) * _W01], axis=-1) * 2.0 * np.exp(-0.5 * z1 * z1) / math.sqrt(2 * math.pi)
-    u1 = sq * z1
-    m = cc * u1
-    s = np.maximum(sq * np.sqrt(np.maximum(1.0 - cc * cc, 0.0)), 1e-300)
-    a, b = (-1.0 - m) / s, (1.0 - m) / s
-    if which == "phi":
-        pa, pb = special.ndtr(a), special.ndtr(b)
-        inner = -pa + (1.0 - pb) + m * (pb - pa) + s * (np.exp(-0.5 * a * a) - np.exp(-0.5 * b * b)) / math.sqrt(2 * math.pi)
-        outer = np.clip(u1, -1.0, 1.0)
-    else:
-        inner = gaussian.interval_mass(a, b)
-        outer = (np.abs(u1) < 1.0).astype(np.float64)
-    return np.sum(outer * inner * wz, axis=-1)
-
-
-def _relu_kernel(c):
-    return (np.sqrt(np.maximum(1.0 - c * c, 0.0)) + (math.pi - np.arccos(np.clip(c, -1.0, 1.0))) * c) / (2 * math.pi)
-
-
 def _cov_phi(act: Activation, q: np.ndarray, c: np.ndarray) -> np.ndarray:
     """``E[phi(u1) phi(u2)]`` at equal variances ``q`` and correlation ``c``."""
-    code = act._code
-    if code == _RELU:
-        return q * _relu_kernel(c)
-    if code == _LEAKY:
-        s = act.params["negative_slope"]
-        return q * ((1.0 + s * s) * _relu_kernel(c) - 2.0 * s * _relu_kernel(-c))
-    if code == _LINEAR:
-        return q * c
-    if code == _ERF:
-        a2 = _erf_scale(act) ** 2
-        return (2.0 / math.pi) * np.arcsin(np.clip(2.0 * a2 * c * q / (1.0 + 2.0 * a2 * q), -1.0, 1.0))
-    if code == _HARDTANH:
-        return np.where(c >= 1.0, _hardtanh_e2(q), _hardtanh_cond(q, c, "phi"))
+    if act.gaussian.covariance is not None:
+        return act.gaussian.covariance(q, c)
     return _bivariate(act.phi, act.phi, q, c)
 
 
 def _cov_dphi(act: Activation, q: np.ndarray, c: np.ndarray) -> np.ndarray:
     """``E[phi'(u1) phi'(u2)]`` (the slope of the c-map over sigma_w^2, by Price's theorem)."""
-    code = act._code
-    if code == _RELU:
-        return (math.pi - np.arccos(np.clip(c, -1.0, 1.0))) / (2 * math.pi)
-    if code == _LEAKY:
-        s = act.params["negative_slope"]
-        k = (math.pi - np.arccos(np.clip(c, -1.0, 1.0))) / (2 * math.pi)
-        return (1.0 + s * s) * k + 2.0 * s * (0.5 - k)
-    if code == _LINEAR:
-        return np.ones(np.broadcast(q, c).shape)
-    if code == _ERF:
-        a2 = _erf_scale(act) ** 2
-        return (4.0 * a2 / math.pi) / np.sqrt((1.0 + 2.0 * a2 * q) ** 2 - (2.0 * a2 * c * q) ** 2)
-    if code == _HARDTANH:
-        return np.where(c >= 1.0, _hardtanh_p(q), _hardtanh_cond(q, c, "dphi"))
+    if act.gaussian.derivative_covariance is not None:
+        return act.gaussian.derivative_covariance(q, c)
     return _bivariate(act.dphi, act.dphi, q, c)
 
 
@@ -647,7 +560,7 @@ def critical_line(q_star: Any = None, activation: str | Activation = "hardtanh",
                 f"(it would need sigma_b^2 = {float(sb2[bad].flat[0]):.6g} < 0)")
         return CriticalPoint(np.sqrt(sw2)[()], np.sqrt(np.maximum(sb2, 0.0))[()], q[()])
     sb = _checks.check_nonnegative("sigma_b", sigma_b)
-    if act._code in (_RELU, _LEAKY, _LINEAR):
+    if _is_homogeneous(act):
         raise ValueError(f"sigma_b: the {act.name} critical point has sigma_b = 0 and any q*; "
                          "pass q_star instead")
 

@@ -29,7 +29,7 @@ def activation_of(activation: str | Activation, params: Mapping[str, float]) -> 
 
 
 def is_hardtanh(act: Activation) -> bool:
-    return act._code == 0
+    return act.is_unit_clip
 
 
 def scalar(a: np.ndarray):
