@@ -42,5 +42,7 @@ def interval_mass(a: np.ndarray, b: np.ndarray, sd: np.ndarray | float = 1.0) ->
         right = 0.5 * (special.erfc(a / s) - special.erfc(b / s))
         left = 0.5 * (special.erfc(-b / s) - special.erfc(-a / s))
         centre = 0.5 * (special.erf(b / s) - special.erf(a / s))
-    out = np.where(a >= 0, right, np.where(b <= 0, left, centre))
+    # A difference of tails only where both ends are in the tail (erfc(x) there is small and
+    # exact); near 0 erf is the accurate one (a cell like (1e-300, 2e-300) would cancel to 0 in erfc).
+    out = np.where(a >= 0.5 * s, right, np.where(b <= -0.5 * s, left, centre))
     return np.where(b > a, out, 0.0)

@@ -102,10 +102,10 @@ class Pieces:
 
     def masses(self, q: float) -> np.ndarray:
         """``P(h in piece i)`` for ``h ~ N(0, q)``, ``q > 0``, accurate in both tails."""
-        from ..piecewise import gaussian_interval_mass
+        from .._core.gaussian import interval_mass
 
         edges = np.concatenate([[-np.inf], self.breakpoints, [np.inf]])
-        return np.asarray(gaussian_interval_mass(edges[:-1], edges[1:], q), dtype=np.float64)
+        return np.asarray(interval_mass(edges[:-1], edges[1:], np.sqrt(q)), dtype=np.float64)
 
 
 @dataclass(frozen=True)
