@@ -27,6 +27,11 @@ layers in a single pass.
   iterated directly, in chunks of layers that take a fraction of a second each, so Ctrl-C stops
   them, and a tqdm bar appears once a call has run for a second.
 
+* Inputs too small for double precision (``u = +-sqrt(q0) exp(-t)``, any ``t``) on a repelling
+  linear zero (``phi(0) = 0``, no bias, ``mu = sigma*phi'(0) > 1``): the first ``m`` layers, while
+  ``|h| <= 1e-30``, multiply the gain by ``mu`` each and are taken in closed form by the caller;
+  ``run_layers(h1=..., stop=...)`` then runs each unit's remaining layers from its own start.
+
 Built-in activations compile once and are cached on disk (``cache=True``; module-level kernels
 that branch on the activation's code). A user :class:`~rmt_idinit.activations.Activation` with
 Python callables gets its own copies of these kernels, compiled in each process (2-4 s).
@@ -109,12 +114,14 @@ def _log_f_star(code, p, s, hn, f, dh):
 
 @njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
 def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc, xc,
-               l0, l1, record, want_x, mode, out_logg, out_x):
+               l0, l1, record, want_x, mode, out_logg, out_x, stop, has_stop):
     """Advance every unit from layer ``l0`` to ``l1``; returns how many units are still iterated.
 
     State per unit (carried between chunks): ``h`` (pre-activation of layer l0 + 1), gain
     ``mant * 2**expo``, previous factor ``fprev`` and step ``dfprev``; ``conv`` is 0 while iterated, else the layer
     at which the unit settled with ``log|g|`` = ``lgc`` there, per-layer ``logc`` and ``x`` = ``xc``.
+    With ``has_stop``, unit ``(i, j)`` runs only ``stop[i, j]`` layers: after those its factor is 1
+    and its ``h`` stands still, so it settles at once and later records repeat its gain.
     """
     P, U = h.shape
     nb = (U + _B - 1) // _B
@@ -134,6 +141,7 @@ def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, lo
         gb = np.empty(_B)
         xb = np.empty(_B)
         db = np.empty(_B)
+        sb = np.empty(_B, dtype=np.int64)
         flag = np.zeros(_B, dtype=np.int64)
         n_act = 0
         for t in range(n):
@@ -143,6 +151,7 @@ def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, lo
             eb[t] = expo[i, j]
             fb[t] = fprev[i, j]
             gb[t] = dfprev[i, j]
+            sb[t] = stop[i, j] if has_stop else record[n_rec - 1]
             if conv[i, j] == 0:
                 n_act += 1
         r = r0
@@ -151,7 +160,8 @@ def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, lo
             layer += 1
             act_block(code, p, hb, xb, db, n)
             for t in range(n):  # branch-free: vectorizes
-                f = s * db[t]
+                live = layer <= sb[t]
+                f = s * db[t] if live else 1.0
                 tiny = abs(f) < _TINY
                 m = mb[t] * (f * _BIG if tiny else f)
                 bits = _f2i(m)
@@ -161,7 +171,7 @@ def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, lo
                 fin = ex != 0x7FF   # inf/NaN stay as they are (never rescaled into a number)
                 mb[t] = (mn if fin else m) if nz else 0.0
                 eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
-                hn = s * xb[t] + b
+                hn = s * xb[t] + b if live else hb[t]
                 ok = _settled(f, fb[t], gb[t], hb[t], hn, mode) | ((mode == 2) & (m == 0.0))
                 flag[t] = 1 if ok else 0
                 gb[t] = abs(f - fb[t])
@@ -178,7 +188,8 @@ def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, lo
                     c = conv[i, j]
                     if c != 0:
                         if rec:
-                            out_logg[r, i, j] = lgc[i, j] + (layer - c) * logc[i, j]
+                            # a unit past its own stop keeps the gain it had there
+                            out_logg[r, i, j] = lgc[i, j] + (min(layer, sb[t]) - c) * logc[i, j]
                             if want_x:
                                 out_x[r, i, j] = xc[i, j]
                         continue
@@ -203,7 +214,7 @@ def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, lo
             for t in range(n):
                 j = j0 + t
                 c = conv[i, j]
-                out_logg[r, i, j] = lgc[i, j] + (rl - c) * logc[i, j]
+                out_logg[r, i, j] = lgc[i, j] + (min(rl, sb[t]) - c) * logc[i, j]
                 if want_x:
                     out_x[r, i, j] = xc[i, j]
             r += 1
@@ -226,7 +237,7 @@ def _progress_bar(total, initial, desc):
 
 
 def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, progress=None,
-               name="depth"):
+               name="depth", h1=None, stop=None):
     """Run the scalar layer map for parameter sets ``i`` and inputs ``u[i, j]``.
 
     Parameters
@@ -246,6 +257,13 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
         Show a tqdm bar (None: only once the call has run for a second).
     name : str
         Parameter named in the refusal when the outputs would exceed the memory limit.
+    h1 : (P, U) float array, optional
+        Pre-activations of the first layer, in place of ``sigma * u`` (``u`` then only gives the
+        shape): a unit that starts from an ``h`` with no double-precision ``u``, e.g. past layers
+        taken in closed form on a linear zero.
+    stop : (P, U) int array, optional
+        Layers each unit runs (at most ``record[-1]``); a unit keeps its gain after its own last
+        layer, so ``log_gain[-1]`` is ``log|prod_{l <= stop} sigma*phi'(h^l)|`` per unit.
 
     Returns
     -------
@@ -270,13 +288,19 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
     R, (P, U) = record.shape[0], u.shape
     if R == 0 or np.any(record < 1) or np.any(np.diff(record) <= 0):
         raise ValueError("record must be a non-empty strictly increasing array of layers >= 1")
-    # outputs plus the per-unit state (10 arrays of P x U)
-    _checks.check_memory(8.0 * P * U * (R * (2 if want_x else 1) + 10),
+    # outputs plus the per-unit state (10 arrays of P x U, 11 with stop)
+    _checks.check_memory(8.0 * P * U * (R * (2 if want_x else 1) + (10 if stop is None else 11)),
                          (f"{name}={int(record[-1])}" if R == 1 else f"{name} ({R} recorded layers)")
                          + f" ({R} x {P} x {U} recorded values)")
     out_logg = np.empty((R, P, U))
     out_x = np.empty((R, P, U) if want_x else (1, 1, 1))
-    h = sigma[:, None] * u
+    h = sigma[:, None] * u if h1 is None else np.array(h1, dtype=np.float64, order="C")
+    if h.shape != (P, U):
+        raise ValueError(f"h1 must have the shape of u, {(P, U)}, got {h.shape}")
+    if stop is None:
+        stop_arr, has_stop = np.zeros((1, 1), dtype=np.int64), False
+    else:
+        stop_arr, has_stop = np.ascontiguousarray(np.broadcast_to(stop, (P, U)), dtype=np.int64), True
     mant = np.ones((P, U))
     expo = np.zeros((P, U), dtype=np.int64)
     fprev = np.full((P, U), np.nan)
@@ -303,7 +327,7 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
                 n_layers = int(min(last - l0, max(1.0, want, floor_)))
             t0 = time.perf_counter()
             new_active = run(code, act.param_array, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc,
-                             xc, l0, l0 + n_layers, record, want_x, mode, out_logg, out_x)
+                             xc, l0, l0 + n_layers, record, want_x, mode, out_logg, out_x, stop_arr, has_stop)
             dt = time.perf_counter() - t0
             if n_active and dt > 1e-3:
                 # the best rate seen: a chunk slowed by page faults or a busy machine should not

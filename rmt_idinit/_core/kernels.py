@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, prange, types
 from numba.extending import intrinsic
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -374,3 +375,74 @@ def user_block(both):
             d[t] = dt
 
     return ublock
+
+
+# --- panel sums of the adaptive quadrature (rmt_idinit._core.quadrature) -----------------------
+
+@njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
+def panel_top(lg, lw, out):
+    """``out[k-1, b] = max`` over the finite terms ``2k lg[b] + lw[b]`` (k = 1, 2) of all panels.
+
+    ``lg`` (B, n, m) log-gains, ``lw`` (B or 1, n, m) log weights; NaN terms are left out."""
+    n_b, n, m = lg.shape
+    # the weight row of each law (one row shared by all, or one each)
+    wrow = np.zeros(n_b, dtype=np.int64) if lw.shape[0] == 1 else np.arange(n_b)
+    for b in prange(n_b):
+        wb = wrow[b]
+        t1 = -np.inf
+        t2 = -np.inf
+        for i in range(n):
+            for j in range(m):
+                g = lg[b, i, j]
+                w = lw[wb, i, j]
+                a1 = 2.0 * g + w
+                a2 = 4.0 * g + w
+                if a1 - a1 == 0.0 and a1 > t1:   # finite
+                    t1 = a1
+                if a2 - a2 == 0.0 and a2 > t2:
+                    t2 = a2
+        out[0, b] = t1
+        out[1, b] = t2
+
+
+@njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
+def panel_stats(lg, lw, top, sums, hi, lo, log_mass):
+    """Per panel ``i`` of law ``b``: ``sums[k-1, b, i] = sum_j exp(2k lg + lw - top[k-1, b])``
+    (NaN terms count 0), ``hi``/``lo`` the largest/smallest finite ``2 lg`` (-inf/+inf if none), and
+    per weight row ``log_mass[wb, i] = log sum_j exp(lw)`` (what the panel carries at gain 1)."""
+    n_b, n, m = lg.shape
+    n_w = lw.shape[0]
+    wrow = np.zeros(n_b, dtype=np.int64) if n_w == 1 else np.arange(n_b)
+    for b in prange(n_b):
+        wb = wrow[b]
+        s1 = top[0, b]
+        s2 = top[1, b]
+        for i in range(n):
+            e1 = 0.0
+            e2 = 0.0
+            h_hi = -np.inf
+            h_lo = np.inf
+            for j in range(m):
+                g = lg[b, i, j]
+                w = lw[wb, i, j]
+                a1 = 2.0 * g + w - s1
+                a2 = 4.0 * g + w - s2
+                e1 += vexp(a1) if a1 == a1 else 0.0
+                e2 += vexp(a2) if a2 == a2 else 0.0
+                g2 = 2.0 * g
+                fin = g2 - g2 == 0.0
+                h_hi = max(h_hi, g2) if fin else h_hi
+                h_lo = min(h_lo, g2) if fin else h_lo
+            sums[0, b, i] = e1
+            sums[1, b, i] = e2
+            hi[b, i] = h_hi
+            lo[b, i] = h_lo
+    for r in prange(n_w):
+        for k in range(n):
+            top_w = -np.inf
+            for jj in range(m):
+                top_w = max(top_w, lw[r, k, jj])
+            acc = 0.0
+            for jj in range(m):
+                acc += vexp(lw[r, k, jj] - top_w) if top_w > -np.inf else 0.0
+            log_mass[r, k] = math.log(acc) + top_w if acc > 0.0 else -np.inf
