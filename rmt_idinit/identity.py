@@ -284,6 +284,7 @@ class PushforwardPart(ContinuousPart):
         self._logg: np.ndarray | None = None
         self._lin: tuple | None = None
         self._maps: tuple | None = None
+        self._row_index: tuple | None = None
         self._checked = False
 
     def _flat(self, name):
@@ -317,27 +318,38 @@ class PushforwardPart(ContinuousPart):
             self._lin = (lin[inv], np.where(lin, log_mu, 0.0)[inv])
         return self._lin
 
+    def _rows(self):
+        """Laws with the same unit map and depth have the same log-gains (they differ in q0 only):
+        ``(map of each row, depth of each row, first law of each row, row of each law)``."""
+        if self._row_index is None:
+            _, _, inv = self._unit_maps()
+            d = self._flat("depth")
+            keys, first, law_row = np.unique(np.stack([inv, d], axis=1), axis=0,
+                                             return_index=True, return_inverse=True)
+            self._row_index = (keys[:, 0], keys[:, 1], first, law_row.ravel())
+        return self._row_index
+
     def _map_log_gains(self, u: np.ndarray) -> np.ndarray:
-        """``log|g|`` at the shared inputs ``u`` for every law, (n_batch, u.size): one run of each
-        distinct unit map records every depth the batch asks for."""
+        """``log|g|`` at the shared inputs ``u`` for every row (:meth:`_rows`), (n_rows, u.size):
+        one run of each distinct unit map records every depth the batch asks for."""
         from .recursion import run_layers
 
-        s, b, inv = self._unit_maps()
-        d = self._flat("depth")
-        depths = np.unique(d)
-        pick = np.searchsorted(depths, d)
-        out = np.empty((d.size, u.size))
+        s, b, _ = self._unit_maps()
+        row_map, row_depth, _, _ = self._rows()
+        depths = np.unique(row_depth)
+        pick = np.searchsorted(depths, row_depth)
+        out = np.empty((row_map.size, u.size))
         chunk = max(1, int(2e7 // (depths.size * max(u.size, 1))))
         for start in range(0, s.size, chunk):
             sl = slice(start, start + chunk)
             n = s[sl].size
             lg, _ = run_layers(self.act, s[sl], b[sl], np.broadcast_to(u, (n, u.size)), depths)
-            members = np.nonzero((inv >= start) & (inv < start + n))[0]
-            out[members] = lg[pick[members], inv[members] - start]
+            members = np.nonzero((row_map >= start) & (row_map < start + n))[0]
+            out[members] = lg[pick[members], row_map[members] - start]
         return out
 
     def _eval_logg(self, z: np.ndarray) -> np.ndarray:
-        """``log|g|`` at the shared points ``x = z`` for every batch element, (n_batch, z.size)."""
+        """``log|g|`` at the shared points ``x = z`` for every row, (n_rows, z.size)."""
         return self._map_log_gains(self._x_scale * z)
 
     def _eval_logg_t(self, neg: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -350,8 +362,9 @@ class PushforwardPart(ContinuousPart):
         """
         from .recursion import run_layers
 
-        s, d, b = (self._flat(n) for n in ("sigma", "depth", "bias"))
-        lin, log_mu = self._linear_zero()
+        _, _, first, _ = self._rows()
+        s, d, b = (self._flat(n)[first] for n in ("sigma", "depth", "bias"))
+        lin, log_mu = (v[first] for v in self._linear_zero())
         out = np.empty((s.size, t.size))
         sgn = np.where(neg, -1.0, 1.0)
         if (~lin).any():
@@ -360,13 +373,8 @@ class PushforwardPart(ContinuousPart):
             out[~lin] = self._map_log_gains(u)[~lin]
         if not lin.any():
             return out
-        # one evaluation per distinct (unit map, depth) among the laws on a linear zero
-        _, _, inv = self._unit_maps()
         rows = np.nonzero(lin)[0]
-        keys, first, back = np.unique(np.stack([inv[rows], d[rows]], axis=1), axis=0,
-                                      return_index=True, return_inverse=True)
-        r = rows[first]
-        s, d, b, log_mu = s[r], d[r], b[r], log_mu[r]
+        s, d, b, log_mu = s[rows], d[rows], b[rows], log_mu[rows]
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
             log_h1 = (np.log(s) + math.log(self._x_scale))[:, None] - t[None, :]
             steps = np.floor((_LOG_T_LIN - log_h1) / log_mu[:, None]) + 1.0
@@ -378,12 +386,16 @@ class PushforwardPart(ContinuousPart):
         # every unit runs its own n_left layers from h0 (and then keeps its gain)
         lg, _ = run_layers(self.act, s, b, np.zeros(h0.shape), np.array([max(1, int(n_left.max()))]),
                            h1=h0, stop=n_left)
-        out[rows] = (m * log_mu[:, None] + lg[0])[back.ravel()]
+        out[rows] = m * log_mu[:, None] + lg[0]
         return out
 
     def _eval_any(self, z: np.ndarray, t: np.ndarray) -> np.ndarray:
         in_t = ~np.isnan(t)
-        out = np.empty((self.sigma.size, z.size))
+        if not in_t.any():
+            return self._eval_logg(z)
+        if in_t.all():
+            return self._eval_logg_t(np.signbit(z), t)
+        out = np.empty((self._rows()[0].size, z.size))
         if (~in_t).any():
             out[:, ~in_t] = self._eval_logg(z[~in_t])
         if in_t.any():
@@ -441,7 +453,7 @@ class PushforwardPart(ContinuousPart):
         if self._logg is None:
             a, b, kind, sign, fixed = self._panels()
             x, lw, lg = _quad.adaptive_nodes(self._eval_any, a, b, kind, sign, fixed=fixed,
-                                             log_var=self._log_var)
+                                             log_var=self._log_var, rows=self._rows()[3])
             lw = np.atleast_2d(lw)
             if self.symmetric:
                 lw = lw + math.log(2.0)

@@ -161,8 +161,18 @@ class GridDensity(ContinuousPart):
         return self
 
 
-def _logsumexp(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    """log(sum(b * exp(a))) for b >= 0 with -inf entries allowed; -inf for an empty sum."""
+def _logsumexp(a: np.ndarray, b: np.ndarray | None, axis: int = -1) -> np.ndarray:
+    """log(sum(b * exp(a))) for b >= 0 with -inf entries allowed; -inf for an empty sum.
+
+    ``b=None`` (all ones) takes a lean path: one max and one pass of exp, which matters for the
+    (laws x nodes) blocks of batched smooth laws (scipy's version makes several more passes)."""
+    if b is None:
+        a = np.asarray(a, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            top = np.max(a, axis=axis, keepdims=True) if a.shape[axis] else np.full(a.shape[:-1] + (1,), -np.inf)
+            top = np.where(np.isfinite(top), top, 0.0)
+            out = np.log(np.sum(np.exp(a - top), axis=axis)) + np.squeeze(top, axis=axis)
+        return np.where(np.isnan(out), -np.inf, out)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = special.logsumexp(a, b=b, axis=axis)
     return np.where(np.isnan(out), -np.inf, out)
@@ -419,7 +429,7 @@ class SpectralLaw:
                 terms = np.where(alive, (k * la if k != 0 else 0.0) + lw, -np.inf)
             if k < 0 and np.any(alive & np.isneginf(la)):
                 return np.full(np.shape(la)[:-1], np.inf)
-            return _logsumexp(terms, np.ones_like(terms), axis=-1)
+            return _logsumexp(terms, None, axis=-1)
 
         # k >= 0 reduces row by row; k < 0 answers inf for a whole block once any row has an atom at 0
         return self._per_element(fn, rowwise=k < 0)

@@ -380,20 +380,23 @@ def user_block(both):
 # --- panel sums of the adaptive quadrature (rmt_idinit._core.quadrature) -----------------------
 
 @njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
-def panel_top(lg, lw, out):
-    """``out[k-1, b] = max`` over the finite terms ``2k lg[b] + lw[b]`` (k = 1, 2) of all panels.
+def panel_top(lg, lw, lrow, out):
+    """``out[k-1, b] = max`` over the finite terms ``2k lg[lrow[b]] + lw[b]`` (k = 1, 2) of all panels.
 
-    ``lg`` (B, n, m) log-gains, ``lw`` (B or 1, n, m) log weights; NaN terms are left out."""
-    n_b, n, m = lg.shape
+    ``lg`` (rows, n, m) log-gains, one row per distinct unit map and depth, ``lrow`` the row of each
+    of the B laws, ``lw`` (B or 1, n, m) log weights; NaN terms are left out."""
+    n_b = lrow.shape[0]
+    n, m = lg.shape[1], lg.shape[2]
     # the weight row of each law (one row shared by all, or one each)
     wrow = np.zeros(n_b, dtype=np.int64) if lw.shape[0] == 1 else np.arange(n_b)
     for b in prange(n_b):
         wb = wrow[b]
+        gb = lrow[b]
         t1 = -np.inf
         t2 = -np.inf
         for i in range(n):
             for j in range(m):
-                g = lg[b, i, j]
+                g = lg[gb, i, j]
                 w = lw[wb, i, j]
                 a1 = 2.0 * g + w
                 a2 = 4.0 * g + w
@@ -406,15 +409,18 @@ def panel_top(lg, lw, out):
 
 
 @njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
-def panel_stats(lg, lw, top, sums, hi, lo, log_mass):
-    """Per panel ``i`` of law ``b``: ``sums[k-1, b, i] = sum_j exp(2k lg + lw - top[k-1, b])``
-    (NaN terms count 0), ``hi``/``lo`` the largest/smallest finite ``2 lg`` (-inf/+inf if none), and
-    per weight row ``log_mass[wb, i] = log sum_j exp(lw)`` (what the panel carries at gain 1)."""
-    n_b, n, m = lg.shape
+def panel_stats(lg, lw, lrow, top, sums, hi, lo, log_mass):
+    """Per panel ``i`` of law ``b`` (log-gains ``lg[lrow[b]]``, see :func:`panel_top`):
+    ``sums[k-1, b, i] = sum_j exp(2k lg + lw - top[k-1, b])`` (NaN terms count 0), ``hi``/``lo``
+    the largest/smallest finite ``2 lg`` (-inf/+inf if none), and per weight row
+    ``log_mass[wb, i] = log sum_j exp(lw)`` (what the panel carries at gain 1)."""
+    n_b = lrow.shape[0]
+    n, m = lg.shape[1], lg.shape[2]
     n_w = lw.shape[0]
     wrow = np.zeros(n_b, dtype=np.int64) if n_w == 1 else np.arange(n_b)
     for b in prange(n_b):
         wb = wrow[b]
+        gb = lrow[b]
         s1 = top[0, b]
         s2 = top[1, b]
         for i in range(n):
@@ -423,7 +429,7 @@ def panel_stats(lg, lw, top, sums, hi, lo, log_mass):
             h_hi = -np.inf
             h_lo = np.inf
             for j in range(m):
-                g = lg[b, i, j]
+                g = lg[gb, i, j]
                 w = lw[wb, i, j]
                 a1 = 2.0 * g + w - s1
                 a2 = 4.0 * g + w - s2

@@ -85,7 +85,7 @@ def log_panel_nodes(a, b, kind, sign, log_var=None):
 
 
 def adaptive_nodes(eval_logg, a, b, kind, sign, fixed=None, tol: float = 1e-13, max_rounds: int = 64,
-                   max_panels: int | None = None, log_var=None):
+                   max_panels: int | None = None, log_var=None, rows=None):
     """Adaptive composite Gauss-Legendre quadrature for E[g^2] and E[g^4] over panels in x or t.
 
     A panel is split in two while (a) its 16-point estimate of the moments differs from the sum
@@ -103,9 +103,12 @@ def adaptive_nodes(eval_logg, a, b, kind, sign, fixed=None, tol: float = 1e-13, 
     ``eval_logg(x, t)`` returns ``log|g|`` of shape (n_batch, x.size) (``t`` NaN for x nodes).
     ``fixed``: optional ``(x, log_w, log_g, key)`` nodes taken as they are (the closed-form tail);
     ``log_w`` is (n_fixed,) or (n_laws, n_fixed). ``log_var``: optional (n_batch,) log variance of
-    each law's normal law in ``x`` (default: all standard normal).
+    each law's normal law in ``x`` (default: all standard normal). ``rows``: optional (n_batch,)
+    index of each law's row in what ``eval_logg`` returns, when laws share their log-gains (same
+    unit map and depth, other q0): then ``eval_logg`` returns (n_rows, x.size) and ``log_g`` of
+    the fixed nodes is (n_rows, n_fixed).
     Returns the nodes sorted along the real line: ``x``, log weights ((n,) without ``log_var``,
-    else (n_batch, n)) and ``log|g|`` (n_batch, n); warns with :class:`AccuracyWarning` when a cap
+    else (n_batch, n)) and ``log|g|`` (n_batch, n), one row per law; warns with :class:`AccuracyWarning` when a cap
     stops the refinement or round-off stalls it early.
     """
     from .kernels import panel_stats, panel_top   # numba: imported when a law is integrated
@@ -114,24 +117,26 @@ def adaptive_nodes(eval_logg, a, b, kind, sign, fixed=None, tol: float = 1e-13, 
     ks = np.array([1.0, 2.0])[:, None, None]
 
     def top_of(lg_, lw_):  # (2, B): the largest finite term of E[g^2], E[g^4] over these panels
-        out = np.empty((2, lg_.shape[0]))
-        panel_top(np.ascontiguousarray(lg_), np.ascontiguousarray(lw_), out)
+        out = np.empty((2, lrow.size))
+        panel_top(np.ascontiguousarray(lg_), np.ascontiguousarray(lw_), lrow, out)
         return out
 
     def stats(lg_, lw_, top_):
         """Per panel: moment sums scaled by ``top_`` (2, B, n), max/min finite ``2 log g`` (B, n)
         and the log of the panel's normal mass (n_w, n)."""
         lg_, lw_ = np.ascontiguousarray(lg_), np.ascontiguousarray(lw_)
-        n_b, n_p = lg_.shape[:2]
+        n_b, n_p = lrow.size, lg_.shape[1]
         sums, hi_, lo_ = np.empty((2, n_b, n_p)), np.empty((n_b, n_p)), np.empty((n_b, n_p))
         log_mass = np.empty((lw_.shape[0], n_p))
-        panel_stats(lg_, lw_, np.ascontiguousarray(top_), sums, hi_, lo_, log_mass)
+        panel_stats(lg_, lw_, lrow, np.ascontiguousarray(top_), sums, hi_, lo_, log_mass)
         return sums, hi_, lo_, log_mass
 
     z, t, lw, key = log_panel_nodes(a, b, kind, sign, log_var)
     n_w = lw.shape[0]
     lg = eval_logg(z.ravel(), t.ravel()).reshape(-1, a.size, 16)
-    n_batch = lg.shape[0]
+    n_rows = lg.shape[0]
+    lrow = np.arange(n_rows) if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+    n_batch = lrow.size
     done = {"z": [], "lw": [], "lg": [], "key": []}
     top = top_of(lg, lw)
     if fixed is not None:
@@ -195,7 +200,7 @@ def adaptive_nodes(eval_logg, a, b, kind, sign, fixed=None, tol: float = 1e-13, 
         for side in (slice(0, n), slice(n, 2 * n)):
             done["z"].append(zc[side][take].ravel())
             done["lw"].append(lwc[:, side][:, take].reshape(n_w, -1))
-            done["lg"].append(lgc[:, side][:, take].reshape(n_batch, -1))
+            done["lg"].append(lgc[:, side][:, take].reshape(n_rows, -1))
             done["key"].append(keyc[side][take].ravel())
         done_tot = done_tot + np.sum(children[:, :, take], axis=-1)
         if capped:
@@ -219,7 +224,7 @@ def adaptive_nodes(eval_logg, a, b, kind, sign, fixed=None, tol: float = 1e-13, 
     if a.size:  # unconverged panels (round limit): keep their finest evaluation
         done["z"].append(z.ravel())
         done["lw"].append(lw.reshape(n_w, -1))
-        done["lg"].append(lg.reshape(n_batch, -1))
+        done["lg"].append(lg.reshape(n_rows, -1))
         done["key"].append(key.ravel())
         capped_err = float(np.sum(prev_err))
         reason = f"round limit ({max_rounds} halvings)"
@@ -237,4 +242,5 @@ def adaptive_nodes(eval_logg, a, b, kind, sign, fixed=None, tol: float = 1e-13, 
     gg = np.concatenate(done["lg"], axis=1)
     order = np.argsort(np.concatenate(done["key"]), kind="stable")
     ww = ww[:, order]
-    return zz[order], (ww[0] if log_var is None else ww), gg[:, order]
+    gg = gg[:, order] if rows is None else gg[lrow[:, None], order[None, :]]
+    return zz[order], (ww[0] if log_var is None else ww), gg
