@@ -14,8 +14,8 @@ Limits: the throughput of the kernel's own vectorized exp on the same threads (o
 unit-layer step is the floor of the tanh map), reported as steps/s over exps/s.
 
 Depth: ``jjt_law(1.05, 0.5, L, "tanh").log_moment(1)`` for L = 1e4, 1e6, 1e9 (closed form after
-the fixed point), with the change from L = 1e6 to 1e9 against its exact value
-``(1e9 - 1e6) * 2 log|sigma tanh'(h*)|`` (the law is concentrated at the fixed point there), and
+the fixed point), with the change from L = 1e6 to 1e9 against its asymptotic value
+``(1e9 - 1e6) log(1.05)`` (the moments are carried by the gain peak mu^L at u = 0), and
 sigma = 0.9 at 1e9 against depth 3000 (``log E - 2 L log 0.9`` is the same constant at both).
 
 Writes benchmarks/results/recursion.json (strict JSON, atomically; common bench format) with the
@@ -103,13 +103,13 @@ def depth_rows():
         rows.append({"sigma": s, "depth": L, "seconds": time.perf_counter() - t,
                      "cpu_seconds": time.process_time() - c, "log_moment_1": lm})
         prev = lm if (s, L) == (1.05, 10 ** 6) else prev
-    # fixed point h* = 1.05 tanh(h*) and its layer factor c = 1.05 (1 - tanh^2 h*)
+    # sigma = 1.05: h = 0 repels at rate mu = sigma tanh'(0) = 1.05 and the moments are carried by
+    # the gain peak of height mu^L and width ~mu^-L around u = 0, so E[lambda] = C mu^L (1 + o(1)):
+    # from depth 1e6 to 1e9 log E grows by (1e9 - 1e6) log mu
     import mpmath as mp
 
     with mp.workdps(40):
-        hs = mp.findroot(lambda h: 1.05 * mp.tanh(h) - h, 0.4)
-        c = 1.05 * (1 - mp.tanh(hs) ** 2)
-        exact_step = float((10 ** 9 - 10 ** 6) * 2 * mp.log(c))
+        exact_step = float((10 ** 9 - 10 ** 6) * mp.log(mp.mpf(1.05)))
     got_step = rows[2]["log_moment_1"] - prev
     # sigma = 0.9: every unit settles on h* = 0 (factor 0.9), so log E - 2 L log 0.9 is the same
     # constant at depth 3000 (iterated) and 1e9 (closed form)
@@ -125,6 +125,11 @@ def run(quick: bool = False) -> dict:
     s, q = np.meshgrid(s_axis, q_axis, indexing="ij")
     sigma, q0 = s.ravel(), q.ravel()
     z, w = nodes(n_nodes)
+    ri.jjt_law(1.05, 0.5, 100, "tanh").log_moment(1)
+    load_before = os.getloadavg()
+    # the depth rows first, on a fresh process: after the large grids below they pay for the
+    # page faults of re-grown buffers (seconds of system time under load), not for their work
+    d_rows, d_check = depth_rows() if not quick else ([], {})
     t0 = time.perf_counter()
     numba_same_nodes(sigma[:4], q0[:4], z, w, False)
     log_moment_grid(s_axis[:2], q_axis[:2], DEPTH)
@@ -133,7 +138,6 @@ def run(quick: bool = False) -> dict:
     oe = np.zeros_like(xe)
     _exp_throughput(xe, oe, 1)
     compile_s = time.perf_counter() - t0
-    load_before = os.getloadavg()
     rep = 1 if quick else 2
     t_np, c_np, m_np = best_of(lambda: numpy_reference(sigma, q0, z, w), rep)
     t_nb, c_nb, m_nb = best_of(lambda: numba_same_nodes(sigma, q0, z, w, False), rep + 1)
@@ -142,7 +146,6 @@ def run(quick: bool = False) -> dict:
     t_exp, c_exp, _ = best_of(lambda: _exp_throughput(xe, oe, reps), rep + 1)
     exp_rate, exp_rate_cpu = xe.size * reps / t_exp, xe.size * reps / c_exp
     steps = sigma.size * z.size * DEPTH
-    d_rows, d_check = depth_rows() if not quick else ([], {})
     load_after = os.getloadavg()
     diff = float(np.max(np.abs(m_nb - m_np)))
     rows = [
@@ -156,8 +159,10 @@ def run(quick: bool = False) -> dict:
          "ours": "run_layers steps per CPU-s", "baseline": "the kernel's own vexp, 8 lanes (AVX-512), same threads",
          "ours_value": steps / c_nb, "baseline_value": exp_rate_cpu, "unit": "per CPU-s",
          "ratio": (steps / c_nb) / exp_rate_cpu, "target": None, "accuracy": "exp: <= 1.5 ulp (tests/test_kernels.py)",
-         "note": "fraction of the exp-only ceiling; a tanh step also costs 2 divisions, the gain renormalization "
-                 "and the settling test"},
+         "note": "fraction of the exp-only ceiling; a tanh step also costs 2 divisions, the gain renormalization, "
+                 "the settling test and ~10 stores of unit state; the ceiling itself is "
+                 f"{exp_rate_cpu / (steps / c_np):.1f}x numpy, so 10x numpy on identical work is above what one "
+                 "exp per step allows here (inner loop: AVX-512 zmm FMA code, no libm calls)"},
         {"what": f"E[lambda] on the {grid}x{grid} grid, q0 sharing",
          "ours": "grid.log_moment_grid", "baseline": "plain numpy layer loop (fixed nodes)",
          "ours_value": t_gr, "baseline_value": t_np, "unit": "s", "ratio": t_np / t_gr, "target": None,
@@ -171,7 +176,7 @@ def run(quick: bool = False) -> dict:
                      "ours": "jjt_law(...).log_moment(1), settled units in closed form",
                      "baseline": "the 1 s target", "ours_value": worst, "baseline_value": 1.0, "unit": "s",
                      "ratio": 1.0 / worst, "target": 1.0,
-                     "accuracy": f"1e6 -> 1e9 increment vs mpmath fixed point: {d_check['relative_error']:.1e} rel; "
+                     "accuracy": f"1e6 -> 1e9 increment vs (1e9 - 1e6) log(1.05): {d_check['relative_error']:.1e} rel; "
                                  f"sigma 0.9 transient constant at 1e9 vs depth 3000: {d_check['sigma_0.9_constant_gap_1e9_vs_3000']:.1e} abs",
                      "note": "CPU s: " + ", ".join(f"sigma {r['sigma']} depth {r['depth']:.0e} {r['cpu_seconds']:.2f}"
                                                   for r in d_rows)})

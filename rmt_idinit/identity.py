@@ -487,10 +487,13 @@ class PushforwardPart(ContinuousPart):
 
     @property
     def n_nodes(self) -> int:
+        """Quadrature nodes per law (what the moments sum over; refused first if unresolvable)."""
+        self._check_moments()
         return self._log_gains().shape[1]
 
-    def log_nodes_rows(self, rows: np.ndarray):
-        """:meth:`log_nodes` of the laws ``rows`` at once: ``(log lambda, log weight)``, (rows, nodes)."""
+    def log_nodes_rows(self, rows):
+        """:meth:`log_nodes` of the laws ``rows`` (a slice or index array) at once:
+        ``(log lambda, log weight)``, each (laws, nodes)."""
         self._check_moments()
         lg = self._log_gains()
         lw = self._lw if self._lw.shape[0] > 1 else np.broadcast_to(self._lw, (self._logg.shape[0], self._lw.shape[1]))

@@ -412,9 +412,11 @@ class SpectralLaw:
             out = np.empty(n)
             step = max(1, int(4e6 // max(1, self.continuous.n_nodes + fla.shape[1])))
             for start in range(0, n, step):
-                rows = np.arange(start, min(n, start + step))
+                rows = slice(start, min(n, start + step))
                 cl, clw = batch(rows)
-                out[rows] = fn(np.concatenate([fla[rows], cl], axis=1), np.concatenate([flw[rows], clw], axis=1))
+                if fla.shape[1]:
+                    cl, clw = np.concatenate([fla[rows], cl], axis=1), np.concatenate([flw[rows], clw], axis=1)
+                out[rows] = fn(cl, clw)
             return out.reshape(self.batch_shape)
         out = np.array([fn(*self._all_nodes(i)) for i in range(n)], dtype=np.float64)
         return out.reshape(self.batch_shape)

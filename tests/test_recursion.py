@@ -143,15 +143,18 @@ def test_progress_bar_and_interrupt_between_chunks(monkeypatch, capsys):
     assert "layer" in capsys.readouterr().err
     assert lg[0, 0, 0] == pytest.approx(200000 * math.log(1.001), rel=1e-12)
     calls = []
-    real = rec._BUILTIN["_run_chunk"]
 
-    def interrupted(*args):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*args)
+    def interrupting(real):
+        def interrupted(*args):
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return real(*args)
+        return interrupted
 
-    monkeypatch.setitem(rec._BUILTIN, "_run_chunk", interrupted)
+    # small chunks run on the calling thread (_run_chunk_serial), large ones threaded
+    for name in ("_run_chunk", "_run_chunk_serial"):
+        monkeypatch.setitem(rec._BUILTIN, name, interrupting(rec._BUILTIN[name]))
     with pytest.raises(KeyboardInterrupt):
         run_layers(act, np.array([1.0000001]), np.zeros(1), np.array([[0.5]]), np.array([10 ** 12]), progress=False)
     assert len(calls) == 3
