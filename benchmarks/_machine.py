@@ -66,3 +66,18 @@ def best_time(fn: Callable[[], Any], repeat: int, clock: Callable[[], float] = t
         fn()
         best = min(best, clock() - t0)
     return best
+
+
+def machine(load_before, load_after) -> dict[str, Any]:
+    """The machine dict of the format for load averages taken by the caller (numba's threads)."""
+    import numba
+
+    from importlib import metadata
+
+    try:  # the version only: importing torch would cost seconds
+        torch_version = metadata.version("torch")
+    except metadata.PackageNotFoundError:  # torch is optional
+        torch_version = None
+    return {"cpus": os.cpu_count(), "threads": numba.get_num_threads(),
+            "loadavg_before": list(load_before), "loadavg_after": list(load_after),
+            **_versions(), "torch": torch_version}

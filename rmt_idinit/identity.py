@@ -18,7 +18,6 @@ carried as ``log_atoms = 2 L log(sigma)`` where it overflows.
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -26,11 +25,9 @@ from scipy import special
 
 from ._core import checks as _checks
 from ._core import deprecation as _deprecation
-from ._core import gauss
 from ._core import hardtanh as _hardtanh
-from ._core.gaussian import Z_MAX as _Z_MAX  # standard-normal mass beyond is below double precision
+from ._core import quadrature as _quad
 from .activations import Activation, get_activation
-from ._core.errors import AccuracyWarning
 from .laws import ContinuousPart, SpectralLaw
 
 __all__ = [
@@ -44,6 +41,9 @@ __all__ = [
     "hardtanh_second_moment",
     "PushforwardPart",
 ]
+
+_Z_MAX = _quad.Z_MAX  # standard-normal mass beyond is < 1e-323: below double precision
+
 
 # --- parameter handling -----------------------------------------------------------------------
 
@@ -231,217 +231,29 @@ def layer_alphas(sigma: Any, q0: Any, depth: int, activation: str | Activation =
 
 # --- the law ------------------------------------------------------------------------------
 
-_GL_X, _GL_W = gauss.legendre(16)
-_MAX_PANELS = 40_000
-_STALL_WARN = 1e-8  # relative error left by round-off-limited panels that is worth a warning
-
-
-def _base_edges(z_lo: float) -> np.ndarray:
-    """Panel edges on z >= 0: [0, z_lo], octaves up to 1 (where a deep network with sigma > 1
-    changes gain, |u| ~ sigma^(-l)), width 1/2 up to 12, width 2 up to 38.5."""
-    edges = [0.0, z_lo]
-    while edges[-1] < 1.0:
-        edges.append(min(edges[-1] * 2.0, 1.0))
-    edges += list(np.arange(1.5, 12.0 + 1e-9, 0.5)) + list(np.arange(14.0, _Z_MAX, 2.0)) + [_Z_MAX]
-    return np.unique(np.asarray(edges))
-
-
-def _panel_nodes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes (n_panels, 16) and weights including the normal density phi(z)."""
-    a, b = a[:, None], b[:, None]
-    z = 0.5 * (b - a) * _GL_X + 0.5 * (b + a)
-    w = 0.5 * (b - a) * _GL_W * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-    return z, w
-
-
-def _z_nodes(z_lo: float, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed composite Gauss-Legendre nodes in z with weights that include phi(z)."""
-    e = _base_edges(z_lo)
-    z, w = _panel_nodes(e[:-1], e[1:])
-    z, w = z.ravel(), w.ravel()
-    if symmetric:
-        return z, 2.0 * w
-    return np.concatenate([-z[::-1], z]), np.concatenate([w[::-1], w])
-
-
-_Z_C = 2.0 ** -20            # below |z| = 2^-20 the panels are in t = -log|z|
-_T0 = -math.log(_Z_C)
-_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
-_LOG_T_LIN = math.log(1e-30)  # |h| below which the layer map is linear to round-off (see _logu)
-
-
-def _log_panel_nodes(a, b, kind, sign):
-    """Gauss-Legendre nodes of panels ``[a, b]``, each (n_panels, 16).
-
-    ``kind`` 0: a panel in z, weights ``w_GL phi(z)``; ``kind`` 1: a panel in ``t = -log|z|`` on the
-    side ``sign``, ``z = sign exp(-t)``, weights ``w_GL phi(z) exp(-t)`` (the Jacobian), kept in logs
-    because they underflow for t > 745. Returns ``z`` (0 where it underflows), ``t`` (NaN for z
-    panels), the log weights and a sort key that orders all nodes along the real line.
-    """
-    a_, b_ = a[:, None], b[:, None]
-    half = 0.5 * (b_ - a_)
-    x = half * _GL_X + 0.5 * (b_ + a_)
-    in_t = (kind == 1)[:, None]
-    tt = np.where(in_t, x, 0.0)
-    with np.errstate(over="ignore", under="ignore", divide="ignore"):
-        z = np.where(in_t, sign[:, None] * np.exp(-tt), x)
-        lw = np.log(half * _GL_W) - 0.5 * z * z - _LOG_SQRT_2PI - tt
-        key = np.where(in_t, sign[:, None] * (_Z_C * _T0) / np.where(in_t, x, 1.0), x)
-    return z, np.where(in_t, x, np.nan), lw, key
-
-
-def _adaptive_nodes(eval_logg, a, b, kind, sign, fixed=None, tol: float = 1e-13, max_rounds: int = 64,
-                    max_panels: int | None = None):
-    """Adaptive composite Gauss-Legendre quadrature for E[g^2] and E[g^4] over panels in z or t.
-
-    A panel is split in two while (a) its 16-point estimate of the moments differs from the sum
-    over its halves by more than ``tol`` of the total, or (b) ``log g^2`` varies by more than 4
-    across its nodes and the panel can still matter: narrow gain peaks (units near an unstable
-    fixed point, e.g. tanh with sigma > 1 or gelu, grow like mu^L over a width mu^(-L)) dominate the
-    moments of deep networks and are invisible to any fixed grid. The test is applied to every
-    batch element at once (panels are shared). All sums are carried scaled by their running
-    maximum, so moments far outside double range are estimated as well.
-
-    ``eval_logg(z, t)`` returns ``log|g|`` of shape (n_batch, z.size) (``t`` NaN for z nodes).
-    ``fixed``: optional ``(z, log_w, log_g, key)`` nodes taken as they are (the closed-form tail).
-    Returns the nodes sorted along the real line: ``z``, log weights and ``log|g|``; warns with
-    :class:`AccuracyWarning` when a cap stops the refinement or round-off stalls it early.
-    """
-    max_panels = _MAX_PANELS if max_panels is None else int(max_panels)
-    ks = np.array([1.0, 2.0])[:, None, None, None]
-
-    def terms(lg_, lw_):  # (2, B, n, 16): log of each node's contribution to E[g^2], E[g^4]
-        with np.errstate(invalid="ignore"):
-            t_ = 2.0 * ks * lg_[None] + lw_[None, None]
-        return np.where(np.isnan(t_), -np.inf, t_)
-
-    def scaled_sums(t_, top_):
-        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            return np.sum(np.exp(t_ - top_[:, :, None, None]), axis=-1)
-
-    def running_top(top_, t_):
-        m = np.max(np.where(np.isfinite(t_), t_, -np.inf), axis=(2, 3))
-        new = np.maximum(top_, m)
-        return new
-
-    z, t, lw, key = _log_panel_nodes(a, b, kind, sign)
-    lg = eval_logg(z.ravel(), t.ravel()).reshape(-1, a.size, 16)
-    n_batch = lg.shape[0]
-    done = {"z": [], "lw": [], "lg": [], "key": []}
-    tr = terms(lg, lw)
-    top = running_top(np.full((2, n_batch), -np.inf), tr)
-    if fixed is not None:
-        fz, flw, flg, fkey = fixed
-        ftr = terms(flg[:, None, :], flw[None, :])
-        top = running_top(top, ftr)
-        for name, v in zip(("z", "lw", "lg", "key"), (fz, flw, flg, fkey)):
-            done[name].append(v)
-    top = np.where(np.isfinite(top), top, 0.0)
-    done_tot = np.zeros((2, n_batch)) if fixed is None else scaled_sums(ftr, top)[:, :, 0]
-    est = scaled_sums(tr, top)
-    prev_err = np.full(a.size, np.inf)
-    capped_err = None
-    stalled_err = 0.0
-    reason = ""
-    for _ in range(max_rounds):
-        if a.size == 0:
-            break
-        n = a.size
-        mid = 0.5 * (a + b)
-        zc, tc, lwc, keyc = _log_panel_nodes(np.concatenate([a, mid]), np.concatenate([mid, b]),
-                                             np.concatenate([kind, kind]), np.concatenate([sign, sign]))
-        lgc = eval_logg(zc.ravel(), tc.ravel()).reshape(-1, 2 * n, 16)
-        trc = terms(lgc, lwc)
-        new_top = running_top(top, trc)
-        new_top = np.where(np.isfinite(new_top), new_top, top)
-        with np.errstate(under="ignore"):
-            rescale = np.exp(top - new_top)
-        est, done_tot, top = est * rescale[:, :, None], done_tot * rescale, new_top
-        est_c = scaled_sums(trc, top)
-        children = est_c[:, :, :n] + est_c[:, :, n:]
-        total = np.maximum(done_tot + np.sum(children, axis=-1), 1e-300)  # (2, B)
-        with np.errstate(invalid="ignore"):
-            rel = np.abs(est - children) / total[:, :, None]
-        rel = np.where(np.isnan(rel), np.inf, rel)
-        err = np.max(rel, axis=(0, 1))
-        fin = np.isfinite(lg)
-        hi_ = np.max(np.where(fin, 2.0 * lg, -np.inf), axis=2)
-        lo_ = np.min(np.where(fin, 2.0 * lg, np.inf), axis=2)
-        with np.errstate(invalid="ignore", over="ignore", under="ignore", divide="ignore"):
-            spread = np.where(np.isfinite(hi_) & np.isfinite(lo_), hi_ - lo_, 0.0)  # (B, n)
-            # log of what the panel could carry if its largest node value held throughout, relative
-            # to the total: the criterion that finds peaks hidden between nodes
-            log_mass = np.log(np.sum(np.exp(lw - np.max(lw, axis=1, keepdims=True)), axis=1)) + np.max(lw, axis=1)
-            peak = np.max(2.0 * ks * np.where(fin, lg, -np.inf)[None], axis=3)  # (2, B, n)
-            worth = np.max(peak + log_mass[None, None, :] - (np.log(total) + top)[:, :, None], axis=0)
-        sharp = np.any((spread > 4.0) & (worth > math.log(tol) - 5.0), axis=0)
-        tiny = (b - a) <= 1e-14 * np.maximum(1.0, np.abs(a))
-        # Gauss-Legendre error falls ~2^-32 per halving on a smooth panel; an estimate that stops
-        # falling at deep zoom is round-off in the integrand itself (amplified mu^L near an
-        # unstable fixed point), which no further splitting can remove.
-        stagnant = (err > 0.5 * prev_err) & ((b - a) < 1e-6 * np.maximum(1.0, np.abs(a)))
-        split = (((err > tol) & ~stagnant) | sharp) & ~tiny
-        keep = ~split
-        stalled_err += float(np.sum(np.where(keep & (err > tol), err, 0.0)))
-        idx = np.nonzero(split)[0]
-        capped = 2 * idx.size > max_panels
-        # accept the children of converged panels (they are the better estimate); at the cap, those
-        # of the unconverged ones too: they replace their parents (never both)
-        take = np.ones(n, dtype=bool) if capped else keep
-        for side in (slice(0, n), slice(n, 2 * n)):
-            done["z"].append(zc[side][take].ravel())
-            done["lw"].append(lwc[side][take].ravel())
-            done["lg"].append(lgc[:, side][:, take].reshape(n_batch, -1))
-            done["key"].append(keyc[side][take].ravel())
-        done_tot = done_tot + np.sum(children[:, :, take], axis=-1)
-        if capped:
-            capped_err = float(np.sum(err[idx]))
-            reason = f"panel cap ({max_panels} panels)"
-            a = a[:0]
-            break
-        a = np.concatenate([a[idx], mid[idx]])
-        b = np.concatenate([mid[idx], b[idx]])
-        kind = np.concatenate([kind[idx], kind[idx]])
-        sign = np.concatenate([sign[idx], sign[idx]])
-        lg = np.concatenate([lgc[:, :n][:, idx], lgc[:, n:][:, idx]], axis=1)
-        lw = np.concatenate([lwc[:n][idx], lwc[n:][idx]])
-        zz_, kk_ = np.concatenate([zc[:n][idx], zc[n:][idx]]), np.concatenate([keyc[:n][idx], keyc[n:][idx]])
-        z, key = zz_, kk_
-        est = np.concatenate([est_c[:, :, :n][:, :, idx], est_c[:, :, n:][:, :, idx]], axis=2)
-        prev_err = np.concatenate([err[idx], err[idx]]) / 2.0
-    if a.size:  # unconverged panels (round limit): keep their finest evaluation
-        done["z"].append(z.ravel())
-        done["lw"].append(lw.ravel())
-        done["lg"].append(lg.reshape(n_batch, -1))
-        done["key"].append(key.ravel())
-        capped_err = float(np.sum(prev_err))
-        reason = f"round limit ({max_rounds} halvings)"
-    if capped_err is not None:
-        warnings.warn(AccuracyWarning(
-            f"adaptive quadrature of the smooth J J^T law stopped at its {reason} before reaching "
-            f"relative accuracy {tol:g} in E[lambda] and E[lambda^2]", error_estimate=capped_err), stacklevel=3)
-    elif stalled_err > _STALL_WARN:
-        warnings.warn(AccuracyWarning(
-            "adaptive quadrature of the smooth J J^T law: round-off in the unit map (amplified near "
-            "an unstable fixed point) limits the relative accuracy of E[lambda] and E[lambda^2]",
-            error_estimate=stalled_err), stacklevel=3)
-    zz = np.concatenate(done["z"])
-    ww = np.concatenate(done["lw"])
-    gg = np.concatenate(done["lg"], axis=1)
-    order = np.argsort(np.concatenate(done["key"]), kind="stable")
-    return zz[order], ww[order], gg[:, order]
+# the quadrature lives in rmt_idinit._core.quadrature; these names are what this module uses of it
+_base_edges = _quad.base_edges
+_z_nodes = _quad.z_nodes
+_Z_C = _quad.Z_C             # below |x| = 2^-20 the panels are in t = -log|x|
+_T0 = _quad.T0
+_LOG_T_LIN = math.log(1e-30)  # |h| below which the layer map is linear to round-off
 
 
 class PushforwardPart(ContinuousPart):
     """The law of ``lambda = g_L(u)^2``, ``u ~ N(0, q0)``, for a smooth activation.
 
-    * moments: adaptive composite Gauss-Legendre quadrature (``log_nodes``) in ``z = u/sqrt(q0)``
-      for ``|z| >= 2^-20`` and in ``t = -log|z|`` below, where the normal weight becomes
+    * moments: adaptive composite Gauss-Legendre quadrature (``log_nodes``,
+      :mod:`rmt_idinit._core.quadrature`) in ``x = u/sqrt(q_ref)``, ``q_ref`` the largest q0 of the
+      batch, for ``|x| >= 2^-20`` and in ``t = -log|x|`` below, where the normal weight becomes
       ``phi(e^-t) e^-t dt`` and is kept in logs; the tail beyond ``t_max`` is one closed-form node.
+      The nodes in u are shared by the whole batch, each law weighing them with its own
+      ``N(0, q0/q_ref)``: every distinct (sigma, bias) runs the layer recursion once, for all its
+      q0 and all its depths in one pass (:func:`rmt_idinit.recursion.run_layers` records several
+      layers). Deep laws (``|log E| ~ L``) refine only to the resolution of ``log g`` itself.
       When ``h = 0`` repels (phi(0) = 0, no bias, ``mu = sigma*phi'(0) > 1``: tanh and erf with
       sigma > 1, gelu/silu with sigma > 2) the gain peak of width ~ ``mu^-L`` around u = 0 carries
       the moments; a unit at ``|u| = e^-t`` is linear for its first ``m ~ t/log(mu)`` layers, which
-      are taken in closed form (:mod:`rmt_idinit._logu`), so peaks far below double range
+      are taken in closed form (``PushforwardPart._eval_logg_t``), so peaks far below double range
       (``mu^-L < 1e-308``) are integrated at every depth. A dominant peak around any other
       unstable fixed point is limited by the rounding of the unit map there: moments raise a
       ValueError naming the largest depth that double precision resolves;
@@ -458,14 +270,32 @@ class PushforwardPart(ContinuousPart):
         self.batch_shape = self.sigma.shape
         self.mass = np.ones(self.batch_shape)
         self.symmetric = bool(act.even_decreasing_gain and not np.any(self.bias))
-        self._z: np.ndarray | None = None
+        # Every law of the batch is integrated in one coordinate x = u / sqrt(q_ref), so laws that
+        # differ only in q0 (or depth) share their nodes in u and one run of their unit map; each
+        # law weighs the nodes with its own N(0, q0 / q_ref) (exactly N(0, 1) for a single q0).
+        q = self.q0.ravel()
+        self._q_ref = float(np.max(q, initial=1.0))
+        self._x_scale = math.sqrt(self._q_ref)
+        self._log_var = None if np.all(q == self._q_ref) else np.log(q / self._q_ref)
+        self._x: np.ndarray | None = None
+        self._u: np.ndarray | None = None
         self._lw: np.ndarray | None = None
         self._logg: np.ndarray | None = None
         self._lin: tuple | None = None
+        self._maps: tuple | None = None
+        self._row_index: tuple | None = None
         self._checked = False
 
     def _flat(self, name):
         return getattr(self, name).ravel()
+
+    def _unit_maps(self):
+        """The distinct unit maps (sigma, bias) of the batch and, per law, the index of its map."""
+        if self._maps is None:
+            s, b = self._flat("sigma"), self._flat("bias")
+            keys, inv = np.unique(np.stack([s, b], axis=1), axis=0, return_inverse=True)
+            self._maps = (keys[:, 0].copy(), keys[:, 1].copy(), inv.ravel())
+        return self._maps
 
     def _linear_zero(self):
         """Per element: whether u = 0 is a repelling fixed point of the unit map, and log(mu).
@@ -473,63 +303,98 @@ class PushforwardPart(ContinuousPart):
         ``h = 0`` is fixed when phi(0) = 0 and the bias is 0; it repels when
         ``mu = sigma*phi'(0) > 1`` (both read off the numba kernels, so they are the values the
         recursion itself uses). Then the gain peaks on ``|u| ~ mu^(-L)`` and tiny inputs are
-        followed in logs (:mod:`rmt_idinit._logu`).
+        followed in logs (:meth:`_eval_logg_t`).
         """
         if self._lin is None:
             from .recursion import run_layers
 
-            s, b = self._flat("sigma"), self._flat("bias")
+            s, b, inv = self._unit_maps()
             lg, x = run_layers(self.act, s, b, np.zeros((s.size, 1)), np.array([1]), want_x=True)
             log_mu = lg[0, :, 0]
             lin = (b == 0.0) & (x[0, :, 0] == 0.0) & (log_mu > 0.0)
             if lin.any():
                 _check_linear_near_zero(self.act)
-            self._lin = (lin, np.where(lin, log_mu, 0.0))
+            self._lin = (lin[inv], np.where(lin, log_mu, 0.0)[inv])
         return self._lin
 
-    def _eval_logg(self, z: np.ndarray) -> np.ndarray:
-        """``log|g|`` at standard-normal points ``z`` for every batch element, (n_batch, z.size)."""
+    def _rows(self):
+        """Laws with the same unit map and depth have the same log-gains (they differ in q0 only):
+        ``(map of each row, depth of each row, first law of each row, row of each law)``."""
+        if self._row_index is None:
+            _, _, inv = self._unit_maps()
+            d = self._flat("depth")
+            keys, first, law_row = np.unique(np.stack([inv, d], axis=1), axis=0,
+                                             return_index=True, return_inverse=True)
+            self._row_index = (keys[:, 0], keys[:, 1], first, law_row.ravel())
+        return self._row_index
+
+    def _map_log_gains(self, u: np.ndarray) -> np.ndarray:
+        """``log|g|`` at the shared inputs ``u`` for every row (:meth:`_rows`), (n_rows, u.size):
+        one run of each distinct unit map records every depth the batch asks for."""
         from .recursion import run_layers
 
-        s, q, d, b = (self._flat(n) for n in ("sigma", "q0", "depth", "bias"))
-        out = np.empty((s.size, z.size))
-        depths = np.unique(d)
-        chunk = max(1, int(2e7 // (depths.size * max(z.size, 1))))
+        s, b, _ = self._unit_maps()
+        row_map, row_depth, _, _ = self._rows()
+        depths = np.unique(row_depth)
+        pick = np.searchsorted(depths, row_depth)
+        out = np.empty((row_map.size, u.size))
+        chunk = max(1, int(2e7 // (depths.size * max(u.size, 1))))
         for start in range(0, s.size, chunk):
             sl = slice(start, start + chunk)
-            u = np.sqrt(q[sl])[:, None] * z[None, :]
-            lg, _ = run_layers(self.act, s[sl], b[sl], u, depths)
-            pick = np.searchsorted(depths, d[sl])
-            out[sl] = lg[pick, np.arange(lg.shape[1])]
+            n = s[sl].size
+            lg, _ = run_layers(self.act, s[sl], b[sl], np.broadcast_to(u, (n, u.size)), depths)
+            members = np.nonzero((row_map >= start) & (row_map < start + n))[0]
+            out[members] = lg[pick[members], row_map[members] - start]
         return out
 
+    def _eval_logg(self, z: np.ndarray) -> np.ndarray:
+        """``log|g|`` at the shared points ``x = z`` for every row, (n_rows, z.size)."""
+        return self._map_log_gains(self._x_scale * z)
+
     def _eval_logg_t(self, neg: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """``log|g|`` at ``z = -+exp(-t)`` (``neg`` selects the sign), any ``t`` up to +inf.
+        """``log|g|`` at ``x = -+exp(-t)`` (``neg`` selects the sign), any ``t`` up to +inf.
 
         On a repelling linear zero the first ``m`` layers, on which ``|h| <= 1e-30``, multiply the
         gain by ``mu`` each (exact to round-off), ``m`` chosen from ``log|h^1|``; the remaining
-        ``L - m`` layers run from ``h = +-exp(log|h^1| + m log(mu))`` in double precision.
+        ``L - m`` layers run from ``h = +-exp(log|h^1| + m log(mu))`` in double precision. Other
+        maps take ``u = sqrt(q_ref) x`` directly (``t`` is then below ~80, or +inf: ``u = 0``).
         """
-        from ._logu import log_gains_from
+        from .recursion import run_layers
 
-        s, q, d, b = (self._flat(n) for n in ("sigma", "q0", "depth", "bias"))
-        lin, log_mu = self._linear_zero()
-        sgn = np.where(neg, -1.0, 1.0)[None, :]
+        _, _, first, _ = self._rows()
+        s, d, b = (self._flat(n)[first] for n in ("sigma", "depth", "bias"))
+        lin, log_mu = (v[first] for v in self._linear_zero())
+        out = np.empty((s.size, t.size))
+        sgn = np.where(neg, -1.0, 1.0)
+        if (~lin).any():
+            with np.errstate(under="ignore"):
+                u = sgn * self._x_scale * np.exp(-t)
+            out[~lin] = self._map_log_gains(u)[~lin]
+        if not lin.any():
+            return out
+        rows = np.nonzero(lin)[0]
+        s, d, b, log_mu = s[rows], d[rows], b[rows], log_mu[rows]
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-            log_h1 = (np.log(s) + 0.5 * np.log(q))[:, None] - t[None, :]
-            steps = np.floor((_LOG_T_LIN - log_h1) / np.where(lin, log_mu, 1.0)[:, None]) + 1.0
-            m = np.where(lin[:, None], np.clip(np.where(np.isnan(steps), 0.0, steps), 0.0, d[:, None]), 0.0)
-            h0 = sgn * np.exp(log_h1 + m * log_mu[:, None])
+            log_h1 = (np.log(s) + math.log(self._x_scale))[:, None] - t[None, :]
+            steps = np.floor((_LOG_T_LIN - log_h1) / log_mu[:, None]) + 1.0
+            m = np.clip(np.where(np.isnan(steps), 0.0, steps), 0.0, d[:, None])
+            h0 = sgn[None, :] * np.exp(log_h1 + m * log_mu[:, None])
         m = m.astype(np.int64)
         n_left = d[:, None] - m
         h0 = np.where(n_left > 0, h0, 0.0)
-        shape = h0.shape
-        lg = log_gains_from(self.act, np.repeat(s, shape[1]), np.repeat(b, shape[1]), h0.ravel(), n_left.ravel())
-        return m * log_mu[:, None] + lg.reshape(shape)
+        # every unit runs its own n_left layers from h0 (and then keeps its gain)
+        lg, _ = run_layers(self.act, s, b, np.zeros(h0.shape), np.array([max(1, int(n_left.max()))]),
+                           h1=h0, stop=n_left)
+        out[rows] = m * log_mu[:, None] + lg[0]
+        return out
 
     def _eval_any(self, z: np.ndarray, t: np.ndarray) -> np.ndarray:
         in_t = ~np.isnan(t)
-        out = np.empty((self.sigma.size, z.size))
+        if not in_t.any():
+            return self._eval_logg(z)
+        if in_t.all():
+            return self._eval_logg_t(np.signbit(z), t)
+        out = np.empty((self._rows()[0].size, z.size))
         if (~in_t).any():
             out[:, ~in_t] = self._eval_logg(z[~in_t])
         if in_t.any():
@@ -537,24 +402,24 @@ class PushforwardPart(ContinuousPart):
         return out
 
     def _panels(self):
-        """Base panels: z in [2^-20, 38.5] (octaves up to 1), and t = -log|z| in [20 log 2, t_max]
+        """Base panels: x in [2^-20, 38.5] (octaves up to 1), and t = -log|x| in [20 log 2, t_max]
         with edges at the escape depth of every repelling linear zero, and the tail beyond t_max
         (where every unit stays linear through all L layers) as one closed-form node."""
         e = _base_edges(_Z_C)[1:]
         za, zb = e[:-1], e[1:]
         lin, log_mu = self._linear_zero()
-        s, q, d = (self._flat(n) for n in ("sigma", "q0", "depth"))
+        s, d = (self._flat(n) for n in ("sigma", "depth"))
         with np.errstate(divide="ignore"):
             # units with |u| = exp(-t) leave the linear regime at the last layer when
             # log|h^1| + (L-1) log(mu) ~ 0; beyond t_lin all L layers are linear
-            t_esc = np.log(s) + 0.5 * np.log(q) + (d - 1) * log_mu
+            t_esc = np.log(s) + math.log(self._x_scale) + (d - 1) * log_mu
         t_esc, t_lin = t_esc[lin], t_esc[lin] - _LOG_T_LIN
         t_max = float(max(np.max(t_lin, initial=0.0), _T0 + 64.0))
         te = [_T0]
         while te[-1] < t_max:
             te.append(min(t_max, _T0 + 2.0 * (te[-1] - _T0) + 1.0))
         offsets = np.array([-48, -32, -24, -16, -12, -8, -6, -4, -3, -2, -1, 0, 1, 2, 4, 8, 16, 32], float)
-        extra = np.concatenate([(t_esc[:, None] + offsets).ravel(), t_lin])
+        extra = np.concatenate([(np.unique(t_esc)[:, None] + offsets).ravel(), t_lin])
         te = np.unique(np.clip(np.concatenate([te, extra]), _T0, t_max))
         kept = [te[0]]
         for x in te[1:]:  # a batch of many depths would pile up edges: keep them >= 1/2 apart
@@ -573,10 +438,11 @@ class PushforwardPart(ContinuousPart):
             b = np.concatenate([-za, zb, tb, tb])
             kind = np.concatenate([np.zeros(2 * nz, int), np.ones(2 * nt, int)])
             sign = np.concatenate([np.ones(2 * nz), -np.ones(nt), np.ones(nt)])
-        # the tail |z| < exp(-t_max): one node at z = 0 (mass of the normal law there)
-        half_mass = _log_erf(np.array(math.exp(-t_max) / math.sqrt(2.0)),
-                             np.array(-t_max - 0.5 * math.log(2.0))) - math.log(2.0)
-        tail_lw = np.array([float(half_mass) + (0.0 if self.symmetric else math.log(2.0))])
+        # the tail |x| < exp(-t_max): one node at x = 0 (mass of each law's normal law there)
+        lv = np.zeros(1) if self._log_var is None else self._log_var
+        half_mass = _log_erf(math.exp(-t_max) / np.sqrt(2.0 * np.exp(lv)),
+                             -t_max - 0.5 * math.log(2.0) - 0.5 * lv) - math.log(2.0)
+        tail_lw = (half_mass + (0.0 if self.symmetric else math.log(2.0)))[:, None]
         tail_lg = self._eval_logg_t(np.array([False]), np.array([np.inf]))
         fixed = (np.zeros(1), tail_lw, tail_lg, np.zeros(1))
         return a, b, kind, sign, fixed
@@ -585,18 +451,18 @@ class PushforwardPart(ContinuousPart):
         """``log|g|`` at the adaptive nodes for every batch element, shape (n_batch, n_nodes)."""
         if self._logg is None:
             a, b, kind, sign, fixed = self._panels()
-            z, lw, lg = _adaptive_nodes(self._eval_any, a, b, kind, sign, fixed=fixed)
+            x, lw, lg = _quad.adaptive_nodes(self._eval_any, a, b, kind, sign, fixed=fixed,
+                                             log_var=self._log_var, rows=self._rows()[3])
+            lw = np.atleast_2d(lw)
             if self.symmetric:
                 lw = lw + math.log(2.0)
-            self._z, self._lw, self._logg = z, lw, lg
+            self._x, self._u, self._lw, self._logg = x, self._x_scale * x, lw, lg
         return self._logg
 
-    @property
-    def _wz(self) -> np.ndarray:
-        """Node weights (including the normal density); 0 where they underflow (see ``log_nodes``)."""
+    def _log_weights(self, flat_index: int) -> np.ndarray:
         self._log_gains()
-        with np.errstate(under="ignore"):
-            return np.exp(self._lw)
+        return self._lw[flat_index if self._lw.shape[0] > 1 else 0]
+
 
     def _check_moments(self) -> None:
         # probabilities (cdf, ppf) stay right; moments carried by an unresolvable peak would not
@@ -608,14 +474,29 @@ class PushforwardPart(ContinuousPart):
     def nodes(self, flat_index: int):
         self._check_moments()
         lg = self._log_gains()
-        return 2.0 * lg[flat_index], self._wz
+        with np.errstate(under="ignore"):  # weights of nodes at |u| < 1e-308 underflow to 0
+            return 2.0 * lg[flat_index], np.exp(self._log_weights(flat_index))
 
     def log_nodes(self, flat_index: int):
         """``(log lambda, log weight)`` at the quadrature nodes; the weights of nodes at
         ``|u| < 1e-308`` (deep peaks) underflow, their logs do not."""
         self._check_moments()
         lg = self._log_gains()
-        return 2.0 * lg[flat_index], self._lw
+        return 2.0 * lg[flat_index], self._log_weights(flat_index)
+
+    @property
+    def n_nodes(self) -> int:
+        """Quadrature nodes per law (what the moments sum over; refused first if unresolvable)."""
+        self._check_moments()
+        return self._log_gains().shape[1]
+
+    def log_nodes_rows(self, rows):
+        """:meth:`log_nodes` of the laws ``rows`` (a slice or index array) at once:
+        ``(log lambda, log weight)``, each (laws, nodes)."""
+        self._check_moments()
+        lg = self._log_gains()
+        lw = self._lw if self._lw.shape[0] > 1 else np.broadcast_to(self._lw, (self._logg.shape[0], self._lw.shape[1]))
+        return 2.0 * lg[rows], lw[rows]
 
     def log_range(self, flat_index: int) -> tuple[float, float]:
         lg = 2.0 * self._log_gains()[flat_index]
@@ -631,12 +512,10 @@ class PushforwardPart(ContinuousPart):
         from .recursion import refine_roots
 
         logg = self._log_gains()[b_idx]                  # (n, U)
-        q = self._flat("q0")[b_idx]
-        u_nodes = np.sqrt(q)[:, None] * self._z[None, :]
         below = logg <= level[:, None]
         flips = np.nonzero(below[:, 1:] != below[:, :-1])
         pair, j = flips
-        lo, hi = u_nodes[pair, j], u_nodes[pair, j + 1]
+        lo, hi = self._u[j], self._u[j + 1]
         f_lo = logg[pair, j] - level[pair]
         roots = refine_roots(self.act, self._flat("sigma")[b_idx][pair], self._flat("bias")[b_idx][pair],
                              self._flat("depth")[b_idx][pair], lo, hi, f_lo, level[pair])
@@ -657,7 +536,7 @@ class PushforwardPart(ContinuousPart):
             s, b, d = (self._flat(k)[b_idx[at0]] for k in ("sigma", "bias", "depth"))
             f0 = np.array([log_gain_scalar(self.act, s[i], b[i], 0.0, int(d[i])) for i in range(at0.size)])
             f0 = f0 - level[at0]
-            hi = np.sqrt(self._flat("q0")[b_idx[at0]]) * self._z[0]
+            hi = np.full(at0.size, self._u[0])
             inner = refine_roots(self.act, s, b, d, np.zeros(at0.size), hi, f0, level[at0])
             r[at0] = np.where(f0 > 0, inner, 0.0)
         return r

@@ -378,10 +378,24 @@ class SpectralLaw:
         cl, clw = self.continuous.log_nodes(flat_index)
         return np.concatenate([la, cl]), np.concatenate([lw, clw])
 
-    def _per_element(self, fn) -> np.ndarray:
+    def _per_element(self, fn, rowwise: bool = True) -> np.ndarray:
         n = int(np.prod(self.batch_shape, dtype=int))
         if self.continuous is None:
             return fn(self.log_atoms, self.log_weights)
+        batch = getattr(self.continuous, "log_nodes_rows", None)
+        if not rowwise and batch is not None:
+            # fn reduces each row on its own: blocks of rows at once instead of a loop over laws
+            fla, _ = self._flat_atoms()
+            flw = self.log_weights.reshape(fla.shape)
+            out = np.empty(n)
+            step = max(1, int(4e6 // max(1, self.continuous.n_nodes + fla.shape[1])))
+            for start in range(0, n, step):
+                rows = slice(start, min(n, start + step))
+                cl, clw = batch(rows)
+                if fla.shape[1]:
+                    cl, clw = np.concatenate([fla[rows], cl], axis=1), np.concatenate([flw[rows], clw], axis=1)
+                out[rows] = fn(cl, clw)
+            return out.reshape(self.batch_shape)
         out = np.array([fn(*self._all_nodes(i)) for i in range(n)], dtype=np.float64)
         return out.reshape(self.batch_shape)
 
@@ -395,9 +409,10 @@ class SpectralLaw:
                 terms = np.where(alive, (k * la if k != 0 else 0.0) + lw, -np.inf)
             if k < 0 and np.any(alive & np.isneginf(la)):
                 return np.full(np.shape(la)[:-1], np.inf)
-            return logsumexp(terms, np.ones_like(terms), axis=-1)
+            return logsumexp(terms, axis=-1)
 
-        return self._per_element(fn)
+        # k >= 0 reduces row by row; k < 0 answers inf for a whole block once any row has an atom at 0
+        return self._per_element(fn, rowwise=k < 0)
 
     def moment(self, k: float) -> np.ndarray:
         """``E[lambda^k]`` (``inf`` beyond double range; see :meth:`log_moment`)."""

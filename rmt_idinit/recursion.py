@@ -27,6 +27,11 @@ layers in a single pass.
   iterated directly, in chunks of layers that take a fraction of a second each, so Ctrl-C stops
   them, and a tqdm bar appears once a call has run for a second.
 
+* Inputs too small for double precision (``u = +-sqrt(q0) exp(-t)``, any ``t``) on a repelling
+  linear zero (``phi(0) = 0``, no bias, ``mu = sigma*phi'(0) > 1``): the first ``m`` layers, while
+  ``|h| <= 1e-30``, multiply the gain by ``mu`` each and are taken in closed form by the caller;
+  ``run_layers(h1=..., stop=...)`` then runs each unit's remaining layers from its own start.
+
 Built-in activations compile once and are cached on disk (``cache=True``; module-level kernels
 that branch on the activation's code). A user :class:`~rmt_idinit.activations.Activation` with
 Python callables gets its own copies of these kernels, compiled in each process (2-4 s).
@@ -56,6 +61,9 @@ _F_TOL = 1e-15                      # "f stopped changing": a few ulp of f
 _H_RADIUS = 2.0 ** -20              # |dh| / (1 - |f|): how far the fixed point may still be
 
 _TARGET_CHUNK_S = 0.25    # wall time per chunk of layers (Ctrl-C latency, progress updates)
+# unit-layer steps below which a chunk runs on the calling thread: waking numba's thread pool costs
+# ~0.05 ms idle but 1-8 ms on a busy machine (OpenMP layer), the time of ~1e6 steps
+_SERIAL_BELOW = 1_000_000
 _PROGRESS_AFTER_S = 1.0
 
 
@@ -107,115 +115,146 @@ def _log_f_star(code, p, s, hn, f, dh):
     return math.log(fs) if abs(fs - af) <= 1e-12 * af else math.log(af)
 
 
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc, xc,
+                   l0, l1, record, want_x, mode, out_logg, out_x, stop, has_stop):
+    """Block ``k`` (parameter set ``k // nb``, units ``_B * (k % nb)`` on) of :func:`_run_chunk`;
+    returns how many of its units are still iterated."""
+    U = h.shape[1]
+    n_rec = record.shape[0]
+    i = k // nb
+    j0 = (k - i * nb) * _B
+    n = min(_B, U - j0)
+    s = sigma[i]
+    b = bias[i]
+    hb = np.empty(_B)
+    mb = np.empty(_B)
+    eb = np.empty(_B, dtype=np.int64)
+    fb = np.empty(_B)
+    gb = np.empty(_B)
+    xb = np.empty(_B)
+    db = np.empty(_B)
+    sb = np.empty(_B, dtype=np.int64)
+    flag = np.zeros(_B, dtype=np.int64)
+    n_act = 0
+    for t in range(n):
+        j = j0 + t
+        hb[t] = h[i, j]
+        mb[t] = mant[i, j]
+        eb[t] = expo[i, j]
+        fb[t] = fprev[i, j]
+        gb[t] = dfprev[i, j]
+        sb[t] = stop[i, j] if has_stop else record[n_rec - 1]
+        if conv[i, j] == 0:
+            n_act += 1
+    r = r0
+    layer = l0
+    while n_act > 0 and layer < l1:
+        layer += 1
+        act_block(code, p, hb, xb, db, n)
+        for t in range(n):  # branch-free: vectorizes
+            live = layer <= sb[t]
+            f = s * db[t] if live else 1.0
+            tiny = abs(f) < _TINY
+            m = mb[t] * (f * _BIG if tiny else f)
+            bits = _f2i(m)
+            ex = (bits & _EXP_FIELD) >> 52
+            mn = _i2f((bits & _CLEAR_EXP) | _HALF_EXP)
+            nz = m != 0.0
+            fin = ex != 0x7FF   # inf/NaN stay as they are (never rescaled into a number)
+            mb[t] = (mn if fin else m) if nz else 0.0
+            eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
+            hn = s * xb[t] + b if live else hb[t]
+            ok = _settled(f, fb[t], gb[t], hb[t], hn, mode) | ((mode == 2) & (m == 0.0))
+            flag[t] = 1 if ok else 0
+            gb[t] = abs(f - fb[t])
+            fb[t] = f
+            db[t] = hn - hb[t]   # phi' is no longer needed: keep the step of h for _log_f_star
+            hb[t] = hn
+        rec = r < n_rec and record[r] == layer
+        any_flag = 0
+        for t in range(n):
+            any_flag |= flag[t]
+        if rec or any_flag != 0:
+            for t in range(n):
+                j = j0 + t
+                c = conv[i, j]
+                if c != 0:
+                    if rec:
+                        # a unit past its own stop keeps the gain it had there
+                        out_logg[r, i, j] = lgc[i, j] + (min(layer, sb[t]) - c) * logc[i, j]
+                        if want_x:
+                            out_x[r, i, j] = xc[i, j]
+                    continue
+                a = abs(mb[t])
+                lg = (math.log(a) + eb[t] * _LN2) if a > 0.0 else -np.inf
+                if rec:
+                    out_logg[r, i, j] = lg
+                    if want_x:
+                        out_x[r, i, j] = xb[t]
+                if flag[t] != 0:
+                    conv[i, j] = layer
+                    lgc[i, j] = lg
+                    # a dead unit (gain exactly 0) stays dead: adding 0 keeps -inf, not NaN
+                    logc[i, j] = _log_f_star(code, p, s, hb[t], fb[t], db[t]) if a > 0.0 else 0.0
+                    xc[i, j] = xb[t]
+                    n_act -= 1
+            if rec:
+                r += 1
+    # every unit of the block has settled: the records left in this chunk in closed form
+    while r < n_rec and record[r] <= l1:
+        rl = record[r]
+        for t in range(n):
+            j = j0 + t
+            c = conv[i, j]
+            out_logg[r, i, j] = lgc[i, j] + (min(rl, sb[t]) - c) * logc[i, j]
+            if want_x:
+                out_x[r, i, j] = xc[i, j]
+        r += 1
+    for t in range(n):
+        j = j0 + t
+        h[i, j] = hb[t]
+        mant[i, j] = mb[t]
+        expo[i, j] = eb[t]
+        fprev[i, j] = fb[t]
+        dfprev[i, j] = gb[t]
+    return n_act
+
+
 @njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
 def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc, xc,
-               l0, l1, record, want_x, mode, out_logg, out_x):
+               l0, l1, record, want_x, mode, out_logg, out_x, stop, has_stop):
     """Advance every unit from layer ``l0`` to ``l1``; returns how many units are still iterated.
 
     State per unit (carried between chunks): ``h`` (pre-activation of layer l0 + 1), gain
     ``mant * 2**expo``, previous factor ``fprev`` and step ``dfprev``; ``conv`` is 0 while iterated, else the layer
     at which the unit settled with ``log|g|`` = ``lgc`` there, per-layer ``logc`` and ``x`` = ``xc``.
+    With ``has_stop``, unit ``(i, j)`` runs only ``stop[i, j]`` layers: after those its factor is 1
+    and its ``h`` stands still, so it settles at once and later records repeat its gain.
     """
     P, U = h.shape
     nb = (U + _B - 1) // _B
-    n_rec = record.shape[0]
     r0 = np.searchsorted(record, l0, side="right")
     active = np.zeros(P * nb, dtype=np.int64)
     for k in prange(P * nb):
-        i = k // nb
-        j0 = (k - i * nb) * _B
-        n = min(_B, U - j0)
-        s = sigma[i]
-        b = bias[i]
-        hb = np.empty(_B)
-        mb = np.empty(_B)
-        eb = np.empty(_B, dtype=np.int64)
-        fb = np.empty(_B)
-        gb = np.empty(_B)
-        xb = np.empty(_B)
-        db = np.empty(_B)
-        flag = np.zeros(_B, dtype=np.int64)
-        n_act = 0
-        for t in range(n):
-            j = j0 + t
-            hb[t] = h[i, j]
-            mb[t] = mant[i, j]
-            eb[t] = expo[i, j]
-            fb[t] = fprev[i, j]
-            gb[t] = dfprev[i, j]
-            if conv[i, j] == 0:
-                n_act += 1
-        r = r0
-        layer = l0
-        while n_act > 0 and layer < l1:
-            layer += 1
-            act_block(code, p, hb, xb, db, n)
-            for t in range(n):  # branch-free: vectorizes
-                f = s * db[t]
-                tiny = abs(f) < _TINY
-                m = mb[t] * (f * _BIG if tiny else f)
-                bits = _f2i(m)
-                ex = (bits & _EXP_FIELD) >> 52
-                mn = _i2f((bits & _CLEAR_EXP) | _HALF_EXP)
-                nz = m != 0.0
-                fin = ex != 0x7FF   # inf/NaN stay as they are (never rescaled into a number)
-                mb[t] = (mn if fin else m) if nz else 0.0
-                eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
-                hn = s * xb[t] + b
-                ok = _settled(f, fb[t], gb[t], hb[t], hn, mode) | ((mode == 2) & (m == 0.0))
-                flag[t] = 1 if ok else 0
-                gb[t] = abs(f - fb[t])
-                fb[t] = f
-                db[t] = hn - hb[t]   # phi' is no longer needed: keep the step of h for _log_f_star
-                hb[t] = hn
-            rec = r < n_rec and record[r] == layer
-            any_flag = 0
-            for t in range(n):
-                any_flag |= flag[t]
-            if rec or any_flag != 0:
-                for t in range(n):
-                    j = j0 + t
-                    c = conv[i, j]
-                    if c != 0:
-                        if rec:
-                            out_logg[r, i, j] = lgc[i, j] + (layer - c) * logc[i, j]
-                            if want_x:
-                                out_x[r, i, j] = xc[i, j]
-                        continue
-                    a = abs(mb[t])
-                    lg = (math.log(a) + eb[t] * _LN2) if a > 0.0 else -np.inf
-                    if rec:
-                        out_logg[r, i, j] = lg
-                        if want_x:
-                            out_x[r, i, j] = xb[t]
-                    if flag[t] != 0:
-                        conv[i, j] = layer
-                        lgc[i, j] = lg
-                        # a dead unit (gain exactly 0) stays dead: adding 0 keeps -inf, not NaN
-                        logc[i, j] = _log_f_star(code, p, s, hb[t], fb[t], db[t]) if a > 0.0 else 0.0
-                        xc[i, j] = xb[t]
-                        n_act -= 1
-                if rec:
-                    r += 1
-        # every unit of the block has settled: the records left in this chunk in closed form
-        while r < n_rec and record[r] <= l1:
-            rl = record[r]
-            for t in range(n):
-                j = j0 + t
-                c = conv[i, j]
-                out_logg[r, i, j] = lgc[i, j] + (rl - c) * logc[i, j]
-                if want_x:
-                    out_x[r, i, j] = xc[i, j]
-            r += 1
-        for t in range(n):
-            j = j0 + t
-            h[i, j] = hb[t]
-            mant[i, j] = mb[t]
-            expo[i, j] = eb[t]
-            fprev[i, j] = fb[t]
-            dfprev[i, j] = gb[t]
-        active[k] = n_act
+        active[k] = _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc,
+                                   logc, xc, l0, l1, record, want_x, mode, out_logg, out_x, stop, has_stop)
     return active.sum()
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _run_chunk_serial(code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc, xc,
+                      l0, l1, record, want_x, mode, out_logg, out_x, stop, has_stop):
+    """:func:`_run_chunk` on the calling thread: for chunks too small to pay for waking the
+    thread pool (milliseconds per launch on a busy machine)."""
+    P, U = h.shape
+    nb = (U + _B - 1) // _B
+    r0 = np.searchsorted(record, l0, side="right")
+    n_act = 0
+    for k in range(P * nb):
+        n_act += _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc,
+                                logc, xc, l0, l1, record, want_x, mode, out_logg, out_x, stop, has_stop)
+    return n_act
 
 
 def _progress_bar(total, initial, desc):
@@ -226,7 +265,7 @@ def _progress_bar(total, initial, desc):
 
 
 def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, progress=None,
-               name="depth"):
+               name="depth", h1=None, stop=None):
     """Run the scalar layer map for parameter sets ``i`` and inputs ``u[i, j]``.
 
     Parameters
@@ -246,6 +285,13 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
         Show a tqdm bar (None: only once the call has run for a second).
     name : str
         Parameter named in the refusal when the outputs would exceed the memory limit.
+    h1 : (P, U) float array, optional
+        Pre-activations of the first layer, in place of ``sigma * u`` (``u`` then only gives the
+        shape): a unit that starts from an ``h`` with no double-precision ``u``, e.g. past layers
+        taken in closed form on a linear zero.
+    stop : (P, U) int array, optional
+        Layers each unit runs (at most ``record[-1]``); a unit keeps its gain after its own last
+        layer, so ``log_gain[-1]`` is ``log|prod_{l <= stop} sigma*phi'(h^l)|`` per unit.
 
     Returns
     -------
@@ -261,7 +307,8 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
     >>> np.exp(lg[:, 0, 0]).round(12).tolist()
     [2.0, 8.0]
     """
-    run = _bound(act)["_run_chunk"]
+    kernels = _bound(act)
+    run_par, run_one = kernels["_run_chunk"], kernels["_run_chunk_serial"]
     code = act.kernels()[3]
     sigma = np.ascontiguousarray(sigma, dtype=np.float64)
     bias = np.ascontiguousarray(bias, dtype=np.float64)
@@ -270,13 +317,19 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
     R, (P, U) = record.shape[0], u.shape
     if R == 0 or np.any(record < 1) or np.any(np.diff(record) <= 0):
         raise ValueError("record must be a non-empty strictly increasing array of layers >= 1")
-    # outputs plus the per-unit state (10 arrays of P x U)
-    _checks.check_memory(8.0 * P * U * (R * (2 if want_x else 1) + 10),
+    # outputs plus the per-unit state (10 arrays of P x U, 11 with stop)
+    _checks.check_memory(8.0 * P * U * (R * (2 if want_x else 1) + (10 if stop is None else 11)),
                          (f"{name}={int(record[-1])}" if R == 1 else f"{name} ({R} recorded layers)")
                          + f" ({R} x {P} x {U} recorded values)")
     out_logg = np.empty((R, P, U))
     out_x = np.empty((R, P, U) if want_x else (1, 1, 1))
-    h = sigma[:, None] * u
+    h = sigma[:, None] * u if h1 is None else np.array(h1, dtype=np.float64, order="C")
+    if h.shape != (P, U):
+        raise ValueError(f"h1 must have the shape of u, {(P, U)}, got {h.shape}")
+    if stop is None:
+        stop_arr, has_stop = np.zeros((1, 1), dtype=np.int64), False
+    else:
+        stop_arr, has_stop = np.ascontiguousarray(np.broadcast_to(stop, (P, U)), dtype=np.int64), True
     mant = np.ones((P, U))
     expo = np.zeros((P, U), dtype=np.int64)
     fprev = np.full((P, U), np.nan)
@@ -302,8 +355,9 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
                 floor_ = min(32.0, 8.0 * want)
                 n_layers = int(min(last - l0, max(1.0, want, floor_)))
             t0 = time.perf_counter()
+            run = run_par if n_active * n_layers >= _SERIAL_BELOW else run_one
             new_active = run(code, act.param_array, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc,
-                             xc, l0, l0 + n_layers, record, want_x, mode, out_logg, out_x)
+                             xc, l0, l0 + n_layers, record, want_x, mode, out_logg, out_x, stop_arr, has_stop)
             dt = time.perf_counter() - t0
             if n_active and dt > 1e-3:
                 # the best rate seen: a chunk slowed by page faults or a busy machine should not
@@ -389,23 +443,54 @@ def _dlog_gain_du(code, p, s, b, u, depth):
 
 @njit(cache=True)
 def _bisect(code, p, s, b, depth, lo, hi, f_lo, level):
-    # Root of log|g(u)| - level on [lo, hi] where the sign changes; 100 halvings reach round-off.
-    for _ in range(200):
+    # Root of log|g(u)| - level on [lo, hi] where the sign changes, to round-off: the bracket
+    # shrinks until its ends are neighbouring doubles. Steps are Illinois regula falsi (log|g| is
+    # smooth in u: ~10 evaluations of the depth-L map instead of ~60 halvings), and a halving
+    # whenever the bracket has not halved over the last two steps (so never slower than bisection
+    # by more than a factor 3, and safe where log|g| is infinite or flat).
+    f_hi = _log_gain_scalar(code, p, s, b, hi, depth) - level
+    side = 0
+    w1 = hi - lo   # widths after the last three steps
+    w2 = w1
+    w3 = w1
+    for _ in range(600):
         mid = 0.5 * (lo + hi)
         if mid == lo or mid == hi:
             break
-        f_mid = _log_gain_scalar(code, p, s, b, mid, depth) - level
-        if (f_mid <= 0.0) == (f_lo <= 0.0):
-            lo = mid
-            f_lo = f_mid
+        x = mid
+        if w1 <= 0.5 * w3 and math.isfinite(f_lo) and math.isfinite(f_hi) and f_lo != f_hi:
+            x = hi - f_hi * ((hi - lo) / (f_hi - f_lo))
+            if not (lo < x < hi):
+                x = mid
+        f_x = _log_gain_scalar(code, p, s, b, x, depth) - level
+        if (f_x <= 0.0) == (f_lo <= 0.0):
+            lo = x
+            f_lo = f_x
+            if side == -1:
+                f_hi *= 0.5
+            side = -1
         else:
-            hi = mid
+            hi = x
+            f_hi = f_x
+            if side == 1:
+                f_lo *= 0.5
+            side = 1
+        w3 = w2
+        w2 = w1
+        w1 = hi - lo
     return 0.5 * (lo + hi)
 
 
 @njit(cache=True, parallel=True)
 def _refine_roots(code, p, s, b, depth, lo, hi, f_lo, level, out):
     for k in prange(lo.shape[0]):
+        out[k] = _bisect(code, p, s[k], b[k], depth[k], lo[k], hi[k], f_lo[k], level[k])
+
+
+@njit(cache=True)
+def _refine_roots_serial(code, p, s, b, depth, lo, hi, f_lo, level, out):
+    # few roots of shallow maps: not worth waking the thread pool (see _SERIAL_BELOW)
+    for k in range(lo.shape[0]):
         out[k] = _bisect(code, p, s[k], b[k], depth[k], lo[k], hi[k], f_lo[k], level[k])
 
 
@@ -417,8 +502,8 @@ def _dlog_many(code, p, s, b, u, depth, out):
 
 # --- binding the kernels to an activation -----------------------------------------------------
 
-_KERNEL_NAMES = ("_log_f_star", "_run_chunk", "_log_gain_scalar", "_dlog_gain_du", "_bisect", "_refine_roots",
-                 "_dlog_many")
+_KERNEL_NAMES = ("_log_f_star", "_advance_block", "_run_chunk", "_run_chunk_serial", "_log_gain_scalar",
+                 "_dlog_gain_du", "_bisect", "_refine_roots", "_refine_roots_serial", "_dlog_many")
 _BUILTIN = {name: globals()[name] for name in _KERNEL_NAMES}
 
 
@@ -453,7 +538,10 @@ def refine_roots(act, sigma, bias, depth, lo, hi, f_lo, level):
     code = act.kernels()[3]
     out = np.empty(np.shape(lo))
     arrs = [np.ascontiguousarray(a, dtype=np.float64) for a in (sigma, bias)]
-    _bound(act)["_refine_roots"](
+    depth = np.ascontiguousarray(depth, dtype=np.int64)
+    # ~12 evaluations of the depth-L map per root (Illinois steps)
+    small = 12.0 * float(np.sum(depth)) < _SERIAL_BELOW
+    _bound(act)["_refine_roots_serial" if small else "_refine_roots"](
         code, act.param_array, arrs[0], arrs[1], np.ascontiguousarray(depth, dtype=np.int64),
         np.ascontiguousarray(lo, dtype=np.float64), np.ascontiguousarray(hi, dtype=np.float64),
         np.ascontiguousarray(f_lo, dtype=np.float64), np.ascontiguousarray(level, dtype=np.float64), out)

@@ -1,4 +1,4 @@
-"""The adaptive quadrature behind the smooth J Jᵀ laws (rmt_idinit.identity).
+"""The adaptive quadrature behind the smooth J Jᵀ laws (rmt_idinit._core.quadrature, used by rmt_idinit.identity).
 
 References are independent of the code under test: the normal law's total mass (the quadrature
 weights must integrate 1), closed-form Gaussian integrals and lower bounds proved from elementary
@@ -15,6 +15,7 @@ from scipy import special
 
 import rmt_idinit as ri
 from rmt_idinit import identity
+from rmt_idinit._core import quadrature
 from rmt_idinit.errors import AccuracyWarning
 
 
@@ -42,7 +43,7 @@ def test_panel_cap_children_replace_parents_and_warn(cap, worst):
     n = edges.size - 1
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        z, lw, lg = identity._adaptive_nodes(_peaks_logg, edges[:-1], edges[1:], np.zeros(n, int), np.ones(n),
+        z, lw, lg = quadrature.adaptive_nodes(_peaks_logg, edges[:-1], edges[1:], np.zeros(n, int), np.ones(n),
                                              max_panels=cap)
     caught = [r.message for r in rec if isinstance(r.message, AccuracyWarning)]
     assert len(caught) == 1, [str(r.message) for r in rec]
@@ -62,14 +63,14 @@ def test_uncapped_peaks_reach_round_off():
     n = edges.size - 1
     with warnings.catch_warnings():
         warnings.simplefilter("error", AccuracyWarning)
-        z, lw, lg = identity._adaptive_nodes(_peaks_logg, edges[:-1], edges[1:], np.zeros(n, int), np.ones(n))
+        z, lw, lg = quadrature.adaptive_nodes(_peaks_logg, edges[:-1], edges[1:], np.zeros(n, int), np.ones(n))
     assert abs(np.sum(np.exp(lw + 2.0 * lg[0])) / _peaks_reference() - 1.0) < 1e-13
 
 
 def test_panel_cap_in_a_smooth_law(monkeypatch):
     # the same path through jjt_law: the law's weights stay a partition of the normal law's mass
     ref = [float(ri.jjt_law(2.5, 1.0, 50, "gelu").moment(k)) for k in (1, 2)]
-    monkeypatch.setattr(identity, "_MAX_PANELS", 4)
+    monkeypatch.setattr(quadrature, "MAX_PANELS", 4)
     law = ri.jjt_law(2.5, 1.0, 50, "gelu")
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")

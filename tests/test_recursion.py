@@ -143,15 +143,18 @@ def test_progress_bar_and_interrupt_between_chunks(monkeypatch, capsys):
     assert "layer" in capsys.readouterr().err
     assert lg[0, 0, 0] == pytest.approx(200000 * math.log(1.001), rel=1e-12)
     calls = []
-    real = rec._BUILTIN["_run_chunk"]
 
-    def interrupted(*args):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*args)
+    def interrupting(real):
+        def interrupted(*args):
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return real(*args)
+        return interrupted
 
-    monkeypatch.setitem(rec._BUILTIN, "_run_chunk", interrupted)
+    # small chunks run on the calling thread (_run_chunk_serial), large ones threaded
+    for name in ("_run_chunk", "_run_chunk_serial"):
+        monkeypatch.setitem(rec._BUILTIN, name, interrupting(rec._BUILTIN[name]))
     with pytest.raises(KeyboardInterrupt):
         run_layers(act, np.array([1.0000001]), np.zeros(1), np.array([[0.5]]), np.array([10 ** 12]), progress=False)
     assert len(calls) == 3
@@ -229,3 +232,38 @@ def test_depth_one_billion_law_in_closed_form():
     const = small - 6000 * math.log(0.9)
     assert -2.0 < const < -0.5  # the transient of E[exp(2 sum log(1 - tanh^2 h_l))] at q0 = 0.5
     assert lm - 2e9 * math.log(0.9) == pytest.approx(const, abs=1e-6)
+
+
+def test_parabolic_fixed_point_is_iterated_directly():
+    """sigma*phi'(0) = 1 (tanh, sigma = 1): h_l ~ sqrt(3/(2l)) converges only algebraically, so no
+    unit may be finished in closed form (the documented fallback is direct iteration, cost ~ depth).
+    Checks: equal to converge=False bit for bit, equal to mpmath, and the asymptotics
+    log g_L = -(3/2) log L + c(u) + O(log L / L), from h_l^2 ~ 3/(2l) and log(1 - h^2) ~ -h^2."""
+    act = get_activation("tanh")
+    u = np.array([[0.3, -2.0, 5.0]])
+    record = np.array([5000, 10000, 20000])
+    fast, _ = run_layers(act, np.array([1.0]), np.array([0.0]), u, record)
+    slow, _ = run_layers(act, np.array([1.0]), np.array([0.0]), u, record, converge=False)
+    assert np.array_equal(fast, slow)
+    for j in range(u.shape[1]):
+        ref = mp_log_gain("tanh", 1.0, 0.0, float(u[0, j]), 5000, dps=30)
+        assert abs(fast[0, 0, j] - ref) <= 1e-13 * abs(ref)
+    # the constant c(u) settles: its change from L to 2L falls like log(L)/L
+    c = fast[:, 0, :] + 1.5 * np.log(record)[:, None]
+    d1, d2 = np.abs(c[1] - c[0]), np.abs(c[2] - c[1])
+    assert np.all(d1 < 5e-3) and np.all(d2 < 0.75 * d1), (d1, d2)
+
+
+def test_per_unit_start_and_stop():
+    """run_layers(h1=, stop=): each unit runs its own number of layers from its own start; the
+    reference is the plain recursion recorded at every layer and read at each unit's stop."""
+    act = get_activation("tanh")
+    sigma, bias = np.array([1.3, 0.8]), np.array([0.0, 0.1])
+    h_start = np.array([[1e-30, -0.4, 2.0, 0.0], [0.7, -3.0, 1e-5, 0.2]])
+    stop = np.array([[0, 1, 250, 7], [400, 3, 60, 1]])
+    got, _ = run_layers(act, sigma, bias, np.zeros(h_start.shape), np.array([400]), h1=h_start, stop=stop)
+    every, _ = run_layers(act, sigma, bias, h_start / sigma[:, None], np.arange(1, 401), converge=False)
+    for i in range(2):
+        for j in range(4):
+            want = 0.0 if stop[i, j] == 0 else every[stop[i, j] - 1, i, j]
+            assert abs(got[0, i, j] - want) <= 1e-13 * max(1.0, abs(want)), (i, j, got[0, i, j], want)

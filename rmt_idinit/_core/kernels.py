@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import njit, prange, types
 from numba.extending import intrinsic
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -374,3 +375,120 @@ def user_block(both):
             d[t] = dt
 
     return ublock
+
+
+# --- panel sums of the adaptive quadrature (rmt_idinit._core.quadrature) -----------------------
+# Each kernel has a threaded and a serial driver around one per-law body: waking numba's thread
+# pool costs milliseconds on a busy machine, more than the sums of a few laws.
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _panel_top_law(b, lg, lw, lrow, wrow, out):
+    wb = wrow[b]
+    gb = lrow[b]
+    t1 = -np.inf
+    t2 = -np.inf
+    for i in range(lg.shape[1]):
+        for j in range(lg.shape[2]):
+            g = lg[gb, i, j]
+            w = lw[wb, i, j]
+            a1 = 2.0 * g + w
+            a2 = 4.0 * g + w
+            if a1 - a1 == 0.0 and a1 > t1:   # finite
+                t1 = a1
+            if a2 - a2 == 0.0 and a2 > t2:
+                t2 = a2
+    out[0, b] = t1
+    out[1, b] = t2
+
+
+@njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
+def _panel_top_threads(lg, lw, lrow, out):
+    wrow = np.zeros(lrow.shape[0], dtype=np.int64) if lw.shape[0] == 1 else np.arange(lrow.shape[0])
+    for b in prange(lrow.shape[0]):
+        _panel_top_law(b, lg, lw, lrow, wrow, out)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _panel_top_serial(lg, lw, lrow, out):
+    wrow = np.zeros(lrow.shape[0], dtype=np.int64) if lw.shape[0] == 1 else np.arange(lrow.shape[0])
+    for b in range(lrow.shape[0]):
+        _panel_top_law(b, lg, lw, lrow, wrow, out)
+
+
+def panel_top(lg, lw, lrow, out):
+    """``out[k-1, b] = max`` over the finite terms ``2k lg[lrow[b]] + lw[b]`` (k = 1, 2) of all panels.
+
+    ``lg`` (rows, n, m) log-gains, one row per distinct unit map and depth, ``lrow`` the row of each
+    of the B laws, ``lw`` (B or 1, n, m) log weights; NaN terms are left out."""
+    big = lrow.shape[0] * lg.shape[1] * lg.shape[2] >= _THREADS_FROM
+    (_panel_top_threads if big else _panel_top_serial)(lg, lw, lrow, out)
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _panel_stats_law(b, lg, lw, lrow, wrow, top, sums, hi, lo):
+    wb = wrow[b]
+    gb = lrow[b]
+    s1 = top[0, b]
+    s2 = top[1, b]
+    for i in range(lg.shape[1]):
+        e1 = 0.0
+        e2 = 0.0
+        h_hi = -np.inf
+        h_lo = np.inf
+        for j in range(lg.shape[2]):
+            g = lg[gb, i, j]
+            w = lw[wb, i, j]
+            a1 = 2.0 * g + w - s1
+            a2 = 4.0 * g + w - s2
+            e1 += vexp(a1) if a1 == a1 else 0.0
+            e2 += vexp(a2) if a2 == a2 else 0.0
+            g2 = 2.0 * g
+            fin = g2 - g2 == 0.0
+            h_hi = max(h_hi, g2) if fin else h_hi
+            h_lo = min(h_lo, g2) if fin else h_lo
+        sums[0, b, i] = e1
+        sums[1, b, i] = e2
+        hi[b, i] = h_hi
+        lo[b, i] = h_lo
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _panel_mass_row(r, lw, log_mass):
+    for k in range(lw.shape[1]):
+        top_w = -np.inf
+        for jj in range(lw.shape[2]):
+            top_w = max(top_w, lw[r, k, jj])
+        acc = 0.0
+        for jj in range(lw.shape[2]):
+            acc += vexp(lw[r, k, jj] - top_w) if top_w > -np.inf else 0.0
+        log_mass[r, k] = math.log(acc) + top_w if acc > 0.0 else -np.inf
+
+
+@njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
+def _panel_stats_threads(lg, lw, lrow, top, sums, hi, lo, log_mass):
+    wrow = np.zeros(lrow.shape[0], dtype=np.int64) if lw.shape[0] == 1 else np.arange(lrow.shape[0])
+    for b in prange(lrow.shape[0]):
+        _panel_stats_law(b, lg, lw, lrow, wrow, top, sums, hi, lo)
+    for r in prange(lw.shape[0]):
+        _panel_mass_row(r, lw, log_mass)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _panel_stats_serial(lg, lw, lrow, top, sums, hi, lo, log_mass):
+    wrow = np.zeros(lrow.shape[0], dtype=np.int64) if lw.shape[0] == 1 else np.arange(lrow.shape[0])
+    for b in range(lrow.shape[0]):
+        _panel_stats_law(b, lg, lw, lrow, wrow, top, sums, hi, lo)
+    for r in range(lw.shape[0]):
+        _panel_mass_row(r, lw, log_mass)
+
+
+def panel_stats(lg, lw, lrow, top, sums, hi, lo, log_mass):
+    """Per panel ``i`` of law ``b`` (log-gains ``lg[lrow[b]]``, see :func:`panel_top`):
+    ``sums[k-1, b, i] = sum_j exp(2k lg + lw - top[k-1, b])`` (NaN terms count 0), ``hi``/``lo``
+    the largest/smallest finite ``2 lg`` (-inf/+inf if none), and per weight row
+    ``log_mass[wb, i] = log sum_j exp(lw)`` (what the panel carries at gain 1)."""
+    big = lrow.shape[0] * lg.shape[1] * lg.shape[2] >= _THREADS_FROM
+    (_panel_stats_threads if big else _panel_stats_serial)(lg, lw, lrow, top, sums, hi, lo, log_mass)
+
+
+_THREADS_FROM = 200_000   # terms from which the panel sums use numba's threads

@@ -139,7 +139,8 @@ def test_the_recursion_loop_is_vectorized():
     f = np.zeros((P, U))
     fresh(4, np.zeros(1), np.ones(P), np.zeros(P), np.ones((P, U)), np.ones((P, U)),
           np.zeros((P, U), np.int64), np.full((P, U), np.nan), np.full((P, U), np.nan), np.zeros((P, U), np.int64), f.copy(),
-          f.copy(), f.copy(), 0, 3, np.array([3]), False, 2, np.zeros((1, P, U)), np.zeros((1, 1, 1)))
+          f.copy(), f.copy(), 0, 3, np.array([3]), False, 2, np.zeros((1, P, U)), np.zeros((1, 1, 1)),
+          np.zeros((1, 1), np.int64), False)
     asm = "\n".join(fresh.inspect_asm().values())
     packed = len(re.findall(r"\bv(fmadd|fnmadd|mul|add|div)\d*pd\s+[^\n]*%(ymm|zmm)", asm))
     assert packed >= 50, f"only {packed} packed double instructions"

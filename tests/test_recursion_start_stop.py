@@ -1,12 +1,21 @@
-"""The per-unit tail kernel behind deep smooth laws (rmt_idinit._logu) against the unit iterated in
-numpy, layer by layer, with no closed-form shortcut."""
+"""The per-unit start and stop of the layer recursion (``run_layers(h1=, stop=)``, the tail of deep
+smooth laws) against the unit iterated in numpy, layer by layer, with no closed-form shortcut."""
 import math
 
 import numpy as np
 import pytest
 
-from rmt_idinit._logu import log_gains_from
 from rmt_idinit.activations import Activation, get_activation
+from rmt_idinit.recursion import run_layers
+
+
+def log_gains_from(act, sigma, bias, h0, n):
+    """log|prod of n[k] layers from pre-activation h0[k]| per unit, through the one recursion."""
+    n = np.asarray(n, dtype=np.int64)
+    top = max(int(n.max()), 1)
+    lg, _ = run_layers(act, sigma, bias, np.zeros((h0.size, 1)), np.array([top]),
+                       h1=np.asarray(h0, dtype=np.float64)[:, None], stop=n[:, None])
+    return lg[-1, :, 0]
 
 
 def _direct(act, sigma, bias, h0, n):
