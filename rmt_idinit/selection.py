@@ -1,4 +1,4 @@
-"""Deprecated: the selection moved to :mod:`rmt_idinit.select` (0.2; this module goes in 0.3).
+"""Deprecated alias of :mod:`rmt_idinit.select` with the old argument orders (moved in 0.2; removed in 0.3).
 
 The functions whose positional order changed keep their old order here for one release, warn with
 a :class:`DeprecationWarning` that names the new call, and forward to :mod:`rmt_idinit.select`:

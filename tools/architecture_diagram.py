@@ -26,7 +26,7 @@ LAYERS = [
     ("activations", "one record per activation, read by every layer above",
      ["activations"]),
     ("identity-init theory, float64", "laws, closed forms, quadrature, the layer recursion",
-     ["laws", "identity", "piecewise", "pushforward", "recursion", "_logu", "grid", "finite"]),
+     ["laws", "identity", "piecewise", "pushforward", "recursion", "grid", "finite"]),
     ("same results at other precisions", "the same names and signatures as the float64 layer",
      ["precise", "symbolic"]),
     ("random-init baselines and selection", "built on the laws; no torch, no matplotlib",
@@ -58,7 +58,8 @@ def package_entries(pkg: pathlib.Path) -> tuple[dict[str, list[str]], list[str]]
         if p.name.startswith(".") or p.name == "__pycache__":
             continue
         if p.is_dir() and (p / "__init__.py").is_file():
-            inner = sorted(q.stem for q in p.glob("*.py") if q.stem != "__init__")
+            inner = sorted(q.stem for q in p.glob("*.py") if q.stem != "__init__" and not _is_shim(q))
+            shims += sorted(f"{p.name}/{q.stem}" for q in p.glob("*.py") if _is_shim(q))
             inner += sorted(q.name + "/" for q in p.iterdir() if q.is_dir() and (q / "__init__.py").is_file())
             entries[p.name] = inner
         elif p.suffix == ".py":

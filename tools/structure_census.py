@@ -95,8 +95,21 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", default=".", help="checkout to read (default: here)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--before", metavar="DIR",
+                    help="an older checkout (e.g. a `git worktree add` of a past commit): print a markdown "
+                         "table of both, before and after")
     ns = ap.parse_args(argv)
     res = census(pathlib.Path(ns.root).resolve())
+    if ns.before:
+        old = census(pathlib.Path(ns.before).resolve())
+        print("| measure | before | after |\n|---|---|---|")
+        for key, label in (("package_lines", "package lines"), ("package_files", "package files"),
+                           ("top_level_public_names", "top-level public names")):
+            print(f"| {label} | {old[key]} | {res[key]} |")
+        for name, c in res["concepts"].items():
+            o = old["concepts"].get(name, {"sites": 0, "modules": 0})
+            print(f"| {name} (sites / modules) | {o['sites']} / {o['modules']} | {c['sites']} / {c['modules']} |")
+        return
     if ns.json:
         print(json.dumps(res, indent=1))
         return
