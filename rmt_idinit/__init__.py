@@ -41,8 +41,11 @@ from .laws import SpectralLaw
 # Heavier layers load on first use, so `import rmt_idinit` stays quick (no numba, scipy.optimize,
 # sympy, mpmath, torch or matplotlib at import time).
 _LAZY = {
-    **{name: ("selection", name) for name in (
-        "dead_fraction", "is_feasible", "feasible_sigma_interval", "max_q0", "max_depth", "best_sigma")},
+    # the one argument order (sigma, q0, depth, activation, *, options); rmt_idinit.selection keeps
+    # the old positional orders for one release
+    **{name: ("select", name) for name in (
+        "dead_fraction", "is_feasible", "is_trainable", "feasible_sigma_interval", "max_q0", "max_depth",
+        "best_sigma")},
     "compare": ("random_init.compare", "compare"),
     "random_jjt_law": ("random_init.freeprob", "random_jjt_law"),
 }
@@ -51,7 +54,7 @@ _LAZY = {
 _MOVED = {
     "ACTIVATIONS": ("activations", "ACTIVATIONS"),
     "GridDensity": ("laws", "GridDensity"),
-    **{name: ("selection", name) for name in (
+    **{name: ("select", name) for name in (
         "feasible_region", "FeasibleRegion", "gradient_scale", "isometry_loss", "sweep")},
     **{name: ("grid", name) for name in ("log_moment_grid", "moment_grid")},
     **{name: ("random_init.meanfield", name) for name in (
@@ -118,6 +121,7 @@ __all__ = [
     "max_q0",
     "max_depth",
     "best_sigma",
+    "is_trainable",
     # random-init baselines
     "compare",
     "random_jjt_law",
