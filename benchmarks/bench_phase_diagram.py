@@ -21,7 +21,7 @@ import numpy as np
 from scipy import special
 
 from rmt_idinit import select as sel
-from rmt_idinit._core import levelsets
+from rmt_idinit.select import levelsets
 
 try:
     from . import _machine

@@ -38,11 +38,14 @@ def interval_mass(a: np.ndarray, b: np.ndarray, sd: np.ndarray | float = 1.0) ->
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     s = np.sqrt(2.0) * np.asarray(sd, dtype=np.float64)
+    # A difference of tails only where both ends are in one tail (erfc there is small and exact),
+    # the left tail by symmetry; near 0 erf is the accurate one (a cell like (1e-300, 2e-300)
+    # would cancel to 0 in erfc). Four special-function calls, whatever the mix of cells.
     with np.errstate(invalid="ignore"):
-        right = 0.5 * (special.erfc(a / s) - special.erfc(b / s))
-        left = 0.5 * (special.erfc(-b / s) - special.erfc(-a / s))
-        centre = 0.5 * (special.erf(b / s) - special.erf(a / s))
-    # A difference of tails only where both ends are in the tail (erfc(x) there is small and
-    # exact); near 0 erf is the accurate one (a cell like (1e-300, 2e-300) would cancel to 0 in erfc).
-    out = np.where(a >= 0.5 * s, right, np.where(b <= -0.5 * s, left, centre))
+        xa, xb = a / s, b / s
+        left = xb <= -0.5
+        ta, tb = np.where(left, -xb, xa), np.where(left, -xa, xb)
+        tail = 0.5 * (special.erfc(ta) - special.erfc(tb))
+        centre = 0.5 * (special.erf(xb) - special.erf(xa))
+    out = np.where(ta >= 0.5, tail, centre)
     return np.where(b > a, out, 0.0)

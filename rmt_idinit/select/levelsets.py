@@ -113,6 +113,39 @@ def first_crossing(dead_of_q0: Callable[[np.ndarray], np.ndarray], eps: float) -
     return math.exp(optimize.brentq(f, lq[i - 1], lq[i], xtol=1e-14, rtol=1e-15, maxiter=200))
 
 
+def first_crossings(dead_of_q0: Callable[[np.ndarray], np.ndarray], eps: float, n: int) -> np.ndarray:
+    """:func:`first_crossing` for ``n`` independent curves at once.
+
+    ``dead_of_q0(q)`` maps q0 of shape ``(..., n)`` (curve ``p`` in the last axis) to the dead
+    fractions of the same shape. The same log scan brackets each crossing; then every bracket is
+    bisected together on ``log dead - log eps`` (what :func:`first_crossing` gives brentq), one
+    vectorized evaluation per halving instead of a scalar root search per curve.
+    """
+    lq = np.linspace(math.log(Q0_SEARCH[0]), math.log(Q0_SEARCH[1]), 400)
+    dead = np.asarray(dead_of_q0(np.broadcast_to(np.exp(lq)[:, None], (lq.size, n))), dtype=np.float64)
+    over = dead > eps
+    first = np.where(over.any(axis=0), np.argmax(over, axis=0), -1)
+    out = np.full(n, math.inf)
+    out[first == 0] = 0.0
+    todo = np.nonzero(first > 0)[0]
+    if todo.size:
+        lo, hi = lq[first[todo] - 1], lq[first[todo]]
+        log_eps = math.log(eps)
+        # the bracket is (log 1e12 - log 1e-30)/399 = 0.24 wide: 60 halvings reach its round-off
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            q = np.full(n, math.exp(lq[0]))
+            q[todo] = np.exp(mid)
+            with np.errstate(divide="ignore"):
+                f = np.log(np.maximum(np.asarray(dead_of_q0(q), dtype=np.float64)[todo], 1e-320)) - log_eps
+            below = f < 0
+            lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+            if np.all(hi - lo <= 1e-15 * np.maximum(np.abs(lo), 1.0)):
+                break
+        out[todo] = np.exp(0.5 * (lo + hi))
+    return out
+
+
 def bisect_log(ok: Callable[[float], bool], good: float, bad: float, rel: float = 1e-4) -> float:
     """The boundary between ``ok(good) is True`` and ``ok(bad) is False``, by bisection in logs."""
     a, b = math.log(good), math.log(bad)

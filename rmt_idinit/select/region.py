@@ -402,7 +402,7 @@ def _smooth_region_chunk(sigma: np.ndarray, *, act, depth, q0, eps, kappa):
     low = sets.mass(sd, 0, 0, slice(None))             # (n_q0, P)
     high = sets.mass(sd, 1, 0, slice(None))
     ok = (low <= eps) & (low <= 0.5) & (1.0 - high <= 0.5)
-    qmax = np.array([_ls.first_crossing(lambda qq, p=p: sets.mass(np.sqrt(qq), 0, 0, p), eps) for p in range(P)])
+    qmax = _ls.first_crossings(lambda qq: sets.mass(np.sqrt(qq), 0, 0, slice(None)), eps, P)
     return low.T, ok.T, qmax                            # per-sigma leading axis for the sweep
 
 
@@ -464,7 +464,8 @@ def feasible_region(depth: int, activation: str | Activation = "hardtanh", *, ep
         bounds = _mask_edges(mask, sig)
     else:
         fn = partial(_smooth_region_chunk, act=act, depth=d, q0=qq, eps=e, kappa=k)
-        low, ok, q0_max = sweep(fn, sig, chunk_size=chunk_size or 16, executor=executor,
+        # 32 sigmas a chunk: fewer, larger numba passes (16 measured 1.5x slower at 256 x 256)
+        low, ok, q0_max = sweep(fn, sig, chunk_size=chunk_size or 32, executor=executor,
                                 progress=progress, desc=f"feasible region ({act.name})")
         dead, mask = low.T, ok.T
         log_scale = np.full(dead.shape, np.nan)
