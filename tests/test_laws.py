@@ -65,19 +65,6 @@ LAWS.update({
        for k in ("identity", "orthogonal", "gaussian")},
 })
 
-# random_jjt_law(L >= 2, "leaky_relu", ...) raises "root continuation failed" for every slope,
-# q* and depth tried (orthogonal and Gaussian): a bug in random_init.freeprob, kept visible here.
-# strict: once it is fixed these laws pass the harness and the mark must go.
-BROKEN = {"random-orthogonal-leaky_relu", "random-gaussian-leaky_relu"}
-
-
-def _param(name):
-    if name in BROKEN:
-        return pytest.param(name, marks=pytest.mark.xfail(raises=RuntimeError, strict=True,
-                                                          reason="freeprob: leaky_relu continuation fails"))
-    return name
-
-
 # The continuous part of the smooth orthogonal laws does not integrate to 1 - moment(0) - 1 is
 # 1.5e-7 (tanh), 4.7e-5 (gelu) at n_grid=256 and 8e-7 for silu at the default 2048 - so cdf + sf
 # != 1 and the variance is off: a defect of random_init.freeprob (its tail mass is clipped at 0
@@ -89,7 +76,7 @@ MASS_TESTS = {"test_cdf_monotone_bounded_and_complements_sf", "test_moments_agai
 _BUILT: dict = {}
 
 
-@pytest.fixture(params=[_param(n) for n in sorted(LAWS)])
+@pytest.fixture(params=sorted(LAWS))
 def law(request):
     if request.param in MASS_DEFECT and request.function.__name__ in MASS_TESTS:
         request.applymarker(pytest.mark.xfail(raises=AssertionError, strict=True,

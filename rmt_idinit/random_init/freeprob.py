@@ -233,27 +233,38 @@ def _nu_pieces(pieces, q: float) -> _Nu:
 # --- numba kernels ------------------------------------------------------------------------------
 
 @numba.njit(cache=True)
-def _eval(x, d, wd, L, kind):
-    """log lambda(x), its x-derivative and M = M_nu(x) (principal logs, continuous in the UHP)."""
+def _eval(x, d, wd, w, z0, L, kind):
+    """log lambda(x), its x-derivative and M = M_nu(x) (principal logs, continuous in the UHP).
+
+    Where ``|1 + M| < 1/2``, ``1 + M`` is summed as ``nu{0} + sum_j w_j x / (x - d_j)``: without
+    an atom at 0 (leaky relu, smooth phi) ``M -> -1`` as ``x -> 0``, and ``1 + M ~ x`` formed as a
+    difference keeps only the digits of ``x`` above 1e-16, which stalls Newton in the
+    small-lambda tail. Elsewhere ``1 + M`` itself (next to a pole ``x -> d_j`` it is the form
+    consistent with ``M`` to the last bit, which the edge search needs).
+    """
     M = 0j
+    P = z0 + 0j
     dM = 0j
     for j in range(d.size):
         r = 1.0 / (x - d[j])
         M += wd[j] * r
+        P += w[j] * x * r
         dM -= wd[j] * r * r
+    if abs(1.0 + M) >= 0.5:
+        P = 1.0 + M
     if kind == 0:
-        f = L * np.log(x) + (L - 1.0) * (np.log(M) - np.log(1.0 + M))
-        df = L / x + (L - 1.0) * (dM / M - dM / (1.0 + M))
+        f = L * np.log(x) + (L - 1.0) * (np.log(M) - np.log(P))
+        df = L / x + (L - 1.0) * (dM / M - dM / P)
     else:
-        f = L * np.log(x) + (L - 1.0) * np.log(M) + np.log(1.0 + M)
-        df = L / x + (L - 1.0) * dM / M + dM / (1.0 + M)
+        f = L * np.log(x) + (L - 1.0) * np.log(M) + np.log(P)
+        df = L / x + (L - 1.0) * dM / M + dM / P
     return f, df, M
 
 
 @numba.njit(cache=True)
-def _newton(x, target, d, wd, L, kind):
+def _newton(x, target, d, wd, w, z0, L, kind):
     """Safeguarded Newton for log lambda(x) = target: keeps Im x > 0, backtracks on the residual."""
-    f, df, M = _eval(x, d, wd, L, kind)
+    f, df, M = _eval(x, d, wd, w, z0, L, kind)
     r = f - target
     # round-off floor of the residual: the L-fold logs carry ~L ulps of |log x|
     tol = 4e-16 * (L + 2.0) * (1.0 + abs(target))
@@ -264,7 +275,7 @@ def _newton(x, target, d, wd, L, kind):
         for _ in range(60):
             xn = x - t * step
             if xn.imag > 0.0:
-                fn, dfn, Mn = _eval(xn, d, wd, L, kind)
+                fn, dfn, Mn = _eval(xn, d, wd, w, z0, L, kind)
                 rn = fn - target
                 if abs(rn) < abs(r) or abs(rn) < tol:
                     ok = True
@@ -280,7 +291,7 @@ def _newton(x, target, d, wd, L, kind):
 
 
 @numba.njit(cache=True)
-def _solve(u, d, wd, L, kind, u_start, thetas):
+def _solve(u, d, wd, w, z0, L, kind, u_start, thetas):
     """M(lambda + i0) along ``u = log lambda`` (descending), by continuation (see module doc)."""
     n = u.size
     Mout = np.empty(n, dtype=np.complex128)
@@ -292,22 +303,22 @@ def _solve(u, d, wd, L, kind, u_start, thetas):
     # walk down to the first grid point in bounded steps
     while uc > u[0]:
         uc = max(uc - 0.25, u[0])
-        x, M, ok = _newton(x, uc + 1j * th0, d, wd, L, kind)
+        x, M, ok = _newton(x, uc + 1j * th0, d, wd, w, z0, L, kind)
     for i in range(n):
         if i > 0:
             # predictor: x ~ lambda^(1/L) locally dominates the change of log lambda
             step = u[i] - u[i - 1]
             nsub = int(abs(step) / 0.25) + 1
             for k in range(1, nsub + 1):
-                x, M, ok = _newton(x, u[i - 1] + step * k / nsub + 1j * th0, d, wd, L, kind)
+                x, M, ok = _newton(x, u[i - 1] + step * k / nsub + 1j * th0, d, wd, w, z0, L, kind)
         good = ok
         xt = x
         M = 0j
         for k in range(1, thetas.size):
-            xt, M, okk = _newton(xt, u[i] + 1j * thetas[k], d, wd, L, kind)
+            xt, M, okk = _newton(xt, u[i] + 1j * thetas[k], d, wd, w, z0, L, kind)
             good = good and okk
         if thetas.size == 1:
-            xt, M, okk = _newton(xt, u[i] + 1j * th0, d, wd, L, kind)
+            xt, M, okk = _newton(xt, u[i] + 1j * th0, d, wd, w, z0, L, kind)
         Mout[i] = M
         status[i] = good
     return Mout, status
@@ -321,7 +332,7 @@ def _thetas() -> np.ndarray:
 # --- edges, atoms -------------------------------------------------------------------------------
 
 def _dlog(x: float, nu: _Nu, L: int, kind: int) -> tuple[float, float, float]:
-    f, df, M = _eval(complex(x, 0.0), nu.d, nu.wd, float(L), kind)
+    f, df, M = _eval(complex(x, 0.0), nu.d, nu.wd, nu.w, nu.zero_mass, float(L), kind)
     return f.real, df.real, M.real
 
 
@@ -400,17 +411,19 @@ def _eval_real(x: np.ndarray, nu: _Nu, L: int, kind: int) -> tuple[np.ndarray, n
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         r = 1.0 / (x[:, None] - nu.d[None, :])
         M = np.sum(nu.wd * r, axis=1)
+        P = nu.zero_mass + np.sum(nu.w * x[:, None] * r, axis=1)
+        P = np.where(np.abs(1.0 + M) >= 0.5, 1.0 + M, P)  # 1 + M without cancellation (see _eval)
         dM = -np.sum(nu.wd * r * r, axis=1)
         if kind == 0:
-            ratio = M / (1.0 + M)
+            ratio = M / P
             ok = (x > 0) & (ratio > 0 if (L - 1) % 2 else np.ones(x.shape, bool)) & (ratio != 0)
             f = L * np.log(x) + (L - 1) * np.log(np.abs(ratio))
-            df = L / x + (L - 1) * (dM / M - dM / (1.0 + M))
+            df = L / x + (L - 1) * (dM / M - dM / P)
         else:
-            sign = np.sign(M) ** (L - 1) * np.sign(1.0 + M)
+            sign = np.sign(M) ** (L - 1) * np.sign(P)
             ok = (x > 0) & (sign > 0)
-            f = L * np.log(x) + (L - 1) * np.log(np.abs(M)) + np.log(np.abs(1.0 + M))
-            df = L / x + (L - 1) * dM / M + dM / (1.0 + M)
+            f = L * np.log(x) + (L - 1) * np.log(np.abs(M)) + np.log(np.abs(P))
+            df = L / x + (L - 1) * dM / M + dM / P
     return np.where(ok, f, np.nan), np.where(ok, df, np.nan)
 
 
@@ -422,9 +435,18 @@ class _Support:
 
 def _support(nu: _Nu, L: int, kind: int) -> _Support:
     u_edge, _ = _edge(nu, L, kind)
-    bounds = sorted(set(_gap_critical_values(nu, L, kind) + [u_edge]))
-    bounds = [b for b in bounds if b <= u_edge + 1e-12]
-    cands = [(-np.inf, bounds[0])] + list(zip(bounds[:-1], bounds[1:]))
+    bounds = []
+    # the same critical value is found from several sign changes of the derivative, a few ulps
+    # apart: merge them, or the sliver between two copies looks like a gap in the support
+    for b in sorted(_gap_critical_values(nu, L, kind) + [u_edge]):
+        if b <= u_edge + 1e-12 and (not bounds or b - bounds[-1] > 1e-12 * max(1.0, abs(b))):
+            bounds.append(b)
+    cands = list(zip(bounds[:-1], bounds[1:]))
+    if not (kind == 0 and nu.exact and nu.zero_mass == 0.0):
+        cands.insert(0, (-np.inf, bounds[0]))
+    # else: orthogonal weights and phi' never 0 (leaky relu): every eigenvalue is at least
+    # d_min^L > 0, so nothing runs down to lambda -> 0 (the density found there is the
+    # continuation's Poisson leakage, ~1e-15, not support)
     keep = []
     for a, b in cands:
         mid = b - 1.0 if not np.isfinite(a) else 0.5 * (a + b)
@@ -542,7 +564,7 @@ def _density_raw(u: np.ndarray, nu: _Nu, L: int, kind: int, u_edge: float, *, ok
     order = np.argsort(-u, kind="stable")
     us = u[order]
     u_start = max(float(us[0]), u_edge) + 10.0
-    M, ok = _solve(us, nu.d, nu.wd, float(L), kind, u_start, _thetas())
+    M, ok = _solve(us, nu.d, nu.wd, nu.w, nu.zero_mass, float(L), kind, u_start, _thetas())
     if ok_out is not None:
         M = np.where(ok, M, 0.0)
         back = np.empty_like(ok)
