@@ -65,22 +65,11 @@ LAWS.update({
        for k in ("identity", "orthogonal", "gaussian")},
 })
 
-# The continuous part of the smooth orthogonal laws does not integrate to 1 - moment(0) - 1 is
-# 1.5e-7 (tanh), 4.7e-5 (gelu) at n_grid=256 and 8e-7 for silu at the default 2048 - so cdf + sf
-# != 1 and the variance is off: a defect of random_init.freeprob (its tail mass is clipped at 0
-# when the tabulated part overshoots the continuous mass). Marked per test, strict, to stay visible.
-MASS_DEFECT = {"random-orthogonal-tanh", "random-orthogonal-gelu", "compare-orthogonal"}
-MASS_TESTS = {"test_cdf_monotone_bounded_and_complements_sf", "test_moments_against_samples",
-              "test_var_matches_moments"}
-
 _BUILT: dict = {}
 
 
 @pytest.fixture(params=sorted(LAWS))
 def law(request):
-    if request.param in MASS_DEFECT and request.function.__name__ in MASS_TESTS:
-        request.applymarker(pytest.mark.xfail(raises=AssertionError, strict=True,
-                                              reason="freeprob: orthogonal smooth law mass != 1"))
     # one law per name for the whole module: a law fills its tables lazily, and rebuilding it for
     # each of the six harness tests tripled the cost of the smooth ones
     return _built(request.param)
@@ -92,7 +81,6 @@ def _built(name):
     return _BUILT[name]
 
 
-@pytest.mark.xfail(raises=AssertionError, strict=True, reason="freeprob: orthogonal smooth law mass != 1")
 def test_random_orthogonal_silu_law_has_unit_mass_at_the_default_grid():
     law = random_jjt_law(4, "silu", "orthogonal", q_star=0.5)
     assert float(law.moment(0)) == pytest.approx(1.0, abs=1e-12)
