@@ -226,3 +226,25 @@ def test_grid_density_validation():
         GridDensity([0.0, 1.0], [1.0, -1.0])
     with pytest.raises(ValueError, match="weights must lie in"):
         SpectralLaw([0.0], [1.5])
+
+
+def test_log_moment_range_with_and_without_an_atom_at_zero():
+    """k < 0 with an atom at 0 is refused (E[lambda^k] = inf there; it used to return inf
+    silently, and moment(k) with it); k = 0 is the log of the total mass. Without an atom at 0
+    negative k stays allowed: Fuss-Catalan's Mellin transform
+    E[lambda^s] = Gamma((L+1)s + 1) / (Gamma(s + 1) Gamma(Ls + 2)) holds for s > -1/(L+1)."""
+    with_atom = _built("random-gaussian-relu")
+    assert float(with_atom.weights[np.isneginf(with_atom.log_atoms)].sum()) > 0
+    for k in (-1.0, -1e-9):
+        with pytest.raises(ValueError, match=r"k must be >= 0 for a law with an atom at 0.*k=-"):
+            with_atom.log_moment(k)
+        with pytest.raises(ValueError, match="k must be >= 0"):
+            with_atom.moment(k)
+    assert float(with_atom.log_moment(0)) == pytest.approx(0.0, abs=1e-12)
+    batch = ri.jjt_law(np.array([0.9, 1.02]), 1.0, 50)  # hard-tanh: an atom at 0 in the batch
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        batch.moment(-0.5)
+    for L, s in ((1, -0.1), (3, -0.1)):  # (3, -0.2), near the pole at -1/4: 3e-5 off (node quadrature)
+        fc = ri.random_init.freeprob.fuss_catalan_law(L)
+        ref = math.gamma((L + 1) * s + 1) / (math.gamma(s + 1) * math.gamma(L * s + 2))
+        assert float(fc.moment(s)) == pytest.approx(ref, rel=1e-9)
