@@ -95,3 +95,16 @@ def test_orthogonal_support_stays_above_the_smallest_product():
     floor = (s * s / ((1 + s * s) / 2)) ** L
     assert float(law.cdf(floor * (1 - 1e-9))) == 0.0
     assert float(law.cdf(floor * 1.5)) > 0.0
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_gaussian_law_against_a_simulated_network(depth):
+    """The whole CDF against eig(J Jᵀ) of one critical network at N = 1500 (seed 0). Measured KS
+    0.0085 (L = 2), 0.018 (L = 3; 0.003 and 0.018 with seed 1): besides the rigid-bulk O(1/N) the
+    finite net carries the binomial noise of each layer's share of slope-s units (std 0.013 here),
+    which the limit cannot know. Tolerance 0.03, below the i.i.d. DKW scale 1.36/sqrt(N) = 0.035."""
+    from .test_freeprob_simulation import ks_distance, simulate
+
+    law = random_jjt_law(depth, "leaky_relu", "gaussian", q_star=0.5)
+    lam, _ = simulate(depth, "leaky_relu", law.setting, np.random.default_rng(0))
+    assert ks_distance(lam, law) < 0.03
