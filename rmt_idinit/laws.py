@@ -400,18 +400,32 @@ class SpectralLaw:
         return out.reshape(self.batch_shape)
 
     def log_moment(self, k: float) -> np.ndarray:
-        """``log E[lambda^k]``, finite even where the moment overflows double precision."""
+        """``log E[lambda^k]``, finite even where the moment overflows double precision.
+
+        ``k`` is any finite real for a law without an atom at 0; with one (relu, hard-tanh at
+        random init), ``k >= 0``: ``E[lambda^k]`` is infinite for ``k < 0``, and ``k = 0`` gives
+        the log of the total mass (``0^0 = 1``), 0 for a law of mass 1.
+
+        Examples
+        --------
+        >>> law = SpectralLaw(np.array([-np.inf, 0.0]), np.array([0.25, 0.75]))  # atoms at 0 and 1
+        >>> float(law.log_moment(0)), round(float(law.moment(2.0)), 12)
+        (0.0, 0.75)
+        """
         k = check_scalar("k", k)
+        if k < 0:
+            fla, fw = self._flat_atoms()
+            if np.any(np.isneginf(fla) & (fw > 0)):
+                raise ValueError(f"k must be >= 0 for a law with an atom at 0 (E[lambda^k] is infinite "
+                                 f"for k < 0), got k={k!r}")
 
         def fn(la, lw):
             alive = np.isfinite(lw)
             with np.errstate(invalid="ignore"):
                 terms = np.where(alive, (k * la if k != 0 else 0.0) + lw, -np.inf)
-            if k < 0 and np.any(alive & np.isneginf(la)):
-                return np.full(np.shape(la)[:-1], np.inf)
             return logsumexp(terms, axis=-1)
 
-        # k >= 0 reduces row by row; k < 0 answers inf for a whole block once any row has an atom at 0
+        # k >= 0 reduces row by row; k < 0 (no atom at 0, checked above) element by element
         return self._per_element(fn, rowwise=k < 0)
 
     def moment(self, k: float) -> np.ndarray:

@@ -219,16 +219,24 @@ def log_alpha_complement(sigma: Any, q0: Any, depth: int, activation: str | Acti
                          dps: int = 50, **activation_params: float) -> mpmath.mpf:
     """``log(1 - alpha)`` as an mpf (``-inf`` where the complement is exactly 0).
 
+    ``log(erfc(x))`` where alpha is large, ``log1p(-erf(x))`` where it is small: a complement
+    within ``10^-dps`` of 1 (deep nets with sigma > 1, alpha ~ sigma^-L) would round to 1 and its
+    log to 0, where the answer is ``-alpha``.
+
     Examples
     --------
     >>> import mpmath
     >>> from rmt_idinit import precise
     >>> mpmath.nstr(precise.log_alpha_complement(1.0, 1e-4, 1), 12)
     '-5004.83106151'
+    >>> mpmath.nstr(precise.log_alpha_complement(2.0, 1.0, 200), 12)  # -erf(2^-200 / sqrt 2)
+    '-4.96524781185e-61'
     """
-    c = _alpha_pair(sigma, q0, depth, activation, activation_params, dps)[1]
+    a, c = _alpha_pair(sigma, q0, depth, activation, activation_params, dps)
     with mpmath.workdps(_dps(dps)):
-        return mpmath.ninf if c == 0 else +mpmath.log(c)
+        if c == 0:
+            return mpmath.ninf
+        return +mpmath.log1p(-a) if a < 0.5 else +mpmath.log(c)
 
 
 def layer_alphas(sigma: Any, q0: Any, depth: int, activation: str | Activation = "hardtanh", *,

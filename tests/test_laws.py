@@ -65,35 +65,11 @@ LAWS.update({
        for k in ("identity", "orthogonal", "gaussian")},
 })
 
-# random_jjt_law(L >= 2, "leaky_relu", ...) raises "root continuation failed" for every slope,
-# q* and depth tried (orthogonal and Gaussian): a bug in random_init.freeprob, kept visible here.
-# strict: once it is fixed these laws pass the harness and the mark must go.
-BROKEN = {"random-orthogonal-leaky_relu", "random-gaussian-leaky_relu"}
-
-
-def _param(name):
-    if name in BROKEN:
-        return pytest.param(name, marks=pytest.mark.xfail(raises=RuntimeError, strict=True,
-                                                          reason="freeprob: leaky_relu continuation fails"))
-    return name
-
-
-# The continuous part of the smooth orthogonal laws does not integrate to 1 - moment(0) - 1 is
-# 1.5e-7 (tanh), 4.7e-5 (gelu) at n_grid=256 and 8e-7 for silu at the default 2048 - so cdf + sf
-# != 1 and the variance is off: a defect of random_init.freeprob (its tail mass is clipped at 0
-# when the tabulated part overshoots the continuous mass). Marked per test, strict, to stay visible.
-MASS_DEFECT = {"random-orthogonal-tanh", "random-orthogonal-gelu", "compare-orthogonal"}
-MASS_TESTS = {"test_cdf_monotone_bounded_and_complements_sf", "test_moments_against_samples",
-              "test_var_matches_moments"}
-
 _BUILT: dict = {}
 
 
-@pytest.fixture(params=[_param(n) for n in sorted(LAWS)])
+@pytest.fixture(params=sorted(LAWS))
 def law(request):
-    if request.param in MASS_DEFECT and request.function.__name__ in MASS_TESTS:
-        request.applymarker(pytest.mark.xfail(raises=AssertionError, strict=True,
-                                              reason="freeprob: orthogonal smooth law mass != 1"))
     # one law per name for the whole module: a law fills its tables lazily, and rebuilding it for
     # each of the six harness tests tripled the cost of the smooth ones
     return _built(request.param)
@@ -105,7 +81,6 @@ def _built(name):
     return _BUILT[name]
 
 
-@pytest.mark.xfail(raises=AssertionError, strict=True, reason="freeprob: orthogonal smooth law mass != 1")
 def test_random_orthogonal_silu_law_has_unit_mass_at_the_default_grid():
     law = random_jjt_law(4, "silu", "orthogonal", q_star=0.5)
     assert float(law.moment(0)) == pytest.approx(1.0, abs=1e-12)
@@ -251,3 +226,25 @@ def test_grid_density_validation():
         GridDensity([0.0, 1.0], [1.0, -1.0])
     with pytest.raises(ValueError, match="weights must lie in"):
         SpectralLaw([0.0], [1.5])
+
+
+def test_log_moment_range_with_and_without_an_atom_at_zero():
+    """k < 0 with an atom at 0 is refused (E[lambda^k] = inf there; it used to return inf
+    silently, and moment(k) with it); k = 0 is the log of the total mass. Without an atom at 0
+    negative k stays allowed: Fuss-Catalan's Mellin transform
+    E[lambda^s] = Gamma((L+1)s + 1) / (Gamma(s + 1) Gamma(Ls + 2)) holds for s > -1/(L+1)."""
+    with_atom = _built("random-gaussian-relu")
+    assert float(with_atom.weights[np.isneginf(with_atom.log_atoms)].sum()) > 0
+    for k in (-1.0, -1e-9):
+        with pytest.raises(ValueError, match=r"k must be >= 0 for a law with an atom at 0.*k=-"):
+            with_atom.log_moment(k)
+        with pytest.raises(ValueError, match="k must be >= 0"):
+            with_atom.moment(k)
+    assert float(with_atom.log_moment(0)) == pytest.approx(0.0, abs=1e-12)
+    batch = ri.jjt_law(np.array([0.9, 1.02]), 1.0, 50)  # hard-tanh: an atom at 0 in the batch
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        batch.moment(-0.5)
+    for L, s in ((1, -0.1), (3, -0.1)):  # (3, -0.2), near the pole at -1/4: 3e-5 off (node quadrature)
+        fc = ri.random_init.freeprob.fuss_catalan_law(L)
+        ref = math.gamma((L + 1) * s + 1) / (math.gamma(s + 1) * math.gamma(L * s + 2))
+        assert float(fc.moment(s)) == pytest.approx(ref, rel=1e-9)

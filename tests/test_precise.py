@@ -157,3 +157,23 @@ def _atoms_and_moments():
 def test_validation_messages(call, exc, msg):
     with pytest.raises(exc, match=msg):
         call()
+
+
+@pytest.mark.parametrize("sigma, q0, depth", [(2.0, 1.0, 200), (1.5, 0.5, 400), (1.0, 1e-4, 1), (0.5, 0.01, 3),
+                                             (1.05, 0.5, 30)])
+def test_log_alpha_complement_matches_log_erfc_at_higher_precision(sigma, q0, depth):
+    """log(1 - alpha) against mpmath.log(mpmath.erfc(x)) at 400 digits. Deep nets with sigma > 1
+    have alpha ~ sigma^-L: at dps = 50 the complement rounded to 1 and its log to 0 (2^-200:
+    alpha = 5e-61), where the answer is -alpha."""
+    import mpmath
+
+    from rmt_idinit import precise as pr
+
+    with mpmath.workdps(400):
+        s, q = mpmath.mpf(sigma), mpmath.mpf(q0)
+        x = s ** (-(depth if s > 1 else 1)) / mpmath.sqrt(2 * q)
+        ref = mpmath.log(mpmath.erfc(x))
+    got = pr.log_alpha_complement(sigma, q0, depth, dps=50)
+    assert got != 0
+    with mpmath.workdps(400):
+        assert abs(got / ref - 1) < mpmath.mpf(10) ** -48

@@ -136,6 +136,27 @@ class IdentityMLP(nn.Module):
                 torch.rand(self.readout.bias.shape, generator=generator, dtype=torch.float64) * 2 * bound - bound
             )
 
+    def _apply(self, fn, *args, **kwargs):
+        # .double() / .to(dtype) cast sigma I from float32, keeping sigma rounded to 24 bits
+        # (4e-7 relative error in J Jᵀ at depth 5 for sigma = 1.1): an identity-init layer that
+        # still holds its init is rebuilt in the new dtype, so its weight is sigma I exactly
+        # there. Trained layers are cast as they are.
+        pristine = [self._holds_identity_init(lin) for lin in getattr(self, "layers", ())]
+        dtypes = [lin.weight.dtype for lin in getattr(self, "layers", ())]
+        out = super()._apply(fn, *args, **kwargs)
+        with torch.no_grad():
+            for lin, keep, dt in zip(self.layers if pristine else (), pristine, dtypes):
+                if keep and lin.weight.dtype != dt and lin.weight.dtype.is_floating_point:
+                    identity_(lin.weight, self.sigma)
+        return out
+
+    def _holds_identity_init(self, lin: nn.Linear) -> bool:
+        if self.init != "identity" or not lin.weight.dtype.is_floating_point:
+            return False
+        with torch.no_grad():
+            ref = identity_(torch.empty_like(lin.weight), self.sigma)
+            return bool(torch.equal(lin.weight, ref)) and (lin.bias is None or not bool(lin.bias.any()))
+
     def initial_weights(self) -> list[torch.Tensor] | None:
         """Initial hidden weights of a random init (``None`` for identity init)."""
         if self.init == "identity":

@@ -277,12 +277,17 @@ def q_star(sigma_w: Any, sigma_b: Any, activation: str | Activation = "hardtanh"
     if _is_homogeneous(act):
         c = float(_e2_slope(act, np.ones(())))
         rate = sw2 * c
-        bad = (rate > 1.0) | ((rate == 1.0) & (sb2 > 0))
+        # sigma_w = sqrt(2) for relu squares to 2 (1 + 2^-52): a rate within round-off of 1 is
+        # the critical point, not an expanding map
+        marginal = np.abs(rate - 1.0) <= 4.0 * np.finfo(np.float64).eps
+        bad = ((rate > 1.0) & ~marginal) | (marginal & (sb2 > 0))
         if np.any(bad):
+            i = np.argmax(bad)
             raise ValueError(
-                f"sigma_w must satisfy sigma_w^2 * {c:g} < 1 for a finite fixed point q* of the "
-                f"{act.name} q-map with sigma_b > 0, got sigma_w={float(sw[bad].flat[0])!r}")
-        if np.any((rate == 1.0) & (sb2 == 0)):
+                f"sigma_w must satisfy sigma_w^2 * {c:g} < 1 (or = 1 with sigma_b = 0) for a finite "
+                f"stable fixed point q* of the {act.name} q-map, got sigma_w={float(sw.flat[i])!r}, "
+                f"sigma_b={float(sb.flat[i])!r}")
+        if np.any(marginal & (sb2 == 0)):
             raise ValueError(f"sigma_w={float(np.sqrt(1.0 / c))!r}, sigma_b=0: every q is a fixed point "
                              f"of the {act.name} q-map; q* is not determined (pass q_star explicitly)")
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -311,7 +316,16 @@ def q_star(sigma_w: Any, sigma_b: Any, activation: str | Activation = "hardtanh"
     slope0 = sw2 * float(np.asarray(act.dphi(np.zeros(1)))[0]) ** 2
     tiny = np.full(sw.shape, 1e-300)
     qs = _vbisect(g, np.where(zero_fixed & (lo == 0), tiny, lo), hi)
-    return np.where(zero_fixed & (slope0 <= 1.0) & (g(np.full(sw.shape, 1e-12)) < 0), 0.0, qs)[()]
+    # With q = 0 fixed and the map not expanding there (hard-tanh or tanh at sigma_w = 1), a
+    # positive root is a fixed point only if the map rises above the diagonal below it by more
+    # than round-off: hard-tanh's q_map(q) - q ~ -q e^(-1/(2q)) is 0 in double precision for
+    # q < 0.02, and the bisection used to return that edge (0.014) as q*.
+    roundoff = 64.0 * np.finfo(np.float64).eps
+    above = np.zeros(sw.shape, dtype=bool)
+    for frac in (0.9, 0.5, 0.25, 0.1, 0.01):
+        qq = qs * frac
+        above |= g(np.where(qq > 0, qq, 1.0)) > roundoff * (qq + sb2)
+    return np.where(zero_fixed & (slope0 <= 1.0) & ~above, 0.0, qs)[()]
 
 
 def chi1(sigma_w: Any, sigma_b: Any = None, activation: str | Activation = "hardtanh", *,

@@ -85,3 +85,28 @@ def test_activation_registry_matches_package_names():
     assert torch.equal(make_activation("leaky_relu", negative_slope=0.2)(x), torch.where(x > 0, x, 0.2 * x))
     with pytest.raises(ValueError, match="bad parameters"):
         make_activation("tanh", negative_slope=0.1)
+
+
+def test_double_rebuilds_the_identity_init_in_float64():
+    """.double() used to cast sigma I from float32 (sigma = 1.1 -> 1.10000002384), so J Jᵀ of the
+    double model was off by 4e-7 relative at depth 5; now it is sigma^(2L) to round-off."""
+    from rmt_idinit.nn.jacobian import hidden_jacobian
+
+    sigma, depth, width = 1.1, 5, 6
+    m = IdentityMLP(width=width, depth=depth, sigma=sigma).double()
+    for lin in m.layers:
+        assert lin.weight.dtype == torch.float64
+        assert torch.equal(lin.weight, sigma * torch.eye(width, dtype=torch.float64))
+    x = torch.linspace(-0.3, 0.3, width, dtype=torch.float64).unsqueeze(0)  # inside hard-tanh's linear range
+    J = hidden_jacobian(m, x)[0]
+    jjt = J @ J.T
+    ref = torch.eye(width, dtype=torch.float64) * sigma ** (2 * depth)  # float64 products
+    assert torch.max(torch.abs(jjt - ref)).item() <= 1e-15 * sigma ** (2 * depth)
+    # a layer that no longer holds its init is cast as it is, not reset
+    m = IdentityMLP(width=width, depth=2, sigma=sigma)
+    with torch.no_grad():
+        m.layers[1].weight[0, 1] = 0.25
+    trained = m.layers[1].weight.detach().clone()
+    m = m.double()
+    assert torch.equal(m.layers[1].weight, trained.double())
+    assert torch.equal(m.layers[0].weight, sigma * torch.eye(width, dtype=torch.float64))

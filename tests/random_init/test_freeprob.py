@@ -224,3 +224,38 @@ def test_large_sigma_carries_logs_or_refuses():
     assert float(law.log_moment(1)) == pytest.approx(L * math.log(st.chi1), rel=1e-12)
     with pytest.raises(ValueError, match="sigma_w"):
         fp.random_jjt_law(L, "hardtanh", "gaussian", sigma_w=1e100, sigma_b=0.1)
+
+
+# --- smooth activations, orthogonal weights: total mass -------------------------------------------
+
+@pytest.mark.parametrize("activation", ["tanh", "gelu", "silu"])
+def test_smooth_orthogonal_law_has_unit_mass_and_the_closed_form_moments(activation):
+    """The tabulated density of a smooth law integrated to 1 + 1.5e-7 (tanh), 1 + 4.7e-5 (gelu,
+    n_grid = 256), 1 + 8e-7 (silu, 2048) and the excess was kept (the tail mass clipped at 0), so
+    cdf + sf != 1; a deficit went into a power-law tail of exponent 1e-6. Now the mass is 1 to
+    round-off and m1, var match the closed forms chi1^L and L (mu2/mu1^2 - 1) to 1.5e-13
+    (measured; before: 8e-7 silu, 2.5e-7 gelu)."""
+    law = fp.random_jjt_law(4, activation, "orthogonal", q_star=0.5)
+    m1, _, var = fp.jjt_moments(4, activation, "orthogonal", q_star=0.5)
+    assert float(law.moment(0)) == pytest.approx(1.0, abs=1e-13)
+    x = np.geomspace(1e-30, 1e2, 50)
+    np.testing.assert_allclose(law.cdf(x) + law.sf(x), 1.0, atol=1e-13)
+    assert float(law.mean()) == pytest.approx(m1, rel=1e-11)
+    assert float(law.var()) == pytest.approx(var, rel=1e-11)
+    # the power-law tail below the table holds what the density says is there (nothing, here),
+    # not whatever the panels missed
+    assert law.continuous.tail_mass < 1e-30
+
+
+def test_coarse_smooth_orthogonal_table_warns_with_its_error():
+    from rmt_idinit.errors import AccuracyWarning
+
+    with pytest.warns(AccuracyWarning, match="raise n_grid") as rec:
+        law = fp.random_jjt_law(4, "gelu", "orthogonal", q_star=0.5, n_grid=256)
+    est = [w.message.error_estimate for w in rec if isinstance(w.message, AccuracyWarning)]
+    assert 1e-5 < est[0] < 1e-4  # 4.7e-5 measured; the default grid's 2.5e-7 stays silent
+    assert float(law.moment(0)) == pytest.approx(1.0, abs=1e-13)
+    # the estimate is honest: the coarse table's CDF is off by about it, not by more
+    fine = fp.random_jjt_law(4, "gelu", "orthogonal", q_star=0.5)
+    x = np.geomspace(1e-8, 1e2, 40)
+    assert np.max(np.abs(law.cdf(x) - fine.cdf(x))) < 3 * est[0]

@@ -151,3 +151,46 @@ def test_mean_field_refusals():
         mf.c_map_slope(1.5, 1.0, 0.1, "hardtanh")  # was NaN
     with pytest.raises(ValueError, match=r"c must lie in \[-1, 1\]"):
         mf.c_map_slope(-1.01, 1.0, 0.1, "tanh")
+
+
+def _hardtanh_q_map_mp(q, sw2):
+    """``sw2 E[clip(sqrt(q) z)^2]`` in closed form at 50 digits (a = 1/sqrt(q)):
+    ``q (erf(a/sqrt 2) - 2 a phi(a)) + erfc(a/sqrt 2)``."""
+    import mpmath
+
+    with mpmath.workdps(50):
+        q = mpmath.mpf(q)
+        a = 1 / mpmath.sqrt(q)
+        phi = mpmath.exp(-a * a / 2) / mpmath.sqrt(2 * mpmath.pi)
+        return sw2 * (q * (mpmath.erf(a / mpmath.sqrt(2)) - 2 * a * phi) + mpmath.erfc(a / mpmath.sqrt(2)))
+
+
+def test_q_star_is_zero_where_the_map_does_not_expand_at_zero():
+    """sigma_w = 1, sigma_b = 0: hard-tanh's q-map is below the diagonal for every q > 0
+    (q - q_map(q) ~ q e^(-1/(2q)), 0 in double precision below q ~ 0.02), so q* = 0; the solver
+    used to return 0.0142, where that difference first rounds to nonzero."""
+    import mpmath
+
+    for q in (0.005, 0.0142, 0.1, 1.0):  # the reference: strictly below the diagonal
+        assert _hardtanh_q_map_mp(q, 1) < q
+    assert float(mf.q_star(1.0, 0.0, "hardtanh")) == 0.0
+    for act in ("tanh", "gelu", "silu"):  # phi'(0)^2 sigma_w^2 <= 1 and concave: q* = 0
+        assert float(mf.q_star(1.0, 0.0, act)) == 0.0
+    # just above criticality a positive q* exists and is still found, against mpmath
+    sw = 1.0001
+    with mpmath.workdps(50):
+        ref = mpmath.findroot(lambda q: _hardtanh_q_map_mp(q, mpmath.mpf(sw) ** 2) - q, 0.066)
+    assert float(mf.q_star(sw, 0.0, "hardtanh")) == pytest.approx(float(ref), rel=1e-9)
+    # erf expands at 0 (phi'(0)^2 = 4/pi): its positive q* stays
+    assert float(mf.q_star(1.0, 0.0, "erf")) == pytest.approx(0.1419237653, rel=1e-8)
+
+
+def test_q_star_at_the_critical_point_of_homogeneous_maps():
+    """relu at sigma_w^2 = 2 (sqrt(2) squares to 2 + 4e-16) and linear at 1, sigma_b = 0: every q
+    is a fixed point, refused as undetermined (relu used to be told sigma_b > 0 was the problem)."""
+    for act, sw in (("relu", math.sqrt(2.0)), ("linear", 1.0), ("leaky_relu", math.sqrt(2 / (1 + 0.01 ** 2)))):
+        with pytest.raises(ValueError, match="every q is a fixed point"):
+            mf.q_star(sw, 0.0, act)
+    with pytest.raises(ValueError, match="sigma_w.*sigma_b=0.1"):
+        mf.q_star(math.sqrt(2.0), 0.1, "relu")
+    assert float(mf.q_star(1.0, 0.0, "relu")) == 0.0  # contracting: q* = 0
