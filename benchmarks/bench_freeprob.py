@@ -63,7 +63,7 @@ def run(quick: bool = False) -> dict:
             f"random-init J Jᵀ density ({kind} weights, hard-tanh, q* = 1), depth {L}, {n} λ points",
             "random_init.freeprob.jjt_density", "per-point numpy.roots of the degree-L polynomial",
             t_ours, t_naive, "s", higher_is_better=False,
-            accuracy=(f"ours checked against closed-form moments and simulated networks (tests/test_freeprob.py); "
+            accuracy=(f"ours checked against closed-form moments and simulated networks (tests/random_init/test_freeprob.py); "
                       f"the naive 'most negative Im M' root differs by {diff:.2g} of max ρ"),
             note=f"naive time extrapolated from {sub.size} points; wall time"))
     return _machine.finish("freeprob", machine, rows, numba.get_num_threads())

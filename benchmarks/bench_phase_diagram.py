@@ -92,7 +92,7 @@ def run(quick: bool = False) -> dict:
     t_ref, (mask, alive) = _time(lambda: ref_hardtanh(sig, q), repeat=1)
     c_ref = _CPU["last"]
     rows = [{"what": f"hard-tanh phase diagram {n_ht}x{n_ht} (sigma, q0), depth {L}",
-             "ours": "selection.feasible_region (closed form, exact)",
+             "ours": "select.feasible_region (closed form, exact)",
              "baseline": "numpy reference with point-wise math.erf",
              "ours_value": t_fast, "baseline_value": t_ref, "unit": "s", "ratio": t_ref / t_fast, "target": None,
              "accuracy": f"mask agreement {float(np.mean(mask == reg.mask)):.5f}, "
@@ -107,7 +107,7 @@ def run(quick: bool = False) -> dict:
     t_ref, (mask, alive) = _time(lambda: ref_tanh(sig, q), repeat=1)
     c_ref = _CPU["last"]
     rows.append({"what": f"tanh phase diagram {n_t}x{n_t} (sigma, q0), depth {L}",
-                 "ours": "selection.feasible_region (level sets of the numba layer map, roots bisected: exact)",
+                 "ours": "select.feasible_region (level sets of the numba layer map, roots bisected: exact)",
                  "baseline": "numpy layer loop on a fixed u-grid, midpoint masses (not exact)",
                  "ours_value": t_fast, "baseline_value": t_ref, "unit": "s", "ratio": t_ref / t_fast, "target": 5.0,
                  "accuracy": f"mask agreement {float(np.mean(mask == reg.mask)):.5f}, "

@@ -158,7 +158,7 @@ def run(quick: bool = False) -> dict:
         {"what": "kernel against the machine limit: one vectorized exp per unit-layer step",
          "ours": "run_layers steps per CPU-s", "baseline": "the kernel's own vexp, 8 lanes (AVX-512), same threads",
          "ours_value": steps / c_nb, "baseline_value": exp_rate_cpu, "unit": "per CPU-s",
-         "ratio": (steps / c_nb) / exp_rate_cpu, "target": None, "accuracy": "exp: <= 1.5 ulp (tests/test_kernels.py)",
+         "ratio": (steps / c_nb) / exp_rate_cpu, "target": None, "accuracy": "exp: <= 1.5 ulp (tests/_core/test_kernels.py)",
          "note": "fraction of the exp-only ceiling; a tanh step also costs 2 divisions, the gain renormalization, "
                  "the settling test and ~10 stores of unit state; the ceiling itself is "
                  f"{exp_rate_cpu / (steps / c_np):.1f}x numpy, so 10x numpy on identical work is above what one "
