@@ -823,7 +823,7 @@ def _erfc_inverse(eps: mpmath.mpf) -> mpmath.mpf:
     return +x
 
 
-def max_q0(sigma: Any, depth: int, eps: Any = 0.05, activation: str | Activation = "hardtanh", *,
+def max_q0(sigma: Any, depth: int, activation: str | Activation = "hardtanh", *, eps: Any = 0.05,
            dps: int = 50, **activation_params: float) -> mpmath.mpf:
     """Largest input variance with dead fraction ``1 - alpha <= eps`` (hard-tanh), as an mpf::
 
@@ -837,7 +837,7 @@ def max_q0(sigma: Any, depth: int, eps: Any = 0.05, activation: str | Activation
     --------
     >>> import mpmath
     >>> from rmt_idinit import precise
-    >>> mpmath.nstr(precise.max_q0(1.001, 100, 0.05), 10)
+    >>> mpmath.nstr(precise.max_q0(1.001, 100, eps=0.05), 10)
     '0.2131514651'
     """
     act = _activation(activation, activation_params)
@@ -852,16 +852,16 @@ def max_q0(sigma: Any, depth: int, eps: Any = 0.05, activation: str | Activation
         return +(s ** (-2 * m) / (2 * c * c))
 
 
-def sigma_window(depth: int, kappa: Any = 10.0, *, dps: int = 50) -> tuple[mpmath.mpf, mpmath.mpf]:
+def sigma_window(depth: int, *, kappa: Any = 10.0, dps: int = 50) -> tuple[mpmath.mpf, mpmath.mpf]:
     """``(kappa^(-1/(2L)), kappa^(1/(2L)))``: the sigmas with ``1/kappa <= sigma^(2L) <= kappa``.
 
-    The mpmath twin of :func:`rmt_idinit.selection.sigma_window`.
+    The mpmath twin of :func:`rmt_idinit.select.sigma_window`.
 
     Examples
     --------
     >>> import mpmath
     >>> from rmt_idinit import precise
-    >>> [mpmath.nstr(x, 10) for x in precise.sigma_window(100, 10.0)]
+    >>> [mpmath.nstr(x, 10) for x in precise.sigma_window(100, kappa=10.0)]
     ['0.9885530947', '1.011579454']
     """
     with mpmath.workdps(_dps(dps)):

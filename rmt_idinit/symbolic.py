@@ -504,7 +504,7 @@ def forward_moments(sigma: Any = None, q0: Any = None, depth: Any = None, activa
     return [_forward_moment(act, slope, s, q, l) for l in _layers(d, layers)]
 
 
-def max_q0(sigma: Any = None, depth: Any = None, eps: Any = None, activation: str = "hardtanh") -> sp.Basic:
+def max_q0(sigma: Any = None, depth: Any = None, activation: str = "hardtanh", *, eps: Any = None) -> sp.Basic:
     """Largest input variance with dead fraction ``1 - alpha <= eps`` (hard-tanh, docs/theory/selection.md)::
 
         q0 <= sigma^(-2L) / (2 erfinv(1 - eps)^2)     (sigma > 1),
@@ -515,7 +515,7 @@ def max_q0(sigma: Any = None, depth: Any = None, eps: Any = None, activation: st
     Examples
     --------
     >>> from rmt_idinit import symbolic as sy
-    >>> sy.max_q0(1, 10, sy.EPS)
+    >>> sy.max_q0(1, 10, eps=sy.EPS)
     1/(2*erfinv(1 - eps)**2)
     """
     act, _ = _activation(activation, None)
@@ -527,14 +527,14 @@ def max_q0(sigma: Any = None, depth: Any = None, eps: Any = None, activation: st
     return _regimes(lambda: s ** (-2 * d) / (2 * x ** 2), lambda: 1 / (2 * s ** 2 * x ** 2), s)
 
 
-def sigma_window(depth: Any = None, kappa: Any = None) -> tuple[sp.Basic, sp.Basic]:
+def sigma_window(depth: Any = None, *, kappa: Any = None) -> tuple[sp.Basic, sp.Basic]:
     """Gradient-scale window ``1/kappa <= sigma^(2L) <= kappa``, i.e.
     ``kappa^(-1/(2L)) <= sigma <= kappa^(1/(2L))``.
 
     Examples
     --------
     >>> from rmt_idinit import symbolic as sy
-    >>> sy.sigma_window(5, 1024)
+    >>> sy.sigma_window(5, kappa=1024)
     (1/2, 2)
     """
     d, k = _val(depth, DEPTH, "depth", "depth"), _val(kappa, KAPPA, "kappa", "kappa")
@@ -564,8 +564,18 @@ variance = _deprecation.renamed("rmt_idinit.symbolic.variance", "symbolic.var", 
 forward_moment = _deprecation.renamed("rmt_idinit.symbolic.forward_moment",
                                       "symbolic.forward_moments(sigma, q0, depth, layers=[depth])[0]",
                                       forward_moments, adapt=_old_forward_moment)
-q0_max = _deprecation.renamed("rmt_idinit.symbolic.q0_max", "symbolic.max_q0", max_q0)
-sigma_range = _deprecation.renamed("rmt_idinit.symbolic.sigma_range", "symbolic.sigma_window", sigma_window)
+def _old_q0_max(target, sigma=None, depth=None, eps=None, activation="hardtanh"):
+    return target(sigma, depth, activation, eps=eps)
+
+
+def _old_sigma_range(target, depth=None, kappa=None):
+    return target(depth, kappa=kappa)
+
+
+q0_max = _deprecation.renamed("rmt_idinit.symbolic.q0_max", "symbolic.max_q0(sigma, depth, activation, *, eps)",
+                              max_q0, adapt=_old_q0_max)
+sigma_range = _deprecation.renamed("rmt_idinit.symbolic.sigma_range", "symbolic.sigma_window(depth, *, kappa)",
+                                   sigma_window, adapt=_old_sigma_range)
 jjt_law_atoms = _deprecation.renamed("rmt_idinit.symbolic.jjt_law_atoms",
                                      "symbolic.atoms(...) and symbolic.weights(...)", atoms,
                                      adapt=_old_jjt_law_atoms)

@@ -75,7 +75,7 @@ SHIMS = [
     # (old call, new call, the new spelling the warning must name)
     (lambda: symbolic.variance(2, 1, 3), lambda: symbolic.var(2, 1, 3), "symbolic.var"),
     (lambda: symbolic.q0_max(), lambda: symbolic.max_q0(), "symbolic.max_q0"),
-    (lambda: symbolic.sigma_range(5, 1024), lambda: symbolic.sigma_window(5, 1024), "symbolic.sigma_window"),
+    (lambda: symbolic.sigma_range(5, 1024), lambda: symbolic.sigma_window(5, kappa=1024), "symbolic.sigma_window"),
     (lambda: symbolic.layer_alpha(2, "1/2", 3), lambda: symbolic.alpha(2, "1/2", 3), "symbolic.alpha"),
     (lambda: symbolic.layer_alpha(layer=symbolic.LAYER), lambda: symbolic.alpha(depth=symbolic.LAYER),
      "symbolic.alpha"),

@@ -1,7 +1,7 @@
 """One result, three precisions: every float64 result against its mpmath twin and its sympy form.
 
 One table (:data:`ROWS`): the name of a result, which is the same in :mod:`rmt_idinit.identity` /
-:mod:`rmt_idinit.selection` / the methods of ``jjt_law(...)`` (float64), :mod:`rmt_idinit.precise`
+:mod:`rmt_idinit.select` / the methods of ``jjt_law(...)`` (float64), :mod:`rmt_idinit.precise`
 (mpmath, 50 digits here) and :mod:`rmt_idinit.symbolic` (sympy), a parameter grid (including the
 extreme tails and the large depths where the float64 path claims accuracy) and the tolerance of
 float64 against mpmath, each stated with the test that first claimed it. One loop
@@ -32,7 +32,7 @@ import pytest
 import sympy as sp
 
 import rmt_idinit as ri
-from rmt_idinit import identity, precise, selection, symbolic
+from rmt_idinit import identity, precise, select, symbolic
 
 DPS = 50
 SYMPY_TOL = mpmath.mpf("1e-40")
@@ -169,17 +169,17 @@ ROWS = [
         + [((1.02, 1e-8, 100_000, "hardtanh"), {"k": 1})], 1e-12,
         "test_accuracy.TOL (log_moment, also where alpha underflows: test_log_moment_where_alpha_underflows)",
         log=True, sym_values=_sqd_values),
-    Row("max_q0", selection.max_q0, precise.max_q0,
-        lambda sigma, depth, eps, activation="hardtanh": symbolic.max_q0(None, None, None, activation),
-        [((s, d, e), {}) for s in (0.5, 0.9, 1.0, 1.001, 1.02, 3.0) for d in (1, 10, 100, 10_000)
+    Row("max_q0", select.max_q0, precise.max_q0,
+        lambda sigma, depth, activation="hardtanh", *, eps: symbolic.max_q0(None, None, activation),
+        [((s, d), {"eps": e}) for s in (0.5, 0.9, 1.0, 1.001, 1.02, 3.0) for d in (1, 10, 100, 10_000)
          for e in (0.5, 0.05, 1e-6, 1e-100, 1e-300) if not (s > 1 and d * math.log(s) > 300)], 1e-12,
         "test_selection (max_q0 closed form, rel 1e-12)",
-        sym_values=lambda sigma, depth, eps, activation="hardtanh": {"sigma": sigma, "L": depth, "eps": eps}),
-    Row("sigma_window", selection.sigma_window, precise.sigma_window,
-        lambda depth, kappa=10.0: symbolic.sigma_window(),
-        [((d, k), {}) for d in (1, 3, 100, 10_000, 10 ** 6) for k in (1.0001, 2.0, 10.0, 1e10, 1e300)], 1e-12,
+        sym_values=lambda sigma, depth, activation="hardtanh", *, eps: {"sigma": sigma, "L": depth, "eps": eps}),
+    Row("sigma_window", select.sigma_window, precise.sigma_window,
+        lambda depth, *, kappa=10.0: symbolic.sigma_window(),
+        [((d,), {"kappa": k}) for d in (1, 3, 100, 10_000, 10 ** 6) for k in (1.0001, 2.0, 10.0, 1e10, 1e300)], 1e-12,
         "test_selection.test_hardtanh_sigma_window_and_interval (rel 1e-12)",
-        sym_values=lambda depth, kappa=10.0: {"L": depth, "kappa": kappa}),
+        sym_values=lambda depth, *, kappa=10.0: {"L": depth, "kappa": kappa}),
     Row("jjt_eigenvalues", identity.jjt_eigenvalues, precise.jjt_eigenvalues, None,
         [(([0.1, -0.3, 0.8, 1e-5], s, d, a), {}) for a in ("hardtanh", "relu", "tanh", "gelu", "softplus")
          for s, d in ((0.9, 3), (1.05, 20), (1.2, 10))]
@@ -289,7 +289,7 @@ FLOAT64_FUNCTIONS = {  # name -> the float64 function (the rest are methods of j
     "alpha": identity.alpha, "alpha_complement": identity.alpha_complement,
     "log_alpha_complement": identity.log_alpha_complement, "layer_alphas": identity.layer_alphas,
     "forward_moments": identity.forward_moments, "hardtanh_second_moment": identity.hardtanh_second_moment,
-    "jjt_eigenvalues": identity.jjt_eigenvalues, "max_q0": selection.max_q0, "sigma_window": selection.sigma_window,
+    "jjt_eigenvalues": identity.jjt_eigenvalues, "max_q0": select.max_q0, "sigma_window": select.sigma_window,
 }
 LAW_METHODS = ("atoms", "log_atoms", "weights", "mean", "var", "moment", "log_moment")
 
@@ -325,6 +325,6 @@ def test_same_signatures(name):
 def test_every_shared_name_is_in_the_table():
     """A result present at two precisions is in the table above (so the loop holds it)."""
     rows = {r.name for r in ROWS}
-    shared = (set(precise.__all__) & (set(symbolic.__all__) | set(identity.__all__) | set(selection.__all__)
+    shared = (set(precise.__all__) & (set(symbolic.__all__) | set(identity.__all__) | set(select.__all__)
                                       | set(LAW_METHODS)))
     assert shared <= rows, sorted(shared - rows)

@@ -94,14 +94,14 @@ def test_derive_q0_boundary(regime, m):
 def test_q0_boundary_numerically_with_precise():
     # alpha(sigma, q0_max, L) = 1 - eps, checked at 50 digits in mpmath
     for s, L, eps in [(1.02, 50, "1e-3"), (0.9, 10, "1e-6"), (2.0, 3, "0.01")]:
-        q = sy.max_q0(sp.Float(s, 60), L, sp.Float(eps, 60)).evalf(55)
+        q = sy.max_q0(sp.Float(s, 60), L, eps=sp.Float(eps, 60)).evalf(55)
         with mpmath.workdps(50):
             c = P.alpha_complement(mpmath.mpf(str(sp.Float(s, 60))), mpmath.mpf(str(q)), L)
             assert abs(c - mpmath.mpf(eps)) <= mpmath.mpf("1e-40") * mpmath.mpf(eps)
 
 
 def test_sigma_window():
-    lo, hi = sy.sigma_window(5, 1024)
+    lo, hi = sy.sigma_window(5, kappa=1024)
     assert (lo, hi) == (sp.Rational(1, 2), 2)
     lo, hi = sy.sigma_window()
     assert sp.simplify(hi ** (2 * sy.DEPTH) - sy.KAPPA) == 0 and sp.simplify(lo * hi - 1) == 0
@@ -127,8 +127,8 @@ def test_latex_and_lambdify():
     (lambda: sy.alpha(1.0, -1, 50), r"^q0 must be a finite number > 0, got -1.0$"),
     (lambda: sy.alpha(1.0, 0.1, 2.5), r"^depth must be an integer >= 1, got 2.5$"),
     (lambda: sy.alpha(1.0, 0.1, "5/2"), r"^depth must be an integer >= 1, got 2.5$"),
-    (lambda: sy.max_q0(1.0, 10, 1.5), r"^eps must be a number in the open interval \(0, 1\), got 1.5$"),
-    (lambda: sy.sigma_window(10, "1/2"), r"^kappa must be a finite number > 1, got 0.5$"),
+    (lambda: sy.max_q0(1.0, 10, eps=1.5), r"^eps must be a number in the open interval \(0, 1\), got 1.5$"),
+    (lambda: sy.sigma_window(10, kappa="1/2"), r"^kappa must be a finite number > 1, got 0.5$"),
     (lambda: sy.moment(1, 1, 1, k=0), r"^k must be a finite number > 0, got 0.0$"),
 ])
 def test_numbers_are_checked(call, match):
