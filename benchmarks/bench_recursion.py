@@ -132,7 +132,7 @@ def run(quick: bool = False) -> dict:
     d_rows, d_check = depth_rows() if not quick else ([], {})
     t0 = time.perf_counter()
     numba_same_nodes(sigma[:4], q0[:4], z, w, False)
-    log_moment_grid(s_axis[:2], q_axis[:2], DEPTH)
+    log_moment_grid(s_axis[:2], q_axis[:2], DEPTH, "tanh")
     ri.jjt_law(1.05, 0.5, 100, "tanh").log_moment(1)
     xe = np.linspace(-30.0, 0.0, 1 << 16)
     oe = np.zeros_like(xe)
@@ -141,7 +141,7 @@ def run(quick: bool = False) -> dict:
     rep = 1 if quick else 2
     t_np, c_np, m_np = best_of(lambda: numpy_reference(sigma, q0, z, w), rep)
     t_nb, c_nb, m_nb = best_of(lambda: numba_same_nodes(sigma, q0, z, w, False), rep + 1)
-    t_gr, c_gr, m_gr = best_of(lambda: log_moment_grid(s_axis, q_axis, DEPTH), rep + 1)
+    t_gr, c_gr, m_gr = best_of(lambda: log_moment_grid(s_axis, q_axis, DEPTH, "tanh"), rep + 1)
     reps = 20 if quick else 200
     t_exp, c_exp, _ = best_of(lambda: _exp_throughput(xe, oe, reps), rep + 1)
     exp_rate, exp_rate_cpu = xe.size * reps / t_exp, xe.size * reps / c_exp

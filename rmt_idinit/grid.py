@@ -8,19 +8,21 @@ runs once on a u-grid that serves every q0, and each q0 only re-weights the same
 
 The nodes are composite 16-point Gauss-Legendre panels on a geometric grid in ``|u|`` (several
 panels per octave), which resolves both the input Gaussians of every scale and the changes of the
-gain at ``|u| ~ sigma^(-l)``. This shared grid is used for odd activations with decreasing phi'
-(tanh, erf, hard-tanh, linear) and no bias, whose gain decreases in ``|u|``; other activations can
+gain at ``|u| ~ sigma^(-l)``. This shared grid is used for odd smooth activations with decreasing phi' (tanh, erf) and no bias,
+whose gain decreases in ``|u|``; piecewise-linear ones take their exact law; other activations can
 have gain peaks near unstable fixed points that only per-law adaptive panels resolve, so for them
 this function evaluates ``jjt_law(...).log_moment`` over the grid instead.
 """
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 
 from ._core import checks as _checks
+from ._core import deprecation as _deprecation
 from ._core import gauss
 from ._core.logsum import logsumexp
 from .activations import Activation, get_activation
@@ -43,8 +45,9 @@ def _u_nodes(u_lo: float, u_hi: float, per_octave: int, symmetric: bool) -> tupl
     return np.concatenate([-u[::-1], u]), np.concatenate([wu[::-1], wu])
 
 
-def log_moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activation = "tanh",
-                    k: float = 1.0, bias: float = 0.0, *, per_octave: int = 4,
+@_deprecation.keyword_only("log_moment_grid", ("k", "bias"), 4)
+def log_moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activation | None = None, *,
+                    k: float = 1.0, bias: float = 0.0, per_octave: int = 4,
                     **activation_params: float) -> np.ndarray:
     """``log E[lambda_L^k]`` on the outer grid ``sigma x q0``, shape ``(len(sigma), len(q0))``.
 
@@ -54,9 +57,12 @@ def log_moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activatio
         Grid axes (finite, > 0).
     depth : int
     activation : str or Activation
+        Default ``"hardtanh"`` as everywhere in the package (it was ``"tanh"`` before 0.2: a call
+        without it warns until 0.3). Piecewise-linear activations take their exact law.
     k : float
-        Moment order.
+        Moment order (keyword-only).
     bias : float
+        Constant bias (keyword-only).
     per_octave : int
         Gauss-Legendre panels per octave of ``|u|``.
 
@@ -68,6 +74,10 @@ def log_moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activatio
     >>> bool(np.allclose(np.exp(g[1, 0]), ri.jjt_law(1.05, 0.5, 30, "tanh").mean(), rtol=1e-8))
     True
     """
+    if activation is None:
+        warnings.warn("log_moment_grid's default activation is 'hardtanh' since 0.2 (it was 'tanh'); "
+                      "pass activation= explicitly (this warning goes in 0.3)", DeprecationWarning, stacklevel=2)
+        activation = "hardtanh"
     act = get_activation(activation, **activation_params)
     s = np.atleast_1d(_checks.check_positive("sigma", sigma))
     q = np.atleast_1d(_checks.check_positive("q0", q0))
@@ -82,8 +92,9 @@ def log_moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activatio
     symmetric = act.even_decreasing_gain and b == 0.0
     # the gain peak at u = 0 has width ~ mu^-L, mu = sigma*phi'(0) (not sigma: erf has phi'(0) > 1)
     mu_max = max(float(s.max()) * abs(float(np.asarray(act.dphi(np.float64(0.0))))), 1.0)
-    if not symmetric or d * math.log(mu_max) > 600.0:
-        # Non-monotone gains (gelu, silu, bias...) can peak sharply near unstable fixed points,
+    if act.pieces is not None or not symmetric or d * math.log(mu_max) > 600.0:
+        # Piecewise-linear gains jump (hard-tanh at |u| = sigma^(-l)) inside the shared panels, and
+        # their laws are exact atoms anyway. Non-monotone gains (gelu, silu, bias...) can peak sharply near unstable fixed points,
         # which a q0-independent grid cannot resolve, and a peak at u = 0 narrower than ~1e-260
         # is below its smallest node: use the adaptive law, batched over the grid.
         from .identity import jjt_law
@@ -111,8 +122,13 @@ def log_moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activatio
     return out
 
 
-def moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activation = "tanh",
+@_deprecation.keyword_only("moment_grid", ("k", "bias"), 4)
+def moment_grid(sigma: Any, q0: Any, depth: int, activation: str | Activation | None = None, *,
                 k: float = 1.0, bias: float = 0.0, **kwargs: Any) -> np.ndarray:
     """``E[lambda_L^k]`` on the grid (``inf`` beyond double range; see :func:`log_moment_grid`)."""
+    if activation is None:
+        warnings.warn("moment_grid's default activation is 'hardtanh' since 0.2 (it was 'tanh'); "
+                      "pass activation= explicitly (this warning goes in 0.3)", DeprecationWarning, stacklevel=2)
+        activation = "hardtanh"
     with np.errstate(over="ignore"):
-        return np.exp(log_moment_grid(sigma, q0, depth, activation, k, bias, **kwargs))
+        return np.exp(log_moment_grid(sigma, q0, depth, activation, k=k, bias=bias, **kwargs))

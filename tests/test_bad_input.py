@@ -247,7 +247,8 @@ def _specs() -> list[Spec]:
     for f in (grid.log_moment_grid, grid.moment_grid):
         add(Spec(f"grid.{f.__name__}", f, {"sigma": [0.9, 1.0], "q0": [0.1], "depth": 3, "activation": "hardtanh"},
                  {"sigma": "array1", "q0": "array1", "depth": "int1", "activation": "activation", "k": "finite1",
-                  "bias": "finite1"}))
+                  "bias": "finite1"},
+                 allow={"activation": [None]}))  # the default: hard-tanh, with a warning until 0.3
     # --- finite ---
     add(Spec("finite.count_law", finite.count_law, {"law": law, "width": 10}, {"law": "law", "width": "int1",
                                                                              "atom": "int01"}))

@@ -19,7 +19,7 @@ Q = np.array([1e-3, 0.1, 1.0, 10.0])
 
 def test_linear_moments_are_exact_powers():
     for k in (0.5, 1.0, 3.0):
-        g = log_moment_grid(S, Q, 40, "linear", k)
+        g = log_moment_grid(S, Q, 40, "linear", k=k)
         np.testing.assert_allclose(g, np.broadcast_to(80 * k * np.log(S)[:, None], g.shape), rtol=1e-13, atol=1e-13)
 
 
@@ -84,9 +84,17 @@ def test_the_hardtanh_closed_form_is_the_exact_law():
     np.testing.assert_allclose(np.asarray(law.log_moment(1.0)), ref, rtol=1e-13, atol=1e-13)
 
 
-@pytest.mark.xfail(strict=True, reason="grid: the hard-tanh gain jumps at |u| = sigma^-L inside a Gauss panel "
-                                       "of the shared grid; its log moments are off by up to 5e-3")
 def test_hardtanh_on_the_shared_grid_matches_its_closed_form():
-    g = log_moment_grid(S, Q, 40, "hardtanh", 1.0)
+    g = log_moment_grid(S, Q, 40, "hardtanh", k=1.0)
     ref = np.array([[_hardtanh_log_moment(s, q, 40, 1.0) for q in Q] for s in S])
     np.testing.assert_allclose(g, ref, rtol=1e-10, atol=1e-10)
+
+
+def test_the_default_activation_is_hardtanh_and_old_calls_warn():
+    # one default in the package (grid used to default to tanh), and k/bias are keyword-only
+    with pytest.warns(DeprecationWarning, match="default activation is 'hardtanh'"):
+        g = log_moment_grid(S, Q, 40)
+    np.testing.assert_array_equal(g, log_moment_grid(S, Q, 40, "hardtanh"))
+    with pytest.warns(DeprecationWarning, match="by position"):
+        g2 = log_moment_grid(S, Q, 40, "tanh", 2.0)
+    np.testing.assert_array_equal(g2, log_moment_grid(S, Q, 40, "tanh", k=2.0))

@@ -216,7 +216,7 @@ def test_outputs_that_grow_with_depth_are_refused_up_front():
     from rmt_idinit.grid import log_moment_grid
 
     with pytest.raises(ValueError, match="q0.*limit"):
-        log_moment_grid([1.0], np.geomspace(1e-3, 1.0, 10 ** 6), 10)
+        log_moment_grid([1.0], np.geomspace(1e-3, 1.0, 10 ** 6), 10, "tanh")
     from rmt_idinit.cli import main
 
     assert main(["alpha", "0.5", "0.1", "1000000000", "--layers"]) == 2
