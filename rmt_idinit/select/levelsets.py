@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
-from scipy import optimize
 
 from .._core.gaussian import interval_mass as gauss_interval  # P(a < u < b), u ~ N(0, sd^2)
 
@@ -99,27 +98,19 @@ def q0_span(q0: np.ndarray) -> tuple[float, float]:
 
 
 def first_crossing(dead_of_q0: Callable[[np.ndarray], np.ndarray], eps: float) -> float:
-    """sup{q0: dead(q') <= eps for all q' <= q0} by a log scan and brentq on log q0."""
-    lq = np.linspace(math.log(Q0_SEARCH[0]), math.log(Q0_SEARCH[1]), 400)
-    dead = np.asarray(dead_of_q0(np.exp(lq)), dtype=np.float64)
-    over = np.nonzero(dead > eps)[0]
-    if not over.size:
-        return math.inf
-    i = int(over[0])
-    if i == 0:
-        return 0.0
-    # log-ratio target keeps the relative accuracy of tiny eps
-    f = lambda x: math.log(max(float(np.asarray(dead_of_q0(np.array(math.exp(x))))), 1e-320)) - math.log(eps)  # noqa: E731
-    return math.exp(optimize.brentq(f, lq[i - 1], lq[i], xtol=1e-14, rtol=1e-15, maxiter=200))
+    """sup{q0: dead(q') <= eps for all q' <= q0}: a log scan, then bisection of ``log dead - log eps``
+    in the bracket (one curve of :func:`first_crossings`)."""
+    return float(first_crossings(lambda q: np.asarray(dead_of_q0(q[..., 0]), dtype=np.float64)[..., None], eps, 1)[0])
 
 
 def first_crossings(dead_of_q0: Callable[[np.ndarray], np.ndarray], eps: float, n: int) -> np.ndarray:
-    """:func:`first_crossing` for ``n`` independent curves at once.
+    """sup{q0: dead(q') <= eps for all q' <= q0} for ``n`` independent curves at once.
 
     ``dead_of_q0(q)`` maps q0 of shape ``(..., n)`` (curve ``p`` in the last axis) to the dead
-    fractions of the same shape. The same log scan brackets each crossing; then every bracket is
-    bisected together on ``log dead - log eps`` (what :func:`first_crossing` gives brentq), one
-    vectorized evaluation per halving instead of a scalar root search per curve.
+    fractions of the same shape. A log scan over ``Q0_SEARCH`` brackets each first crossing (inf
+    when there is none, 0 when the first point is already over); every bracket is then bisected
+    together on ``log dead - log eps`` (relative accuracy of tiny eps), one vectorized evaluation
+    per halving.
     """
     lq = np.linspace(math.log(Q0_SEARCH[0]), math.log(Q0_SEARCH[1]), 400)
     dead = np.asarray(dead_of_q0(np.broadcast_to(np.exp(lq)[:, None], (lq.size, n))), dtype=np.float64)
