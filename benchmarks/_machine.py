@@ -16,11 +16,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _versions() -> dict[str, Any]:
+    from importlib import metadata
+
     out: dict[str, Any] = {"python": sys.version.split()[0], "platform": platform.machine()}
     for name in ("numpy", "numba", "torch"):
-        try:
-            out[name] = __import__(name).__version__
-        except Exception:  # an optional package missing is recorded, not fatal
+        try:  # the installed version, without importing it (torch alone costs seconds)
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # an optional package missing is recorded, not fatal
             out[name] = None
     return out
 
@@ -72,12 +74,5 @@ def machine(load_before, load_after) -> dict[str, Any]:
     """The machine dict of the format for load averages taken by the caller (numba's threads)."""
     import numba
 
-    from importlib import metadata
-
-    try:  # the version only: importing torch would cost seconds
-        torch_version = metadata.version("torch")
-    except metadata.PackageNotFoundError:  # torch is optional
-        torch_version = None
     return {"cpus": os.cpu_count(), "threads": numba.get_num_threads(),
-            "loadavg_before": list(load_before), "loadavg_after": list(load_after),
-            **_versions(), "torch": torch_version}
+            "loadavg_before": list(load_before), "loadavg_after": list(load_after), **_versions()}
