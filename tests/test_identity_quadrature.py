@@ -14,7 +14,6 @@ import pytest
 from scipy import special
 
 import rmt_idinit as ri
-from rmt_idinit import identity
 from rmt_idinit._core import quadrature
 from rmt_idinit.errors import AccuracyWarning
 

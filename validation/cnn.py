@@ -105,8 +105,6 @@ make_config = config_maker(Config, PRESETS, "cnn")
 
 def _rel(pred, ref) -> float:
     """Worst over samples of max |pred - ref| / max |ref| (per sample)."""
-    import torch
-
     num = (pred - ref).abs().reshape(len(ref), -1).max(1).values
     den = ref.abs().reshape(len(ref), -1).max(1).values.clamp_min(1e-300)
     return float((num / den).max())
@@ -495,7 +493,7 @@ def plot_drop(res: dict[str, Any], path: Path) -> None:
     for ax, d in zip(axes[0], depths):
         c = res["per_depth"][str(d)]["drop_curves"]
         m = np.asarray(c["counts"]) + 1
-        mean, sd = np.asarray(c["drop_random_mean"]), np.asarray(c["drop_random_std"])
+        mean = np.asarray(c["drop_random_mean"])
         ax.plot(m, c["drop_importance"], "o-", ms=3, color="C3", label="top-m dropped")
         ax.plot(m, mean, "s-", ms=3, color="C0", label="m random dropped")
         ax.fill_between(m, mean - np.asarray(c["margin"]), mean + np.asarray(c["margin"]), color="C0", alpha=0.2,

@@ -7,7 +7,6 @@ digits, mean-field ``q*`` / ``chi1`` against an mpmath root and quadrature writt
 form against numpy, the torch module against numpy. The last test holds every built-in record's
 closed-form Gaussian expectations against mpmath quadrature of the record's own mpmath phi.
 """
-import math
 
 import mpmath
 import numpy as np

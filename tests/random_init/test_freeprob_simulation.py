@@ -20,7 +20,6 @@ Tolerances, and why (measured with seeds 0-2 at N = 1500 on this machine, one-of
 import math
 
 import numpy as np
-import pytest
 
 from rmt_idinit.random_init import freeprob as fp
 from rmt_idinit.activations import get_activation
