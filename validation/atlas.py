@@ -779,8 +779,9 @@ _TITLES = {
 def _fine_boundary(panel: str, cfg: Config, xs: np.ndarray, ys: np.ndarray, q0_data: float):
     """The theory's boundary on a fine grid (coarser for the tanh law, which needs quadrature)."""
     nx, ny = (241, 161) if panel != "tanh_sigma_depth" else (61, 25)
-    gx = np.linspace(xs.min() - 0.5 * np.ptp(xs) / max(len(xs) - 1, 1),
-                     xs.max() + 0.5 * np.ptp(xs) / max(len(xs) - 1, 1), nx)
+    # half a cell beyond the outer cells; a single column spans +-2% of its value
+    half = 0.5 * np.ptp(xs) / (len(xs) - 1) if len(xs) > 1 else 0.02 * float(xs[0])
+    gx = np.linspace(xs.min() - half, xs.max() + half, nx)
     gy = np.geomspace(ys.min() / 1.4, ys.max() * 1.4, ny)
     X, Y = np.meshgrid(gx, gy)
     if panel == "random_tanh":
@@ -854,11 +855,15 @@ def plot_panel(panel: str, cfg: Config, recs: list[dict[str, Any]], q0_data: flo
         if len(xs) > 1:
             fx = np.where(gx < xs[0], (gx - xs[0]) / (xs[1] - xs[0]), fx)
             fx = np.where(gx > xs[-1], len(xs) - 1 + (gx - xs[-1]) / (xs[-1] - xs[-2]), fx)
+        else:  # one column: its cell spans the boundary grid (else every node but one is NaN, no line)
+            fx = np.interp(gx, [gx.min(), gx.max()], [-0.5, 0.5])
         ly = np.log(ys)
         fy = np.interp(np.log(gy), ly, np.arange(len(ys)))
         if len(ys) > 1:
             fy = np.where(np.log(gy) < ly[0], (np.log(gy) - ly[0]) / (ly[1] - ly[0]), fy)
             fy = np.where(np.log(gy) > ly[-1], len(ys) - 1 + (np.log(gy) - ly[-1]) / (ly[-1] - ly[-2]), fy)
+        else:
+            fy = np.interp(np.log(gy), [np.log(gy).min(), np.log(gy).max()], [-0.5, 0.5])
         if 0 < mask.mean() < 1:
             ax.contour(fx, fy, mask, levels=[0.5], colors="red", linewidths=1.6)
         label = "6 xi_c (mean field)" if panel == "random_tanh" else f"feasible region edge (eps={cfg.eps}, kappa={cfg.kappa:g})"
@@ -873,10 +878,18 @@ def plot_panel(panel: str, cfg: Config, recs: list[dict[str, Any]], q0_data: flo
             from rmt_idinit.select import MIN_LOG_SIGNAL
 
             sig_mask = _signal_boundary(panel, gx, gy, cfg, q0_data)
-            if 0 < sig_mask.mean() < 1:
+            # the edge is drawn when the rule's verdict changes between cells; a sliver of the
+            # margin beyond the outer cells alone would draw a stray mark in a corner
+            ci = [int(np.argmin(np.abs(np.log(gy) - math.log(v)))) for v in ys]
+            cj = [int(np.argmin(np.abs(gx - v))) for v in xs]
+            at_cells = sig_mask[np.ix_(ci, cj)].mean()
+            if 0 < at_cells < 1:
                 ax.contour(fx, fy, sig_mask, levels=[0.5], colors="#1f77b4", linewidths=1.6, linestyles="--")
-                handles.append(Line2D([], [], color="#1f77b4", lw=1.6, ls="--",
-                                      label=f"signal rule edge (log q^L/q0 = {MIN_LOG_SIGNAL:g})"))
+                sig_label = f"signal rule edge (log q^L/q0 = {MIN_LOG_SIGNAL:g})"
+            else:
+                sig_label = (f"signal rule: {'every' if at_cells == 1 else 'no'} cell passes "
+                             f"(log q^L/q0 >= {MIN_LOG_SIGNAL:g})")
+            handles.append(Line2D([], [], color="#1f77b4", lw=1.6, ls="--", label=sig_label))
     if np.isnan(acc).any():
         handles.append(Patch(color="#d9d9d9", label="not run yet"))
     ax.set_xlim(-0.5, len(xs) - 0.5)
