@@ -398,11 +398,10 @@ def _smooth_region_chunk(sigma: np.ndarray, *, act, depth, q0, eps, kappa):
     lk = math.log(kappa)
     sets = _ls.level_sets(act, sigma, np.array([depth]), [-0.5 * lk, 0.5 * lk], _ls.q0_span(q0))
     sd = np.sqrt(q0)[:, None]
-    P = sigma.size
     low = sets.mass(sd, 0, 0, slice(None))             # (n_q0, P)
     high = sets.mass(sd, 1, 0, slice(None))
     ok = (low <= eps) & (low <= 0.5) & (1.0 - high <= 0.5)
-    qmax = _ls.first_crossings(lambda qq: sets.mass(np.sqrt(qq), 0, 0, slice(None)), eps, P)
+    qmax = _ls.set_first_crossings(sets, eps)
     return low.T, ok.T, qmax                            # per-sigma leading axis for the sweep
 
 
