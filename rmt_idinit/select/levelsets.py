@@ -49,7 +49,11 @@ class LevelSets:
             # gives 1 and 0): one erfc or erf, the same numbers as the sum of three cells
             c = np.where(b[..., 1] == np.inf, 0.0, b[..., 2])
             x = c / (math.sqrt(2.0) * sd)
-            return np.where(st, special.erfc(x), special.erf(x))
+            tails = np.broadcast_to(st, x.shape)
+            out = np.empty(x.shape)
+            special.erfc(x, out=out, where=tails)       # each element's one special function
+            special.erf(x, out=out, where=~tails)
+            return out
         nseg = b.shape[-1] - 1
         inside = st[..., None] ^ (np.arange(nseg) % 2 == 1)
         m = gauss_interval(b[..., :-1], b[..., 1:], sd[..., None])
