@@ -3,9 +3,13 @@ searches the selection builds on (first crossing in ``q0``, bisection on a log s
 integers).
 
 ``{u : log|g_l(u)| < level}`` does not depend on ``q0``: its boundary points are bracketed on a
-log-spaced u-grid (plus u = 0) by one numba pass of the layer map, then bisected to round-off. The
-mass of the set under ``N(0, q0)`` for any ``q0`` is then a sum of Gaussian interval masses (erfc in
-the tails, so tiny dead fractions keep their relative accuracy).
+log-spaced u-grid (plus u = 0) by one numba pass of the layer map, then refined to neighbouring
+doubles. The mass of the set under ``N(0, q0)`` for any ``q0`` is then a sum of Gaussian interval
+masses (erfc in the tails, so tiny dead fractions keep their relative accuracy).
+
+An even gain non-increasing in ``|u|`` (records with ``even_decreasing_gain``: tanh, erf) crosses
+each level at most once on ``u > 0``: a coarse grid of the half line brackets that root, the set is
+``{|u| > r}`` (or its complement), its mass one erfc, and its first crossing in ``q0`` a closed form.
 """
 from __future__ import annotations
 
