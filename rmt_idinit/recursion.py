@@ -48,7 +48,8 @@ from numba import njit, prange
 from ._core import checks as _checks
 from ._core.kernels import _f2i, _i2f, act_block, d2phi, phi_dphi
 
-__all__ = ["run_layers", "log_gain_scalar", "refine_roots", "dlog_gain_du"]
+__all__ = ["run_layers", "log_gain_scalar", "refine_roots", "dlog_gain_du", "log_gain_units",
+           "refine_roots_units"]
 
 _LN2 = math.log(2.0)
 _B = 64                   # units per block: the SIMD loops run over these
@@ -500,10 +501,156 @@ def _dlog_many(code, p, s, b, u, depth, out):
         out[k] = _dlog_gain_du(code, p, s[k], b[k], u[k], depth[k])
 
 
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _log_gain_units(code, p, s, b, u, depth, out):
+    # log|g_depth(u)| of units that each have their own sigma, bias and depth, _B at a time through
+    # the block phi kernel: the factors, renormalization and settling test of _advance_block (the
+    # values run_layers gives), in a loop across units that vectorizes, where _log_gain_scalar is
+    # one serial chain of dependent layers per unit
+    n_all = u.shape[0]
+    hb = np.empty(_B)
+    xb = np.empty(_B)
+    db = np.empty(_B)
+    mb = np.empty(_B)
+    fb = np.empty(_B)
+    gb = np.empty(_B)
+    sb = np.empty(_B)
+    bb = np.empty(_B)
+    eb = np.empty(_B, dtype=np.int64)
+    lb = np.empty(_B, dtype=np.int64)
+    live = np.empty(_B, dtype=np.int64)
+    flag = np.empty(_B, dtype=np.int64)
+    for k0 in range(0, n_all, _B):
+        n = min(_B, n_all - k0)
+        top = 0
+        for t in range(n):
+            k = k0 + t
+            sb[t] = s[k]
+            bb[t] = b[k]
+            hb[t] = s[k] * u[k]
+            mb[t] = 1.0
+            eb[t] = 0
+            fb[t] = np.nan
+            gb[t] = np.nan
+            lb[t] = depth[k]
+            live[t] = 1
+            top = max(top, depth[k])
+        n_act = n
+        layer = 0
+        while n_act > 0 and layer < top:
+            layer += 1
+            act_block(code, p, hb, xb, db, n)
+            any_flag = 0
+            for t in range(n):  # branch-free: vectorizes
+                on = live[t] != 0
+                f = sb[t] * db[t] if on else 1.0
+                tiny = abs(f) < _TINY
+                m = mb[t] * (f * _BIG if tiny else f)
+                bits = _f2i(m)
+                ex = (bits & _EXP_FIELD) >> 52
+                mn = _i2f((bits & _CLEAR_EXP) | _HALF_EXP)
+                nz = m != 0.0
+                fin = ex != 0x7FF
+                mb[t] = (mn if fin else m) if nz else 0.0
+                eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
+                hn = sb[t] * xb[t] + bb[t] if on else hb[t]
+                ok = on & (_settled(f, fb[t], gb[t], hb[t], hn, 2) | (m == 0.0) | (layer >= lb[t]))
+                flag[t] = 1 if ok else 0
+                any_flag |= flag[t]
+                gb[t] = abs(f - fb[t])
+                fb[t] = f
+                db[t] = hn - hb[t]
+                hb[t] = hn
+            if any_flag != 0:
+                for t in range(n):
+                    if flag[t] != 0:
+                        a = abs(mb[t])
+                        lg = (math.log(a) + eb[t] * _LN2) if a > 0.0 else -np.inf
+                        if a > 0.0 and layer < lb[t]:
+                            # settled: the remaining layers repeat the factor at the fixed point
+                            lg = lg + (lb[t] - layer) * _log_f_star(code, p, sb[t], hb[t], fb[t], db[t])
+                        out[k0 + t] = lg
+                        live[t] = 0
+                        n_act -= 1
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _refine_units(code, p, s, b, depth, lo, hi, f_lo, f_hi, level, out):
+    # The Illinois steps of _bisect (same step rule, same halving safeguard, same stop at
+    # neighbouring doubles) for all roots in lockstep: each round evaluates the next point of
+    # every unfinished root in one _log_gain_units call. Returns how many roots hit the cap.
+    n = lo.shape[0]
+    lo = lo.copy()
+    hi = hi.copy()
+    f_lo = f_lo.copy()
+    f_hi = f_hi.copy()
+    side = np.zeros(n, dtype=np.int64)
+    w1 = hi - lo   # widths after the last three steps
+    w2 = w1.copy()
+    w3 = w1.copy()
+    done = np.zeros(n, dtype=np.int64)
+    idx = np.empty(n, dtype=np.int64)
+    ss = np.empty(n)
+    bs = np.empty(n)
+    ds = np.empty(n, dtype=np.int64)
+    xs = np.empty(n)
+    fx = np.empty(n)
+    for _ in range(600):
+        m = 0
+        for k in range(n):
+            if done[k] != 0:
+                continue
+            mid = 0.5 * (lo[k] + hi[k])
+            if mid == lo[k] or mid == hi[k]:
+                done[k] = 1
+                out[k] = mid
+                continue
+            x = mid
+            if w1[k] <= 0.5 * w3[k] and math.isfinite(f_lo[k]) and math.isfinite(f_hi[k]) and f_lo[k] != f_hi[k]:
+                x = hi[k] - f_hi[k] * ((hi[k] - lo[k]) / (f_hi[k] - f_lo[k]))
+                if not (lo[k] < x < hi[k]):
+                    x = mid
+            idx[m] = k
+            ss[m] = s[k]
+            bs[m] = b[k]
+            ds[m] = depth[k]
+            xs[m] = x
+            m += 1
+        if m == 0:
+            return 0
+        _log_gain_units(code, p, ss[:m], bs[:m], xs[:m], ds[:m], fx[:m])
+        for i in range(m):
+            k = idx[i]
+            x = xs[i]
+            f_x = fx[i] - level[k]
+            if (f_x <= 0.0) == (f_lo[k] <= 0.0):
+                lo[k] = x
+                f_lo[k] = f_x
+                if side[k] == -1:
+                    f_hi[k] *= 0.5
+                side[k] = -1
+            else:
+                hi[k] = x
+                f_hi[k] = f_x
+                if side[k] == 1:
+                    f_lo[k] *= 0.5
+                side[k] = 1
+            w3[k] = w2[k]
+            w2[k] = w1[k]
+            w1[k] = hi[k] - lo[k]
+    capped = 0
+    for k in range(n):
+        if done[k] == 0:
+            out[k] = 0.5 * (lo[k] + hi[k])
+            capped += 1
+    return capped
+
+
 # --- binding the kernels to an activation -----------------------------------------------------
 
 _KERNEL_NAMES = ("_log_f_star", "_advance_block", "_run_chunk", "_run_chunk_serial", "_log_gain_scalar",
-                 "_dlog_gain_du", "_bisect", "_refine_roots", "_refine_roots_serial", "_dlog_many")
+                 "_dlog_gain_du", "_bisect", "_refine_roots", "_refine_roots_serial", "_dlog_many",
+                 "_log_gain_units", "_refine_units")
 _BUILTIN = {name: globals()[name] for name in _KERNEL_NAMES}
 
 
@@ -545,6 +692,54 @@ def refine_roots(act, sigma, bias, depth, lo, hi, f_lo, level):
         code, act.param_array, arrs[0], arrs[1], np.ascontiguousarray(depth, dtype=np.int64),
         np.ascontiguousarray(lo, dtype=np.float64), np.ascontiguousarray(hi, dtype=np.float64),
         np.ascontiguousarray(f_lo, dtype=np.float64), np.ascontiguousarray(level, dtype=np.float64), out)
+    return out
+
+
+def log_gain_units(act, sigma, bias, u, depth) -> np.ndarray:
+    """``log|g_depth(u)|`` for arrays of equal length, one unit each (its own sigma, bias, depth),
+    with the block kernel of :func:`run_layers` (the same values as its ``log_gain``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rmt_idinit.activations import get_activation
+    >>> lg = log_gain_units(get_activation("linear"), np.array([2.0, 0.5]), np.zeros(2),
+    ...                     np.array([0.3, 0.3]), np.array([3, 1]))
+    >>> np.exp(lg).round(12).tolist()
+    [8.0, 0.5]
+    """
+    code = act.kernels()[3]
+    u = np.ascontiguousarray(u, dtype=np.float64)
+    depth = np.ascontiguousarray(np.broadcast_to(depth, u.shape), dtype=np.int64)
+    if np.any(depth < 1):
+        raise ValueError("depth must be >= 1")
+    out = np.empty(u.shape)
+    _bound(act)["_log_gain_units"](
+        code, act.param_array, np.ascontiguousarray(np.broadcast_to(sigma, u.shape), dtype=np.float64),
+        np.ascontiguousarray(np.broadcast_to(bias, u.shape), dtype=np.float64), u, depth, out)
+    return out
+
+
+def refine_roots_units(act, sigma, bias, depth, lo, hi, f_lo, f_hi, level) -> np.ndarray:
+    """:func:`refine_roots` on the values of :func:`log_gain_units`: brackets ``[lo, hi]`` with
+    ``f = log|g_depth| - level`` of signs ``f_lo``, ``f_hi`` at the ends, refined to neighbouring
+    doubles by the same Illinois steps, all roots advancing together through the block kernel."""
+    code = act.kernels()[3]
+    lo = np.ascontiguousarray(lo, dtype=np.float64)
+    n = lo.shape
+    arrs = [np.ascontiguousarray(np.broadcast_to(a, n), dtype=np.float64) for a in (sigma, bias, hi, f_lo, f_hi, level)]
+    depth = np.ascontiguousarray(np.broadcast_to(depth, n), dtype=np.int64)
+    out = np.empty(n)
+    capped = _bound(act)["_refine_units"](code, act.param_array, arrs[0], arrs[1], depth, lo, arrs[2], arrs[3],
+                                          arrs[4], arrs[5], out)
+    if capped:
+        import warnings
+
+        from ._core.errors import AccuracyWarning
+
+        warnings.warn(AccuracyWarning(f"{capped} of {out.size} roots of log|g| = level stopped at the cap "
+                                      "of 600 steps before their bracket closed to neighbouring doubles"),
+                      stacklevel=2)
     return out
 
 
