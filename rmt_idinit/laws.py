@@ -425,6 +425,13 @@ class SpectralLaw:
                 terms = np.where(alive, (k * la if k != 0 else 0.0) + lw, -np.inf)
             return logsumexp(terms, axis=-1)
 
+        fast = getattr(self.continuous, "log_moments", None)
+        if fast is not None:
+            # the part sums its own shared nodes in one pass; the atoms join by one log-add-exp
+            cont = fast(k)
+            if self.log_atoms.shape[-1] == 0:
+                return cont
+            return np.logaddexp(fn(self.log_atoms, self.log_weights), cont)
         # k >= 0 reduces row by row; k < 0 (no atom at 0, checked above) element by element
         return self._per_element(fn, rowwise=k < 0)
 
