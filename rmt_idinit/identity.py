@@ -524,6 +524,15 @@ class PushforwardPart(ContinuousPart):
         out = log_moments(k, 2.0 * self._logg_rows, self._lw, self._lrow, self._wrow)
         return out.reshape(self.batch_shape)
 
+    def log_vars(self) -> np.ndarray:
+        """``log Var`` of the continuous part (a law without atoms) for every batch element, in
+        one factored pass over the shared nodes (:func:`rmt_idinit._core.kernels.log_vars`)."""
+        from ._core.kernels import log_vars
+
+        self._check_moments()
+        self._integrate()
+        return log_vars(2.0 * self._logg_rows, self._lw, self._lrow, self._wrow).reshape(self.batch_shape)
+
     def log_range(self, flat_index: int) -> tuple[float, float]:
         lg = 2.0 * self._logg_of(flat_index)
         fin = lg[np.isfinite(lg)]

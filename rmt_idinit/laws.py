@@ -461,6 +461,9 @@ class SpectralLaw:
                                    np.ones_like(la), axis=-1)
                 return log_v + 2 * top[..., 0]
 
+        fast = getattr(self.continuous, "log_vars", None)
+        if fast is not None and self.log_atoms.shape[-1] == 0:
+            return fast()   # the same sum over the part's shared nodes, in one pass
         return self._per_element(fn)
 
     def var(self) -> np.ndarray:

@@ -107,10 +107,10 @@ def test_broadcast_grid_moments_against_mpmath():
     # sigmas one gain row each across both q0 (the factored panel sums and moments)
     S, Q = np.array([[0.7], [1.3]]), np.array([[0.05, 2.0]])
     law = ri.jjt_law(S, Q, 10, "tanh")
-    m1, m2 = law.mean(), law.moment(2.0)
-    assert m1.shape == (2, 2)
+    m1, m2, var = law.mean(), law.moment(2.0), law.var()
+    assert m1.shape == var.shape == (2, 2)
     for i in range(2):
         for j in range(2):
-            for k, m in ((1, m1), (2, m2)):
-                ref = float(_mp_tanh_moment(S[i, 0], Q[0, j], 10, k))
-                assert abs(m[i, j] / ref - 1.0) < 1e-14, (i, j, k, m[i, j], ref)
+            ref1, ref2 = (_mp_tanh_moment(S[i, 0], Q[0, j], 10, k) for k in (1, 2))
+            for m, ref in ((m1, ref1), (m2, ref2), (var, ref2 - ref1 ** 2)):   # 30 digits: no cancellation
+                assert abs(m[i, j] / float(ref) - 1.0) < 1e-14, (i, j, m[i, j], ref)

@@ -724,4 +724,108 @@ def log_moments(k, la, lw, lrow, wrow):
     return out
 
 
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _var_top_law(b, la, lw, lrow, wrow, out):
+    r = lrow[b]
+    q = wrow[b]
+    top = -np.inf
+    for j in range(la.shape[1]):
+        w = lw[q, j]
+        if w - w == 0.0 and la[r, j] > top:
+            top = la[r, j]
+    out[b] = top if top - top == 0.0 else 0.0
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _log_var_law(b, la, lw, lrow, wrow, top, log_m, emax, e_fac, out):
+    r = lrow[b]
+    q = wrow[b]
+    n = la.shape[1]
+    tb = top[b]
+    m = vexp(log_m[b])
+    big = -np.inf
+    acc = 0.0
+    for c in range(emax.shape[1]):
+        j0 = c * _BLOCK
+        j1 = min(n, j0 + _BLOCK)
+        em = emax[q, c]
+        if not (em > -np.inf):
+            continue
+        d = 0.0
+        for j in range(j0, j1):
+            dev = abs(vexp(la[r, j] - tb) - m)
+            d += e_fac[q, j] * (dev * dev)
+        bound = em
+        if not (d > _FACTOR_MIN):
+            # term by term in logs: weights and deviations that underflow keep their logs
+            bound = -np.inf
+            for j in range(j0, j1):
+                w = lw[q, j]
+                dev = abs(vexp(la[r, j] - tb) - m)
+                if w - w == 0.0 and dev > 0.0:
+                    t = w + 2.0 * math.log(dev)
+                    if t > bound:
+                        bound = t
+            if not (bound > -np.inf):
+                continue
+            d = 0.0
+            for j in range(j0, j1):
+                w = lw[q, j]
+                dev = abs(vexp(la[r, j] - tb) - m)
+                if w - w == 0.0 and dev > 0.0:
+                    d += vexp(w + 2.0 * math.log(dev) - bound)
+        if bound > big:
+            acc = acc * vexp(big - bound) + d if big > -np.inf else d
+            big = bound
+        else:
+            acc += d * vexp(bound - big)
+    out[b] = math.log(acc) + big + 2.0 * tb if acc > 0.0 else -np.inf
+
+
+@njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
+def _var_top_threads(la, lw, lrow, wrow, out):
+    for b in prange(lrow.shape[0]):
+        _var_top_law(b, la, lw, lrow, wrow, out)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _var_top_serial(la, lw, lrow, wrow, out):
+    for b in range(lrow.shape[0]):
+        _var_top_law(b, la, lw, lrow, wrow, out)
+
+
+@njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
+def _log_vars_threads(la, lw, lrow, wrow, top, log_m, emax, e_fac, out):
+    for b in prange(lrow.shape[0]):
+        _log_var_law(b, la, lw, lrow, wrow, top, log_m, emax, e_fac, out)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _log_vars_serial(la, lw, lrow, wrow, top, log_m, emax, e_fac, out):
+    for b in range(lrow.shape[0]):
+        _log_var_law(b, la, lw, lrow, wrow, top, log_m, emax, e_fac, out)
+
+
+def log_vars(la, lw, lrow, wrow):
+    """``log Var`` of each law ``b`` with nodes ``la[lrow[b]]`` (log lambda) and log weights
+    ``lw[wrow[b]]`` (shared rows as in :func:`log_moments`): ``sum_j w_j (lambda_j - m)^2`` with
+    lambda scaled by the law's largest node of finite weight, so there is no cancellation and
+    nothing overflows. Factored by blocks: ``exp(lw - block max)`` once per weight row times the
+    law's squared deviations; a block whose scaled sum underflows is summed in logs term by term."""
+    la, lw = np.ascontiguousarray(la, dtype=np.float64), np.ascontiguousarray(lw, dtype=np.float64)
+    lrow = np.ascontiguousarray(lrow, dtype=np.int64)
+    wrow = np.ascontiguousarray(wrow, dtype=np.int64)
+    big = lrow.shape[0] * la.shape[1] >= _THREADS_FROM
+    top = np.empty(lrow.shape[0])
+    (_var_top_threads if big else _var_top_serial)(la, lw, lrow, wrow, top)
+    # log of the mean in units of the top: one factored pass of the moments
+    log_m = log_moments(1.0, la, lw, lrow, wrow) - top
+    n_blk = -(-la.shape[1] // _BLOCK)
+    emax, e_fac = np.empty((lw.shape[0], n_blk)), np.empty(lw.shape)
+    _moment_weight_factors(lw, emax, e_fac)
+    out = np.empty(lrow.shape[0])
+    (_log_vars_threads if big else _log_vars_serial)(la, lw, lrow, wrow, top, log_m, emax, e_fac, out)
+    return out
+
+
 _THREADS_FROM = 200_000   # terms from which the panel sums use numba's threads
