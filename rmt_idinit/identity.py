@@ -677,6 +677,20 @@ class PushforwardPart(ContinuousPart):
             out[ok] = self._chunked(self._mass_below, b_idx[ok], 0.5 * lx[ok])
         return out
 
+    def ppf_many(self, b_idx, q):
+        """:meth:`ppf` (``log=True``) of many (element, q) pairs in one run of the layer map: the
+        quantile radius ``sqrt(2 q0) erfcinv(q)`` of each pair, its gain at its element's depth."""
+        if not self.symmetric:
+            return None
+        from .recursion import run_layers
+
+        b_idx = np.asarray(b_idx, dtype=np.int64).ravel()
+        s, q0, d = (self._flat(k)[b_idx] for k in ("sigma", "q0", "depth"))
+        r = np.sqrt(2.0 * q0) * special.erfcinv(np.asarray(q, dtype=np.float64).ravel())
+        depths = np.unique(d).astype(np.int64)
+        lg, _ = run_layers(self.act, s, np.zeros(s.size), r[:, None], depths)
+        return 2.0 * lg[np.searchsorted(depths, d), np.arange(s.size), 0]
+
     def ppf(self, flat_index, q, log=False):
         if not self.symmetric:
             return None

@@ -74,6 +74,11 @@ class ContinuousPart:
         """Quantiles (their logs if ``log``) of the normalized part when known in closed form, else None."""
         return None
 
+    def ppf_many(self, b_idx: np.ndarray, q: np.ndarray) -> np.ndarray | None:
+        """Log quantiles ``log ppf(q[i])`` of elements ``b_idx[i]`` at once, as :meth:`ppf` with
+        ``log=True`` gives them one element at a time; None where there is no closed form."""
+        return None
+
     def log_range(self, flat_index: int) -> tuple[float, float]:
         """Smallest and largest finite ``log lambda`` among the nodes (brackets for quantiles)."""
         la, _ = self.nodes(flat_index)
@@ -306,8 +311,16 @@ class SpectralLaw:
         out = np.empty(q.shape)
         batch_idx = np.broadcast_to(np.arange(int(np.prod(self.batch_shape, dtype=int))).reshape(self.batch_shape), q.shape)
         flat_la, flat_w = self._flat_atoms()
-        for pos in np.ndindex(q.shape):
-            out[pos] = self._log_ppf_one(int(batch_idx[pos]), float(q[pos]), flat_la, flat_w)
+        many = getattr(self.continuous, "ppf_many", None)
+        direct = None
+        if many is not None and flat_la.shape[1] == 0 and q.size:
+            # no atoms: the part's closed-form quantiles of all elements at once, where it has them
+            direct = many(batch_idx.ravel(), q.ravel())
+        if direct is not None:
+            out = np.asarray(direct, dtype=np.float64).reshape(q.shape)
+        else:
+            for pos in np.ndindex(q.shape):
+                out[pos] = self._log_ppf_one(int(batch_idx[pos]), float(q[pos]), flat_la, flat_w)
         if log:
             return out
         with np.errstate(over="ignore", under="ignore"):
