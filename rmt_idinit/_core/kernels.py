@@ -392,22 +392,27 @@ _FACTOR_MIN = 1e-290   # a scaled dot product above this is exact to ~1e-30 desp
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _gain_factors(lg, amax, a_fac, bad, hi, lo):
-    """Per gain row r and panel i: the largest finite 2 lg (amax, also hi), the smallest (lo),
-    A[r, i, j] = exp(2 lg - amax) (0 for NaN or -inf) and whether some lg is +inf (bad)."""
+def _gain_factors(lg, amax, aarg, a_fac, bad, hi, lo):
+    """Per gain row r and panel i: the largest finite 2 lg (amax, also hi; at node aarg, -1 if
+    none), the smallest (lo), A[r, i, j] = exp(2 lg - amax) (0 for NaN or -inf) and whether some
+    lg is +inf (bad)."""
     for r in range(lg.shape[0]):
         for i in range(lg.shape[1]):
             h_hi = -np.inf
             h_lo = np.inf
+            at = -1
             inf_seen = False
             for j in range(lg.shape[2]):
                 g2 = 2.0 * lg[r, i, j]
                 if g2 - g2 == 0.0:
-                    h_hi = max(h_hi, g2)
+                    if g2 > h_hi:
+                        h_hi = g2
+                        at = j
                     h_lo = min(h_lo, g2)
                 elif g2 > 0.0:
                     inf_seen = True
             amax[r, i] = h_hi
+            aarg[r, i] = at
             hi[r, i] = h_hi
             lo[r, i] = h_lo
             bad[r, i] = inf_seen
@@ -417,14 +422,18 @@ def _gain_factors(lg, amax, a_fac, bad, hi, lo):
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _weight_factors(lw, emax, e_fac, log_mass):
-    """Per weight row q and panel i: the largest log weight (emax), E = exp(lw - emax) (0 for NaN)
-    and the log of the panel's normal mass ``log sum_j exp(lw)``."""
+def _weight_factors(lw, emax, earg, e_fac, log_mass):
+    """Per weight row q and panel i: the largest log weight (emax, at node earg), E = exp(lw -
+    emax) (0 for NaN) and the log of the panel's normal mass ``log sum_j exp(lw)``."""
     for q in range(lw.shape[0]):
         for i in range(lw.shape[1]):
             top_w = -np.inf
+            at = 0
             for j in range(lw.shape[2]):
-                top_w = max(top_w, lw[q, i, j])
+                if lw[q, i, j] > top_w:
+                    top_w = lw[q, i, j]
+                    at = j
+            earg[q, i] = at
             acc = 0.0
             for j in range(lw.shape[2]):
                 x = lw[q, i, j] - top_w
@@ -438,23 +447,38 @@ def _weight_factors(lw, emax, e_fac, log_mass):
 def panel_factors(lg, lw):
     """The per-row and per-weight-row factors of the panel sums of ``lg`` (rows, n, m) and ``lw``
     (weight rows, n, m), shared by :func:`panel_top` and :func:`panel_stats` of the same panels:
-    ``(amax, A, bad, hi, lo, emax, E, log_mass)`` (see :func:`_gain_factors`, :func:`_weight_factors`)."""
+    ``(amax, A, bad, hi, lo, emax, E, log_mass, aarg, earg)`` (see :func:`_gain_factors`,
+    :func:`_weight_factors`)."""
     lg, lw = np.ascontiguousarray(lg), np.ascontiguousarray(lw)
     n_r, n, m = lg.shape
     amax, hi, lo = np.empty((n_r, n)), np.empty((n_r, n)), np.empty((n_r, n))
     a_fac, bad = np.empty((n_r, n, m)), np.empty((n_r, n), dtype=np.bool_)
-    _gain_factors(lg, amax, a_fac, bad, hi, lo)
+    aarg, earg = np.empty((n_r, n), dtype=np.int64), np.empty((lw.shape[0], n), dtype=np.int64)
+    _gain_factors(lg, amax, aarg, a_fac, bad, hi, lo)
     emax, log_mass, e_fac = np.empty((lw.shape[0], n)), np.empty((lw.shape[0], n)), np.empty(lw.shape)
-    _weight_factors(lw, emax, e_fac, log_mass)
-    return amax, a_fac, bad, hi, lo, emax, e_fac, log_mass
+    _weight_factors(lw, emax, earg, e_fac, log_mass)
+    return amax, a_fac, bad, hi, lo, emax, e_fac, log_mass, aarg, earg
 
 
 @njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
-def _panel_top_law(b, lg, lw, lrow, wrow, amax, emax, out):
+def _panel_top_law(b, lg, lw, lrow, wrow, amax, emax, aarg, earg, out):
     r = lrow[b]
     q = wrow[b]
     t1 = -np.inf
     t2 = -np.inf
+    # start from the terms at each panel's gain peak and weight peak (where the panel's maximum
+    # usually is), so that the scan below visits few panels
+    for i in range(lg.shape[1]):
+        for j in (aarg[r, i], earg[q, i]):
+            if j >= 0:
+                g = lg[r, i, j]
+                w = lw[q, i, j]
+                a1 = 2.0 * g + w
+                a2 = 4.0 * g + w
+                if a1 - a1 == 0.0 and a1 > t1:
+                    t1 = a1
+                if a2 - a2 == 0.0 and a2 > t2:
+                    t2 = a2
     for i in range(lg.shape[1]):
         # a panel whose bound amax + emax (2 amax + emax for k = 2) cannot beat the running
         # maximum is skipped: the maximum is the same as a full scan's
@@ -476,15 +500,15 @@ def _panel_top_law(b, lg, lw, lrow, wrow, amax, emax, out):
 
 
 @njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
-def _panel_top_threads(lg, lw, lrow, wrow, amax, emax, out):
+def _panel_top_threads(lg, lw, lrow, wrow, amax, emax, aarg, earg, out):
     for b in prange(lrow.shape[0]):
-        _panel_top_law(b, lg, lw, lrow, wrow, amax, emax, out)
+        _panel_top_law(b, lg, lw, lrow, wrow, amax, emax, aarg, earg, out)
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _panel_top_serial(lg, lw, lrow, wrow, amax, emax, out):
+def _panel_top_serial(lg, lw, lrow, wrow, amax, emax, aarg, earg, out):
     for b in range(lrow.shape[0]):
-        _panel_top_law(b, lg, lw, lrow, wrow, amax, emax, out)
+        _panel_top_law(b, lg, lw, lrow, wrow, amax, emax, aarg, earg, out)
 
 
 def panel_top(lg, lw, lrow, wrow, out, factors=None):
@@ -496,7 +520,7 @@ def panel_top(lg, lw, lrow, wrow, out, factors=None):
     lg, lw = np.ascontiguousarray(lg), np.ascontiguousarray(lw)
     f = panel_factors(lg, lw) if factors is None else factors
     big = lrow.shape[0] * lg.shape[1] * lg.shape[2] >= _THREADS_FROM
-    (_panel_top_threads if big else _panel_top_serial)(lg, lw, lrow, wrow, f[0], f[5], out)
+    (_panel_top_threads if big else _panel_top_serial)(lg, lw, lrow, wrow, f[0], f[5], f[8], f[9], out)
 
 
 @njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
@@ -581,7 +605,7 @@ def panel_stats(lg, lw, lrow, wrow, top, sums, hi, lo, log_mass, factors=None):
     The sums are factored (see the section comment); returns how many (law, panel, k) sums fell
     back to the term-by-term sum because the factored one underflowed."""
     lg, lw = np.ascontiguousarray(lg), np.ascontiguousarray(lw)
-    amax, a_fac, bad, hi_r, lo_r, emax, e_fac, lm = panel_factors(lg, lw) if factors is None else factors
+    amax, a_fac, bad, hi_r, lo_r, emax, e_fac, lm = (panel_factors(lg, lw) if factors is None else factors)[:8]
     log_mass[...] = lm
     n_direct = np.zeros(lrow.shape[0], dtype=np.int64)
     big = lrow.shape[0] * lg.shape[1] * lg.shape[2] >= _THREADS_FROM
