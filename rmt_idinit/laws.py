@@ -44,6 +44,11 @@ class ContinuousPart:
     * ``nodes(flat_index)`` -> ``(log_lambda, weight)`` quadrature nodes of element ``flat_index``
       (and ``log_nodes`` with log weights, which the moments use);
     * ``sample(flat_index, n, rng)``: ``n`` draws from the normalized part.
+
+    Optional batched forms, used by :class:`SpectralLaw` where a part has them (a batch that
+    shares its nodes then needs no loop over its elements): ``log_moments(k)`` and ``log_vars()``
+    (batch_shape arrays of the part's log moment and, for a law without atoms, log variance) and
+    ``ppf_many(b_idx, q)`` (log quantiles of many pairs, or None).
     """
 
     batch_shape: tuple[int, ...] = ()
