@@ -279,7 +279,12 @@ class PushforwardPart(ContinuousPart):
         self._log_var = None if np.all(q == self._q_ref) else np.log(q / self._q_ref)
         self._x: np.ndarray | None = None
         self._u: np.ndarray | None = None
+        # the nodes, shared: log weights per distinct q0 (_lw, row _wrow[b] of law b) and log
+        # gains per distinct unit map and depth (_logg_rows, row _lrow[b]); _logg per law on demand
         self._lw: np.ndarray | None = None
+        self._wrow: np.ndarray | None = None
+        self._logg_rows: np.ndarray | None = None
+        self._lrow: np.ndarray | None = None
         self._logg: np.ndarray | None = None
         self._lin: tuple | None = None
         self._maps: tuple | None = None
@@ -447,21 +452,32 @@ class PushforwardPart(ContinuousPart):
         fixed = (np.zeros(1), tail_lw, tail_lg, np.zeros(1))
         return a, b, kind, sign, fixed
 
+    def _integrate(self) -> None:
+        """Place the adaptive nodes (once): shared log gains and log weights, see ``__init__``."""
+        if self._logg_rows is None:
+            a, b, kind, sign, fixed = self._panels()
+            x, lw, wrow, lg, lrow = _quad.adaptive_nodes(self._eval_any, a, b, kind, sign, fixed=fixed,
+                                                         log_var=self._log_var, rows=self._rows()[3],
+                                                         compact=True)
+            if self.symmetric:
+                lw = lw + math.log(2.0)
+            self._x, self._u, self._lw, self._wrow, self._logg_rows, self._lrow = \
+                x, self._x_scale * x, lw, wrow, lg, lrow
+
+    def _logg_of(self, b_idx) -> np.ndarray:
+        """``log|g|`` at the nodes for the batch elements ``b_idx`` (an index array or slice)."""
+        self._integrate()
+        return self._logg_rows[self._lrow[b_idx]]
+
     def _log_gains(self) -> np.ndarray:
         """``log|g|`` at the adaptive nodes for every batch element, shape (n_batch, n_nodes)."""
         if self._logg is None:
-            a, b, kind, sign, fixed = self._panels()
-            x, lw, lg = _quad.adaptive_nodes(self._eval_any, a, b, kind, sign, fixed=fixed,
-                                             log_var=self._log_var, rows=self._rows()[3])
-            lw = np.atleast_2d(lw)
-            if self.symmetric:
-                lw = lw + math.log(2.0)
-            self._x, self._u, self._lw, self._logg = x, self._x_scale * x, lw, lg
+            self._logg = self._logg_of(slice(None))
         return self._logg
 
     def _log_weights(self, flat_index: int) -> np.ndarray:
-        self._log_gains()
-        return self._lw[flat_index if self._lw.shape[0] > 1 else 0]
+        self._integrate()
+        return self._lw[self._wrow[flat_index]]
 
 
     def _check_moments(self) -> None:
@@ -473,33 +489,52 @@ class PushforwardPart(ContinuousPart):
 
     def nodes(self, flat_index: int):
         self._check_moments()
-        lg = self._log_gains()
+        lg = self._logg_of(flat_index)
         with np.errstate(under="ignore"):  # weights of nodes at |u| < 1e-308 underflow to 0
-            return 2.0 * lg[flat_index], np.exp(self._log_weights(flat_index))
+            return 2.0 * lg, np.exp(self._log_weights(flat_index))
 
     def log_nodes(self, flat_index: int):
         """``(log lambda, log weight)`` at the quadrature nodes; the weights of nodes at
         ``|u| < 1e-308`` (deep peaks) underflow, their logs do not."""
         self._check_moments()
-        lg = self._log_gains()
-        return 2.0 * lg[flat_index], self._log_weights(flat_index)
+        return 2.0 * self._logg_of(flat_index), self._log_weights(flat_index)
 
     @property
     def n_nodes(self) -> int:
         """Quadrature nodes per law (what the moments sum over; refused first if unresolvable)."""
         self._check_moments()
-        return self._log_gains().shape[1]
+        self._integrate()
+        return self._logg_rows.shape[1]
 
     def log_nodes_rows(self, rows):
         """:meth:`log_nodes` of the laws ``rows`` (a slice or index array) at once:
         ``(log lambda, log weight)``, each (laws, nodes)."""
         self._check_moments()
-        lg = self._log_gains()
-        lw = self._lw if self._lw.shape[0] > 1 else np.broadcast_to(self._lw, (self._logg.shape[0], self._lw.shape[1]))
-        return 2.0 * lg[rows], lw[rows]
+        lg = self._logg_of(rows)
+        return 2.0 * lg, self._lw[self._wrow[rows]]
+
+    def log_moments(self, k: float) -> np.ndarray:
+        """``log`` of the continuous part's ``E[lambda^k]`` for every batch element, (batch_shape):
+        one pass over the shared nodes (:func:`rmt_idinit._core.kernels.log_moments`), no
+        (laws, nodes) arrays."""
+        from ._core.kernels import log_moments
+
+        self._check_moments()
+        self._integrate()
+        out = log_moments(k, 2.0 * self._logg_rows, self._lw, self._lrow, self._wrow)
+        return out.reshape(self.batch_shape)
+
+    def log_vars(self) -> np.ndarray:
+        """``log Var`` of the continuous part (a law without atoms) for every batch element, in
+        one factored pass over the shared nodes (:func:`rmt_idinit._core.kernels.log_vars`)."""
+        from ._core.kernels import log_vars
+
+        self._check_moments()
+        self._integrate()
+        return log_vars(2.0 * self._logg_rows, self._lw, self._lrow, self._wrow).reshape(self.batch_shape)
 
     def log_range(self, flat_index: int) -> tuple[float, float]:
-        lg = 2.0 * self._log_gains()[flat_index]
+        lg = 2.0 * self._logg_of(flat_index)
         fin = lg[np.isfinite(lg)]
         return float(np.min(fin, initial=0.0)), float(np.max(fin, initial=0.0))
 
@@ -511,7 +546,7 @@ class PushforwardPart(ContinuousPart):
     def _crossings(self, b_idx: np.ndarray, level: np.ndarray):
         from .recursion import refine_roots
 
-        logg = self._log_gains()[b_idx]                  # (n, U)
+        logg = self._logg_of(b_idx)                      # (n, U)
         below = logg <= level[:, None]
         flips = np.nonzero(below[:, 1:] != below[:, :-1])
         pair, j = flips
@@ -564,7 +599,8 @@ class PushforwardPart(ContinuousPart):
 
     def _chunked(self, fn, b_idx, values):
         """Apply ``fn(b_idx, values)`` in blocks so (pairs x nodes) work arrays stay ~32 MB."""
-        n_nodes = self._log_gains().shape[1]
+        self._integrate()
+        n_nodes = self._logg_rows.shape[1]
         step = max(1, int(4e6 // n_nodes))
         if b_idx.size <= step:
             return fn(b_idx, values)
@@ -640,6 +676,20 @@ class PushforwardPart(ContinuousPart):
         if ok.any():
             out[ok] = self._chunked(self._mass_below, b_idx[ok], 0.5 * lx[ok])
         return out
+
+    def ppf_many(self, b_idx, q):
+        """:meth:`ppf` (``log=True``) of many (element, q) pairs in one run of the layer map: the
+        quantile radius ``sqrt(2 q0) erfcinv(q)`` of each pair, its gain at its element's depth."""
+        if not self.symmetric:
+            return None
+        from .recursion import run_layers
+
+        b_idx = np.asarray(b_idx, dtype=np.int64).ravel()
+        s, q0, d = (self._flat(k)[b_idx] for k in ("sigma", "q0", "depth"))
+        r = np.sqrt(2.0 * q0) * special.erfcinv(np.asarray(q, dtype=np.float64).ravel())
+        depths = np.unique(d).astype(np.int64)
+        lg, _ = run_layers(self.act, s, np.zeros(s.size), r[:, None], depths)
+        return 2.0 * lg[np.searchsorted(depths, d), np.arange(s.size), 0]
 
     def ppf(self, flat_index, q, log=False):
         if not self.symmetric:

@@ -44,6 +44,11 @@ class ContinuousPart:
     * ``nodes(flat_index)`` -> ``(log_lambda, weight)`` quadrature nodes of element ``flat_index``
       (and ``log_nodes`` with log weights, which the moments use);
     * ``sample(flat_index, n, rng)``: ``n`` draws from the normalized part.
+
+    Optional batched forms, used by :class:`SpectralLaw` where a part has them (a batch that
+    shares its nodes then needs no loop over its elements): ``log_moments(k)`` and ``log_vars()``
+    (batch_shape arrays of the part's log moment and, for a law without atoms, log variance) and
+    ``ppf_many(b_idx, q)`` (log quantiles of many pairs, or None).
     """
 
     batch_shape: tuple[int, ...] = ()
@@ -72,6 +77,11 @@ class ContinuousPart:
 
     def ppf(self, flat_index: int, q: np.ndarray, log: bool = False) -> np.ndarray | None:
         """Quantiles (their logs if ``log``) of the normalized part when known in closed form, else None."""
+        return None
+
+    def ppf_many(self, b_idx: np.ndarray, q: np.ndarray) -> np.ndarray | None:
+        """Log quantiles ``log ppf(q[i])`` of elements ``b_idx[i]`` at once, as :meth:`ppf` with
+        ``log=True`` gives them one element at a time; None where there is no closed form."""
         return None
 
     def log_range(self, flat_index: int) -> tuple[float, float]:
@@ -306,8 +316,16 @@ class SpectralLaw:
         out = np.empty(q.shape)
         batch_idx = np.broadcast_to(np.arange(int(np.prod(self.batch_shape, dtype=int))).reshape(self.batch_shape), q.shape)
         flat_la, flat_w = self._flat_atoms()
-        for pos in np.ndindex(q.shape):
-            out[pos] = self._log_ppf_one(int(batch_idx[pos]), float(q[pos]), flat_la, flat_w)
+        many = getattr(self.continuous, "ppf_many", None)
+        direct = None
+        if many is not None and flat_la.shape[1] == 0 and q.size:
+            # no atoms: the part's closed-form quantiles of all elements at once, where it has them
+            direct = many(batch_idx.ravel(), q.ravel())
+        if direct is not None:
+            out = np.asarray(direct, dtype=np.float64).reshape(q.shape)
+        else:
+            for pos in np.ndindex(q.shape):
+                out[pos] = self._log_ppf_one(int(batch_idx[pos]), float(q[pos]), flat_la, flat_w)
         if log:
             return out
         with np.errstate(over="ignore", under="ignore"):
@@ -425,6 +443,13 @@ class SpectralLaw:
                 terms = np.where(alive, (k * la if k != 0 else 0.0) + lw, -np.inf)
             return logsumexp(terms, axis=-1)
 
+        fast = getattr(self.continuous, "log_moments", None)
+        if fast is not None:
+            # the part sums its own shared nodes in one pass; the atoms join by one log-add-exp
+            cont = fast(k)
+            if self.log_atoms.shape[-1] == 0:
+                return cont
+            return np.logaddexp(fn(self.log_atoms, self.log_weights), cont)
         # k >= 0 reduces row by row; k < 0 (no atom at 0, checked above) element by element
         return self._per_element(fn, rowwise=k < 0)
 
@@ -454,6 +479,9 @@ class SpectralLaw:
                                    np.ones_like(la), axis=-1)
                 return log_v + 2 * top[..., 0]
 
+        fast = getattr(self.continuous, "log_vars", None)
+        if fast is not None and self.log_atoms.shape[-1] == 0:
+            return fast()   # the same sum over the part's shared nodes, in one pass
         return self._per_element(fn)
 
     def var(self) -> np.ndarray:

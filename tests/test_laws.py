@@ -160,6 +160,18 @@ def test_symmetric_ppf_matches_bisection():
     np.testing.assert_allclose(law.cdf(direct), q, rtol=1e-10)
 
 
+def test_symmetric_ppf_of_a_batch_inverts_cdf():
+    # all (element, q) pairs of a broadcast batch with two depths at once: the cdf (roots of the
+    # gain on the node grid, bisected) gives back q, and each pair is its own singleton's quantile
+    law = ri.jjt_law(np.array([0.8, 1.05])[:, None], np.array([0.05, 2.0]), np.array([[12], [40]]), "tanh")
+    q = np.array([0.1, 0.5, 0.9])[:, None, None]
+    x = law.ppf(q)
+    assert x.shape == (3, 2, 2)
+    np.testing.assert_allclose(law.cdf(x), np.broadcast_to(q, x.shape), rtol=1e-10)
+    single = ri.jjt_law(1.05, 2.0, 40, "tanh")
+    assert float(x[1, 1, 1]) == pytest.approx(float(single.ppf(0.5)), rel=1e-14)
+
+
 def test_batch_broadcasting_and_indexing():
     sig = np.array([0.9, 1.0, 1.02])[:, None]
     q0 = np.array([0.1, 1.0])

@@ -380,17 +380,115 @@ def user_block(both):
 # --- panel sums of the adaptive quadrature (rmt_idinit._core.quadrature) -----------------------
 # Each kernel has a threaded and a serial driver around one per-law body: waking numba's thread
 # pool costs milliseconds on a busy machine, more than the sums of a few laws.
+#
+# A law b weighs the nodes of its gain row r = lrow[b] with the weight row q = wrow[b] (its q0):
+# the terms exp(2k lg[r] + lw[q]) of a panel factor as A_k[r] * E[q] once each factor is scaled by
+# its own maximum over the panel, so the exps are taken once per row and once per weight row
+# (panel_factors) and each law's panel sum is a 16-term dot product. Where the two factors peak
+# at opposite ends of a panel the scaled dot product can underflow; such panels (dot below
+# _FACTOR_MIN) are summed term by term as before, so no term is lost that the direct sum keeps.
+
+_FACTOR_MIN = 1e-290   # a scaled dot product above this is exact to ~1e-30 despite subnormal terms
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _gain_factors(lg, amax, aarg, a_fac, bad, hi, lo):
+    """Per gain row r and panel i: the largest finite 2 lg (amax, also hi; at node aarg, -1 if
+    none), the smallest (lo), A[r, i, j] = exp(2 lg - amax) (0 for NaN or -inf) and whether some
+    lg is +inf (bad)."""
+    for r in range(lg.shape[0]):
+        for i in range(lg.shape[1]):
+            h_hi = -np.inf
+            h_lo = np.inf
+            at = -1
+            inf_seen = False
+            for j in range(lg.shape[2]):
+                g2 = 2.0 * lg[r, i, j]
+                if g2 - g2 == 0.0:
+                    if g2 > h_hi:
+                        h_hi = g2
+                        at = j
+                    h_lo = min(h_lo, g2)
+                elif g2 > 0.0:
+                    inf_seen = True
+            amax[r, i] = h_hi
+            aarg[r, i] = at
+            hi[r, i] = h_hi
+            lo[r, i] = h_lo
+            bad[r, i] = inf_seen
+            for j in range(lg.shape[2]):
+                x = 2.0 * lg[r, i, j] - h_hi
+                a_fac[r, i, j] = vexp(x) if (x == x and h_hi > -np.inf) else 0.0
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _weight_factors(lw, emax, earg, e_fac, log_mass):
+    """Per weight row q and panel i: the largest log weight (emax, at node earg), E = exp(lw -
+    emax) (0 for NaN) and the log of the panel's normal mass ``log sum_j exp(lw)``."""
+    for q in range(lw.shape[0]):
+        for i in range(lw.shape[1]):
+            top_w = -np.inf
+            at = 0
+            for j in range(lw.shape[2]):
+                if lw[q, i, j] > top_w:
+                    top_w = lw[q, i, j]
+                    at = j
+            earg[q, i] = at
+            acc = 0.0
+            for j in range(lw.shape[2]):
+                x = lw[q, i, j] - top_w
+                v = vexp(x) if (x == x and top_w > -np.inf) else 0.0
+                e_fac[q, i, j] = v
+                acc += v
+            emax[q, i] = top_w
+            log_mass[q, i] = math.log(acc) + top_w if acc > 0.0 else -np.inf
+
+
+def panel_factors(lg, lw):
+    """The per-row and per-weight-row factors of the panel sums of ``lg`` (rows, n, m) and ``lw``
+    (weight rows, n, m), shared by :func:`panel_top` and :func:`panel_stats` of the same panels:
+    ``(amax, A, bad, hi, lo, emax, E, log_mass, aarg, earg)`` (see :func:`_gain_factors`,
+    :func:`_weight_factors`)."""
+    lg, lw = np.ascontiguousarray(lg), np.ascontiguousarray(lw)
+    n_r, n, m = lg.shape
+    amax, hi, lo = np.empty((n_r, n)), np.empty((n_r, n)), np.empty((n_r, n))
+    a_fac, bad = np.empty((n_r, n, m)), np.empty((n_r, n), dtype=np.bool_)
+    aarg, earg = np.empty((n_r, n), dtype=np.int64), np.empty((lw.shape[0], n), dtype=np.int64)
+    _gain_factors(lg, amax, aarg, a_fac, bad, hi, lo)
+    emax, log_mass, e_fac = np.empty((lw.shape[0], n)), np.empty((lw.shape[0], n)), np.empty(lw.shape)
+    _weight_factors(lw, emax, earg, e_fac, log_mass)
+    return amax, a_fac, bad, hi, lo, emax, e_fac, log_mass, aarg, earg
+
 
 @njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
-def _panel_top_law(b, lg, lw, lrow, wrow, out):
-    wb = wrow[b]
-    gb = lrow[b]
+def _panel_top_law(b, lg, lw, lrow, wrow, amax, emax, aarg, earg, out):
+    r = lrow[b]
+    q = wrow[b]
     t1 = -np.inf
     t2 = -np.inf
+    # start from the terms at each panel's gain peak and weight peak (where the panel's maximum
+    # usually is), so that the scan below visits few panels
     for i in range(lg.shape[1]):
+        for j in (aarg[r, i], earg[q, i]):
+            if j >= 0:
+                g = lg[r, i, j]
+                w = lw[q, i, j]
+                a1 = 2.0 * g + w
+                a2 = 4.0 * g + w
+                if a1 - a1 == 0.0 and a1 > t1:
+                    t1 = a1
+                if a2 - a2 == 0.0 and a2 > t2:
+                    t2 = a2
+    for i in range(lg.shape[1]):
+        # a panel whose bound amax + emax (2 amax + emax for k = 2) cannot beat the running
+        # maximum is skipped: the maximum is the same as a full scan's
+        ub = amax[r, i] + emax[q, i]
+        ub2 = 2.0 * amax[r, i] + emax[q, i]
+        if not (ub > t1 or ub2 > t2 or ub != ub or ub2 != ub2):
+            continue
         for j in range(lg.shape[2]):
-            g = lg[gb, i, j]
-            w = lw[wb, i, j]
+            g = lg[r, i, j]
+            w = lw[q, i, j]
             a1 = 2.0 * g + w
             a2 = 4.0 * g + w
             if a1 - a1 == 0.0 and a1 > t1:   # finite
@@ -402,93 +500,356 @@ def _panel_top_law(b, lg, lw, lrow, wrow, out):
 
 
 @njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
-def _panel_top_threads(lg, lw, lrow, out):
-    wrow = np.zeros(lrow.shape[0], dtype=np.int64) if lw.shape[0] == 1 else np.arange(lrow.shape[0])
+def _panel_top_threads(lg, lw, lrow, wrow, amax, emax, aarg, earg, out):
     for b in prange(lrow.shape[0]):
-        _panel_top_law(b, lg, lw, lrow, wrow, out)
+        _panel_top_law(b, lg, lw, lrow, wrow, amax, emax, aarg, earg, out)
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _panel_top_serial(lg, lw, lrow, out):
-    wrow = np.zeros(lrow.shape[0], dtype=np.int64) if lw.shape[0] == 1 else np.arange(lrow.shape[0])
+def _panel_top_serial(lg, lw, lrow, wrow, amax, emax, aarg, earg, out):
     for b in range(lrow.shape[0]):
-        _panel_top_law(b, lg, lw, lrow, wrow, out)
+        _panel_top_law(b, lg, lw, lrow, wrow, amax, emax, aarg, earg, out)
 
 
-def panel_top(lg, lw, lrow, out):
-    """``out[k-1, b] = max`` over the finite terms ``2k lg[lrow[b]] + lw[b]`` (k = 1, 2) of all panels.
+def panel_top(lg, lw, lrow, wrow, out, factors=None):
+    """``out[k-1, b] = max`` over the finite terms ``2k lg[lrow[b]] + lw[wrow[b]]`` (k = 1, 2) of all panels.
 
     ``lg`` (rows, n, m) log-gains, one row per distinct unit map and depth, ``lrow`` the row of each
-    of the B laws, ``lw`` (B or 1, n, m) log weights; NaN terms are left out."""
+    of the B laws, ``lw`` (weight rows, n, m) log weights, ``wrow`` the weight row of each law;
+    NaN terms are left out. ``factors``: :func:`panel_factors` of ``(lg, lw)`` if already known."""
+    lg, lw = np.ascontiguousarray(lg), np.ascontiguousarray(lw)
+    f = panel_factors(lg, lw) if factors is None else factors
     big = lrow.shape[0] * lg.shape[1] * lg.shape[2] >= _THREADS_FROM
-    (_panel_top_threads if big else _panel_top_serial)(lg, lw, lrow, out)
+    (_panel_top_threads if big else _panel_top_serial)(lg, lw, lrow, wrow, f[0], f[5], f[8], f[9], out)
 
 
 @njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
-def _panel_stats_law(b, lg, lw, lrow, wrow, top, sums, hi, lo):
-    wb = wrow[b]
-    gb = lrow[b]
+def _direct_sum(r, q, i, kk, lg, lw, s):
+    """``sum_j exp(2 kk lg[r, i, j] + lw[q, i, j] - s)``, NaN terms 0: the term-by-term sum."""
+    e = 0.0
+    for j in range(lg.shape[2]):
+        a = 2.0 * kk * lg[r, i, j] + lw[q, i, j] - s
+        e += vexp(a) if a == a else 0.0
+    return e
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _panel_stats_law(b, lg, lw, lrow, wrow, top, amax, a_fac, bad, hi_r, lo_r, emax, e_fac,
+                     sums, hi, lo, n_direct):
+    r = lrow[b]
+    q = wrow[b]
     s1 = top[0, b]
     s2 = top[1, b]
+    direct = 0
     for i in range(lg.shape[1]):
-        e1 = 0.0
-        e2 = 0.0
-        h_hi = -np.inf
-        h_lo = np.inf
+        hi[b, i] = hi_r[r, i]
+        lo[b, i] = lo_r[r, i]
+        am = amax[r, i]
+        em = emax[q, i]
+        if bad[r, i]:
+            sums[0, b, i] = _direct_sum(r, q, i, 1.0, lg, lw, s1)
+            sums[1, b, i] = _direct_sum(r, q, i, 2.0, lg, lw, s2)
+            direct += 2
+            continue
+        if not (am > -np.inf and em > -np.inf):   # no finite term: the direct sum is 0 too
+            sums[0, b, i] = 0.0
+            sums[1, b, i] = 0.0
+            continue
+        x1 = am + em - s1          # every term of the panel is at most exp(x1) (k = 1)
+        x2 = 2.0 * am + em - s2
+        d1 = 0.0
+        d2 = 0.0
         for j in range(lg.shape[2]):
-            g = lg[gb, i, j]
-            w = lw[wb, i, j]
-            a1 = 2.0 * g + w - s1
-            a2 = 4.0 * g + w - s2
-            e1 += vexp(a1) if a1 == a1 else 0.0
-            e2 += vexp(a2) if a2 == a2 else 0.0
-            g2 = 2.0 * g
-            fin = g2 - g2 == 0.0
-            h_hi = max(h_hi, g2) if fin else h_hi
-            h_lo = min(h_lo, g2) if fin else h_lo
-        sums[0, b, i] = e1
-        sums[1, b, i] = e2
-        hi[b, i] = h_hi
-        lo[b, i] = h_lo
-
-
-@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
-def _panel_mass_row(r, lw, log_mass):
-    for k in range(lw.shape[1]):
-        top_w = -np.inf
-        for jj in range(lw.shape[2]):
-            top_w = max(top_w, lw[r, k, jj])
-        acc = 0.0
-        for jj in range(lw.shape[2]):
-            acc += vexp(lw[r, k, jj] - top_w) if top_w > -np.inf else 0.0
-        log_mass[r, k] = math.log(acc) + top_w if acc > 0.0 else -np.inf
+            ae = a_fac[r, i, j] * e_fac[q, i, j]
+            d1 += ae
+            d2 += ae * a_fac[r, i, j]
+        if x1 < -746.0:            # every term underflows in the direct sum as well
+            sums[0, b, i] = 0.0
+        elif d1 > _FACTOR_MIN:
+            sums[0, b, i] = d1 * vexp(x1)
+        else:
+            sums[0, b, i] = _direct_sum(r, q, i, 1.0, lg, lw, s1)
+            direct += 1
+        if x2 < -746.0:
+            sums[1, b, i] = 0.0
+        elif d2 > _FACTOR_MIN:
+            sums[1, b, i] = d2 * vexp(x2)
+        else:
+            sums[1, b, i] = _direct_sum(r, q, i, 2.0, lg, lw, s2)
+            direct += 1
+    n_direct[b] = direct
 
 
 @njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
-def _panel_stats_threads(lg, lw, lrow, top, sums, hi, lo, log_mass):
-    wrow = np.zeros(lrow.shape[0], dtype=np.int64) if lw.shape[0] == 1 else np.arange(lrow.shape[0])
+def _panel_stats_threads(lg, lw, lrow, wrow, top, amax, a_fac, bad, hi_r, lo_r, emax, e_fac,
+                         sums, hi, lo, n_direct):
     for b in prange(lrow.shape[0]):
-        _panel_stats_law(b, lg, lw, lrow, wrow, top, sums, hi, lo)
-    for r in prange(lw.shape[0]):
-        _panel_mass_row(r, lw, log_mass)
+        _panel_stats_law(b, lg, lw, lrow, wrow, top, amax, a_fac, bad, hi_r, lo_r, emax, e_fac,
+                         sums, hi, lo, n_direct)
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _panel_stats_serial(lg, lw, lrow, top, sums, hi, lo, log_mass):
-    wrow = np.zeros(lrow.shape[0], dtype=np.int64) if lw.shape[0] == 1 else np.arange(lrow.shape[0])
+def _panel_stats_serial(lg, lw, lrow, wrow, top, amax, a_fac, bad, hi_r, lo_r, emax, e_fac,
+                        sums, hi, lo, n_direct):
     for b in range(lrow.shape[0]):
-        _panel_stats_law(b, lg, lw, lrow, wrow, top, sums, hi, lo)
-    for r in range(lw.shape[0]):
-        _panel_mass_row(r, lw, log_mass)
+        _panel_stats_law(b, lg, lw, lrow, wrow, top, amax, a_fac, bad, hi_r, lo_r, emax, e_fac,
+                         sums, hi, lo, n_direct)
 
 
-def panel_stats(lg, lw, lrow, top, sums, hi, lo, log_mass):
-    """Per panel ``i`` of law ``b`` (log-gains ``lg[lrow[b]]``, see :func:`panel_top`):
-    ``sums[k-1, b, i] = sum_j exp(2k lg + lw - top[k-1, b])`` (NaN terms count 0), ``hi``/``lo``
-    the largest/smallest finite ``2 lg`` (-inf/+inf if none), and per weight row
-    ``log_mass[wb, i] = log sum_j exp(lw)`` (what the panel carries at gain 1)."""
+def panel_stats(lg, lw, lrow, wrow, top, sums, hi, lo, log_mass, factors=None):
+    """Per panel ``i`` of law ``b`` (log-gains ``lg[lrow[b]]``, weights ``lw[wrow[b]]``, see
+    :func:`panel_top`): ``sums[k-1, b, i] = sum_j exp(2k lg + lw - top[k-1, b])`` (NaN terms
+    count 0), ``hi``/``lo`` the largest/smallest finite ``2 lg`` (-inf/+inf if none), and per
+    weight row ``log_mass[q, i] = log sum_j exp(lw[q, i])`` (what the panel carries at gain 1).
+
+    The sums are factored (see the section comment); returns how many (law, panel, k) sums fell
+    back to the term-by-term sum because the factored one underflowed."""
+    lg, lw = np.ascontiguousarray(lg), np.ascontiguousarray(lw)
+    amax, a_fac, bad, hi_r, lo_r, emax, e_fac, lm = (panel_factors(lg, lw) if factors is None else factors)[:8]
+    log_mass[...] = lm
+    n_direct = np.zeros(lrow.shape[0], dtype=np.int64)
     big = lrow.shape[0] * lg.shape[1] * lg.shape[2] >= _THREADS_FROM
-    (_panel_stats_threads if big else _panel_stats_serial)(lg, lw, lrow, top, sums, hi, lo, log_mass)
+    (_panel_stats_threads if big else _panel_stats_serial)(
+        lg, lw, lrow, wrow, np.ascontiguousarray(top), amax, a_fac, bad, hi_r, lo_r, emax, e_fac,
+        sums, hi, lo, n_direct)
+    return int(n_direct.sum())
+
+
+_BLOCK = 16   # nodes per block of the factored log moments (any partition is exact; 16 is one panel)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _moment_gain_factors(k, la, amax, a_fac, bad):
+    """Per gain row and block of nodes: the largest finite ``k la`` (amax), A = exp(k la - amax)
+    (0 for NaN or -inf) and whether a term ``k la`` is +inf (bad). ``k = 0`` takes ``k la = 0``."""
+    n = la.shape[1]
+    for r in range(la.shape[0]):
+        for c in range(amax.shape[1]):
+            j0 = c * _BLOCK
+            j1 = min(n, j0 + _BLOCK)
+            top = -np.inf
+            inf_seen = False
+            for j in range(j0, j1):
+                t = k * la[r, j] if k != 0.0 else 0.0
+                if t - t == 0.0:
+                    top = max(top, t)
+                elif t > 0.0:
+                    inf_seen = True
+            amax[r, c] = top
+            bad[r, c] = inf_seen
+            for j in range(j0, j1):
+                t = (k * la[r, j] if k != 0.0 else 0.0) - top
+                a_fac[r, j] = vexp(t) if (t == t and top > -np.inf) else 0.0
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _moment_weight_factors(lw, emax, e_fac):
+    """Per weight row and block: the largest finite log weight and E = exp(lw - emax); a
+    non-finite log weight is no node (E = 0)."""
+    n = lw.shape[1]
+    for q in range(lw.shape[0]):
+        for c in range(emax.shape[1]):
+            j0 = c * _BLOCK
+            j1 = min(n, j0 + _BLOCK)
+            top = -np.inf
+            for j in range(j0, j1):
+                w = lw[q, j]
+                if w - w == 0.0:
+                    top = max(top, w)
+            emax[q, c] = top
+            for j in range(j0, j1):
+                w = lw[q, j]
+                e_fac[q, j] = vexp(w - top) if (w - w == 0.0) else 0.0
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _log_moment_law(b, k, la, lw, lrow, wrow, amax, a_fac, bad, emax, e_fac, out):
+    r = lrow[b]
+    q = wrow[b]
+    n = la.shape[1]
+    big = -np.inf     # running scale (log) of acc
+    acc = 0.0
+    for c in range(amax.shape[1]):
+        j0 = c * _BLOCK
+        j1 = min(n, j0 + _BLOCK)
+        am = amax[r, c]
+        em = emax[q, c]
+        if not bad[r, c]:
+            if not (am > -np.inf and em > -np.inf):
+                continue
+            d = 0.0
+            for j in range(j0, j1):
+                d += a_fac[r, j] * e_fac[q, j]
+            bound = am + em
+        if bad[r, c] or d <= _FACTOR_MIN:
+            # term by term: the block's own maximum and its scaled sum in [1, 16]
+            bound = -np.inf
+            for j in range(j0, j1):
+                w = lw[q, j]
+                if w - w == 0.0:
+                    t = (k * la[r, j] if k != 0.0 else 0.0) + w
+                    if t > bound:
+                        bound = t
+            if bound == np.inf:
+                out[b] = np.inf
+                return
+            if not (bound > -np.inf):
+                continue
+            d = 0.0
+            for j in range(j0, j1):
+                w = lw[q, j]
+                if w - w == 0.0:
+                    t = (k * la[r, j] if k != 0.0 else 0.0) + w - bound
+                    d += vexp(t) if t == t else 0.0
+        # acc exp(big) += d exp(bound); a block far below the running scale underflows to nothing,
+        # as its terms would in a direct sum scaled by the largest term
+        if bound > big:
+            acc = acc * vexp(big - bound) + d if big > -np.inf else d
+            big = bound
+        else:
+            acc += d * vexp(bound - big)
+    out[b] = math.log(acc) + big if acc > 0.0 else -np.inf
+
+
+@njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
+def _log_moments_threads(k, la, lw, lrow, wrow, amax, a_fac, bad, emax, e_fac, out):
+    for b in prange(lrow.shape[0]):
+        _log_moment_law(b, k, la, lw, lrow, wrow, amax, a_fac, bad, emax, e_fac, out)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _log_moments_serial(k, la, lw, lrow, wrow, amax, a_fac, bad, emax, e_fac, out):
+    for b in range(lrow.shape[0]):
+        _log_moment_law(b, k, la, lw, lrow, wrow, amax, a_fac, bad, emax, e_fac, out)
+
+
+def log_moments(k, la, lw, lrow, wrow):
+    """``log sum_j exp(k la[lrow[b], j] + lw[wrow[b], j])`` for each law ``b``: the log moments of
+    laws whose nodes ``la`` (log lambda, rows, n) and log weights ``lw`` (weight rows, n) are
+    shared by rows, without building (laws, nodes) arrays. Nodes whose log weight is not finite
+    are no term (so ``0 * inf`` is no NaN), NaN terms count 0; ``-inf`` for an empty sum, ``+inf``
+    if a term is infinite.
+
+    Factored by blocks of nodes as the panel sums are (section comment): the exps are taken once
+    per row and weight row, each law's block sum is a dot product, and a block whose scaled dot
+    product underflows is summed term by term."""
+    la, lw = np.ascontiguousarray(la, dtype=np.float64), np.ascontiguousarray(lw, dtype=np.float64)
+    lrow = np.ascontiguousarray(lrow, dtype=np.int64)
+    wrow = np.ascontiguousarray(wrow, dtype=np.int64)
+    k = float(k)
+    n_blk = -(-la.shape[1] // _BLOCK)
+    amax, a_fac, bad = np.empty((la.shape[0], n_blk)), np.empty(la.shape), np.empty((la.shape[0], n_blk), dtype=np.bool_)
+    _moment_gain_factors(k, la, amax, a_fac, bad)
+    emax, e_fac = np.empty((lw.shape[0], n_blk)), np.empty(lw.shape)
+    _moment_weight_factors(lw, emax, e_fac)
+    out = np.empty(lrow.shape[0])
+    big = lrow.shape[0] * la.shape[1] >= _THREADS_FROM
+    (_log_moments_threads if big else _log_moments_serial)(k, la, lw, lrow, wrow, amax, a_fac, bad, emax, e_fac, out)
+    return out
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _var_top_law(b, la, lw, lrow, wrow, out):
+    r = lrow[b]
+    q = wrow[b]
+    top = -np.inf
+    for j in range(la.shape[1]):
+        w = lw[q, j]
+        if w - w == 0.0 and la[r, j] > top:
+            top = la[r, j]
+    out[b] = top if top - top == 0.0 else 0.0
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _log_var_law(b, la, lw, lrow, wrow, top, log_m, emax, e_fac, out):
+    r = lrow[b]
+    q = wrow[b]
+    n = la.shape[1]
+    tb = top[b]
+    m = vexp(log_m[b])
+    big = -np.inf
+    acc = 0.0
+    for c in range(emax.shape[1]):
+        j0 = c * _BLOCK
+        j1 = min(n, j0 + _BLOCK)
+        em = emax[q, c]
+        if not (em > -np.inf):
+            continue
+        d = 0.0
+        for j in range(j0, j1):
+            dev = abs(vexp(la[r, j] - tb) - m)
+            d += e_fac[q, j] * (dev * dev)
+        bound = em
+        if not (d > _FACTOR_MIN):
+            # term by term in logs: weights and deviations that underflow keep their logs
+            bound = -np.inf
+            for j in range(j0, j1):
+                w = lw[q, j]
+                dev = abs(vexp(la[r, j] - tb) - m)
+                if w - w == 0.0 and dev > 0.0:
+                    t = w + 2.0 * math.log(dev)
+                    if t > bound:
+                        bound = t
+            if not (bound > -np.inf):
+                continue
+            d = 0.0
+            for j in range(j0, j1):
+                w = lw[q, j]
+                dev = abs(vexp(la[r, j] - tb) - m)
+                if w - w == 0.0 and dev > 0.0:
+                    d += vexp(w + 2.0 * math.log(dev) - bound)
+        if bound > big:
+            acc = acc * vexp(big - bound) + d if big > -np.inf else d
+            big = bound
+        else:
+            acc += d * vexp(bound - big)
+    out[b] = math.log(acc) + big + 2.0 * tb if acc > 0.0 else -np.inf
+
+
+@njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
+def _var_top_threads(la, lw, lrow, wrow, out):
+    for b in prange(lrow.shape[0]):
+        _var_top_law(b, la, lw, lrow, wrow, out)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _var_top_serial(la, lw, lrow, wrow, out):
+    for b in range(lrow.shape[0]):
+        _var_top_law(b, la, lw, lrow, wrow, out)
+
+
+@njit(cache=True, parallel=True, fastmath={"contract"}, error_model="numpy")
+def _log_vars_threads(la, lw, lrow, wrow, top, log_m, emax, e_fac, out):
+    for b in prange(lrow.shape[0]):
+        _log_var_law(b, la, lw, lrow, wrow, top, log_m, emax, e_fac, out)
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _log_vars_serial(la, lw, lrow, wrow, top, log_m, emax, e_fac, out):
+    for b in range(lrow.shape[0]):
+        _log_var_law(b, la, lw, lrow, wrow, top, log_m, emax, e_fac, out)
+
+
+def log_vars(la, lw, lrow, wrow):
+    """``log Var`` of each law ``b`` with nodes ``la[lrow[b]]`` (log lambda) and log weights
+    ``lw[wrow[b]]`` (shared rows as in :func:`log_moments`): ``sum_j w_j (lambda_j - m)^2`` with
+    lambda scaled by the law's largest node of finite weight, so there is no cancellation and
+    nothing overflows. Factored by blocks: ``exp(lw - block max)`` once per weight row times the
+    law's squared deviations; a block whose scaled sum underflows is summed in logs term by term."""
+    la, lw = np.ascontiguousarray(la, dtype=np.float64), np.ascontiguousarray(lw, dtype=np.float64)
+    lrow = np.ascontiguousarray(lrow, dtype=np.int64)
+    wrow = np.ascontiguousarray(wrow, dtype=np.int64)
+    big = lrow.shape[0] * la.shape[1] >= _THREADS_FROM
+    top = np.empty(lrow.shape[0])
+    (_var_top_threads if big else _var_top_serial)(la, lw, lrow, wrow, top)
+    # log of the mean in units of the top: one factored pass of the moments
+    log_m = log_moments(1.0, la, lw, lrow, wrow) - top
+    n_blk = -(-la.shape[1] // _BLOCK)
+    emax, e_fac = np.empty((lw.shape[0], n_blk)), np.empty(lw.shape)
+    _moment_weight_factors(lw, emax, e_fac)
+    out = np.empty(lrow.shape[0])
+    (_log_vars_threads if big else _log_vars_serial)(la, lw, lrow, wrow, top, log_m, emax, e_fac, out)
+    return out
 
 
 _THREADS_FROM = 200_000   # terms from which the panel sums use numba's threads

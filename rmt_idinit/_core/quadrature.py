@@ -88,7 +88,7 @@ def log_panel_nodes(a, b, kind, sign, log_var=None):
 
 
 def adaptive_nodes(eval_logg, a, b, kind, sign, fixed=None, tol: float = 1e-13, max_rounds: int = 64,
-                   max_panels: int | None = None, log_var=None, rows=None):
+                   max_panels: int | None = None, log_var=None, rows=None, compact: bool = False):
     """Adaptive composite Gauss-Legendre quadrature for E[g^2] and E[g^4] over panels in x or t.
 
     A panel is split in two while (a) its 16-point estimate of the moments differs from the sum
@@ -112,45 +112,70 @@ def adaptive_nodes(eval_logg, a, b, kind, sign, fixed=None, tol: float = 1e-13, 
     the fixed nodes is (n_rows, n_fixed).
     Returns the nodes sorted along the real line: ``x``, log weights ((n,) without ``log_var``,
     else (n_batch, n)) and ``log|g|`` (n_batch, n), one row per law; warns with :class:`AccuracyWarning` when a cap
-    stops the refinement or round-off stalls it early.
+    stops the refinement or round-off stalls it early. With ``compact`` it returns
+    ``(x, log_w, wrow, log_g, lrow)`` without one row per law: ``log_w`` (n_q, n) one row per
+    distinct log variance, ``wrow`` (n_batch,) each law's row of it, ``log_g`` (n_rows, n) as
+    ``eval_logg`` returns it and ``lrow`` (n_batch,) each law's row of that.
+
+    Laws share their weights as they share their gains: the weights depend on the law only
+    through its variance, so they are built once per distinct variance (the q0 of a grid) and
+    the panel sums factor into a gain part and a weight part (:func:`kernels.panel_stats`).
     """
-    from .kernels import panel_stats, panel_top   # numba: imported when a law is integrated
+    from .kernels import panel_factors, panel_stats, panel_top   # numba: imported when a law is integrated
 
     max_panels = MAX_PANELS if max_panels is None else int(max_panels)
     ks = np.array([1.0, 2.0])[:, None, None]
 
-    def top_of(lg_, lw_):  # (2, B): the largest finite term of E[g^2], E[g^4] over these panels
+    def top_of(lg_, lw_):
+        """(2, B): the largest finite term of E[g^2], E[g^4] over these panels, and the panel
+        factors of ``(lg_, lw_)`` for :func:`stats` of the same panels."""
+        lg_, lw_ = np.ascontiguousarray(lg_), np.ascontiguousarray(lw_)
+        f = panel_factors(lg_, lw_)
         out = np.empty((2, lrow.size))
-        panel_top(np.ascontiguousarray(lg_), np.ascontiguousarray(lw_), lrow, out)
-        return out
+        panel_top(lg_, lw_, lrow, wrow, out, factors=f)
+        return out, f
 
-    def stats(lg_, lw_, top_):
+    def stats(lg_, lw_, top_, f):
         """Per panel: moment sums scaled by ``top_`` (2, B, n), max/min finite ``2 log g`` (B, n)
-        and the log of the panel's normal mass (n_w, n)."""
+        and the log of the panel's normal mass, per law (B, n)."""
         lg_, lw_ = np.ascontiguousarray(lg_), np.ascontiguousarray(lw_)
         n_b, n_p = lrow.size, lg_.shape[1]
         sums, hi_, lo_ = np.empty((2, n_b, n_p)), np.empty((n_b, n_p)), np.empty((n_b, n_p))
         log_mass = np.empty((lw_.shape[0], n_p))
-        panel_stats(lg_, lw_, lrow, np.ascontiguousarray(top_), sums, hi_, lo_, log_mass)
-        return sums, hi_, lo_, log_mass
+        panel_stats(lg_, lw_, lrow, wrow, np.ascontiguousarray(top_), sums, hi_, lo_, log_mass, factors=f)
+        return sums, hi_, lo_, log_mass[wrow]
 
-    z, t, lw, key = log_panel_nodes(a, b, kind, sign, log_var)
+    if log_var is None:
+        lv_u, wrow_in = None, None
+    else:
+        # one weight row per distinct variance: a q0 grid shares them across its sigmas
+        lv_u, wrow_in = np.unique(np.asarray(log_var, dtype=np.float64).ravel(), return_inverse=True)
+    z, t, lw, key = log_panel_nodes(a, b, kind, sign, lv_u)
     n_w = lw.shape[0]
     lg = eval_logg(z.ravel(), t.ravel()).reshape(-1, a.size, 16)
     n_rows = lg.shape[0]
     lrow = np.arange(n_rows) if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
     n_batch = lrow.size
+    wrow = np.zeros(n_batch, dtype=np.int64) if wrow_in is None else np.ascontiguousarray(wrow_in.ravel(), dtype=np.int64)
     done = {"z": [], "lw": [], "lg": [], "key": []}
-    top = top_of(lg, lw)
+    top, fac = top_of(lg, lw)
     if fixed is not None:
         fz, flw, flg, fkey = fixed
         flw = np.atleast_2d(flw)
-        top = np.maximum(top, top_of(flg[:, None, :], flw[:, None, :]))
+        # given once or per law: one row per distinct variance, as the panels' weights
+        if flw.shape[0] == 1:
+            flw = np.repeat(flw, n_w, axis=0)
+        elif flw.shape[0] == n_batch:
+            flw = flw[np.unique(wrow, return_index=True)[1]]
+        else:
+            raise ValueError(f"fixed log weights need 1 or {n_batch} rows, got {flw.shape[0]}")
+        ftop, ffac = top_of(flg[:, None, :], flw[:, None, :])
+        top = np.maximum(top, ftop)
         for name, v in zip(("z", "lw", "lg", "key"), (fz, flw, flg, fkey)):
             done[name].append(v)
     top = np.where(np.isfinite(top), top, 0.0)
-    done_tot = np.zeros((2, n_batch)) if fixed is None else stats(flg[:, None, :], flw[:, None, :], top)[0][:, :, 0]
-    est, hi_, lo_, log_mass = stats(lg, lw, top)
+    done_tot = np.zeros((2, n_batch)) if fixed is None else stats(flg[:, None, :], flw[:, None, :], top, ffac)[0][:, :, 0]
+    est, hi_, lo_, log_mass = stats(lg, lw, top, fac)
     prev_err = np.full(a.size, np.inf)
     capped_err = None
     stalled_err = 0.0
@@ -161,14 +186,15 @@ def adaptive_nodes(eval_logg, a, b, kind, sign, fixed=None, tol: float = 1e-13, 
         n = a.size
         mid = 0.5 * (a + b)
         zc, tc, lwc, keyc = log_panel_nodes(np.concatenate([a, mid]), np.concatenate([mid, b]),
-                                            np.concatenate([kind, kind]), np.concatenate([sign, sign]), log_var)
+                                            np.concatenate([kind, kind]), np.concatenate([sign, sign]), lv_u)
         lgc = eval_logg(zc.ravel(), tc.ravel()).reshape(-1, 2 * n, 16)
-        new_top = np.maximum(top, top_of(lgc, lwc))
+        ctop, cfac = top_of(lgc, lwc)
+        new_top = np.maximum(top, ctop)
         new_top = np.where(np.isfinite(new_top), new_top, top)
         with np.errstate(under="ignore"):
             rescale = np.exp(top - new_top)
         est, done_tot, top = est * rescale[:, :, None], done_tot * rescale, new_top
-        est_c, hi_c, lo_c, mass_c = stats(lgc, lwc, top)
+        est_c, hi_c, lo_c, mass_c = stats(lgc, lwc, top, cfac)
         children = est_c[:, :, :n] + est_c[:, :, n:]
         total = np.maximum(done_tot + np.sum(children, axis=-1), 1e-300)  # (2, B)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -245,5 +271,8 @@ def adaptive_nodes(eval_logg, a, b, kind, sign, fixed=None, tol: float = 1e-13, 
     gg = np.concatenate(done["lg"], axis=1)
     order = np.argsort(np.concatenate(done["key"]), kind="stable")
     ww = ww[:, order]
-    gg = gg[:, order] if rows is None else gg[lrow[:, None], order[None, :]]
-    return zz[order], (ww[0] if log_var is None else ww), gg
+    gg = gg[:, order]
+    if compact:
+        return zz[order], ww, wrow, gg, lrow
+    gg = gg if rows is None else gg[lrow]
+    return zz[order], (ww[0] if log_var is None else ww[wrow]), gg
