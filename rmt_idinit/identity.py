@@ -18,6 +18,7 @@ carried as ``log_atoms = 2 L log(sigma)`` where it overflows.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -556,24 +557,38 @@ class PushforwardPart(ContinuousPart):
                              self._flat("depth")[b_idx][pair], lo, hi, f_lo, level[pair])
         return below, pair, j, roots
 
+    # past this many standard deviations the normal mass erfc(z / sqrt 2) is below the smallest
+    # double, so a radius beyond it gives the same cdf (0) and sf (1) as the exact one
+    _Z_EDGE = 38.6
+    _LADDER = 4.0 ** -np.arange(8, -1, -1)
+
     def _symmetric_radius(self, b_idx, level):
         """For a gain decreasing in |u|: the r >= 0 with {u : log|g(u)| <= level} = {|u| >= r}.
 
-        ``inf`` where the gain never falls to the level, 0 where it is below it already at u = 0.
+        ``inf`` where the gain stays above the level out to ``_Z_EDGE`` standard deviations (the
+        mass beyond is 0 in double precision), 0 where it is below it already at u = 0. No
+        quadrature nodes are needed: the ends of ``[0, _Z_EDGE sd]`` bracket the one crossing,
+        and every pair's root is refined together through the block kernel (regula falsi steps down
+        to neighbouring doubles, as the scalar bisection does).
         """
-        from .recursion import log_gain_scalar, refine_roots
+        from .recursion import log_gain_units, refine_roots_units
 
-        below, pair, _, roots = self._crossings(b_idx, level)
-        r = np.full(b_idx.size, np.inf)
-        r[pair] = roots
-        at0 = np.nonzero(below[:, 0])[0]  # below at the first node: the crossing is in [0, z_0]
-        if at0.size:
-            s, b, d = (self._flat(k)[b_idx[at0]] for k in ("sigma", "bias", "depth"))
-            f0 = np.array([log_gain_scalar(self.act, s[i], b[i], 0.0, int(d[i])) for i in range(at0.size)])
-            f0 = f0 - level[at0]
-            hi = np.full(at0.size, self._u[0])
-            inner = refine_roots(self.act, s, b, d, np.zeros(at0.size), hi, f0, level[at0])
-            r[at0] = np.where(f0 > 0, inner, 0.0)
+        s, d = self._flat("sigma")[b_idx], self._flat("depth")[b_idx]
+        edge = self._Z_EDGE * np.sqrt(self._flat("q0")[b_idx])
+        n = b_idx.size
+        # a ladder 0, edge 4^-K, ..., edge/4, edge in one pass: the bracket of the crossing is then
+        # a factor 4 wide, which the steps close in fewer rounds than from [0, edge]
+        u = np.concatenate([np.zeros((n, 1)), edge[:, None] * self._LADDER[None, :]], axis=1)
+        f = log_gain_units(self.act, np.repeat(s, u.shape[1]), 0.0, u.ravel(),
+                           np.repeat(d, u.shape[1])).reshape(u.shape) - level[:, None]
+        r = np.where(f[:, 0] <= 0.0, 0.0, np.inf)
+        todo = np.nonzero((f[:, 0] > 0.0) & (f[:, -1] <= 0.0))[0]
+        if todo.size:
+            # the gain is non-increasing in |u|: the first ladder point at or below the level
+            k = np.argmax(f[todo] <= 0.0, axis=1)
+            lo, hi = u[todo, k - 1], u[todo, k]
+            r[todo] = refine_roots_units(self.act, s[todo], 0.0, d[todo], lo, hi, f[todo, k - 1], f[todo, k],
+                                         level[todo])
         return r
 
     def _mass_below(self, b_idx, level):
@@ -617,7 +632,9 @@ class PushforwardPart(ContinuousPart):
         out = np.zeros(xs.size)
         pos = xs > 0
         if pos.any():
-            out[pos] = self._chunked(self._mass_below, b_idx[pos], 0.5 * np.log(xs[pos]))
+            # a symmetric law needs no quadrature nodes and only O(pairs) memory: no chunks
+            run = self._mass_below if self.symmetric else partial(self._chunked, self._mass_below)
+            out[pos] = run(b_idx[pos], 0.5 * np.log(xs[pos]))
         return out.reshape(shape)
 
     def sf(self, x):
@@ -628,9 +645,8 @@ class PushforwardPart(ContinuousPart):
         if pos.any():
             if self.symmetric:
                 # erf(r / sqrt(2 q0)): the complement of the cdf's erfc, with no 1 - F cancellation
-                out[pos] = self._chunked(
-                    lambda b, lv: special.erf(self._symmetric_radius(b, lv) / np.sqrt(2.0 * self._flat("q0")[b])),
-                    b_idx[pos], 0.5 * np.log(xs[pos]))
+                b, lv = b_idx[pos], 0.5 * np.log(xs[pos])
+                out[pos] = special.erf(self._symmetric_radius(b, lv) / np.sqrt(2.0 * self._flat("q0")[b]))
             else:
                 out[pos] = 1.0 - self._chunked(self._mass_below, b_idx[pos], 0.5 * np.log(xs[pos]))
         return out.reshape(shape)

@@ -442,13 +442,42 @@ def _dlog_gain_du(code, p, s, b, u, depth):
     return total
 
 
+@njit(cache=True, inline="always")
+def _bracket_step(lo, hi, f_lo, f_hi, w1, w3):
+    """The next point of a bracketed root search on a smooth function (log|g| in u): regula falsi
+    while the bracket keeps halving every two steps (``w1 <= w3 / 2``), else a halving (so never
+    slower than bisection by more than a factor 3, and safe where log|g| is infinite or flat).
+    The point stays a few ulp inside the bracket: once one end has converged, the next point
+    lands across the root and closes the bracket, instead of creeping towards it."""
+    mid = 0.5 * (lo + hi)
+    x = mid
+    if w1 <= 0.5 * w3 and math.isfinite(f_lo) and math.isfinite(f_hi) and f_lo != f_hi:
+        x = hi - f_hi * ((hi - lo) / (f_hi - f_lo))
+    tol = min(8.9e-16 * max(abs(lo), abs(hi)), 0.25 * (hi - lo))
+    x = max(lo + tol, min(hi - tol, x))
+    return x if lo < x < hi else mid
+
+
+@njit(cache=True, inline="always")
+def _bracket_update(x, f_x, lo, hi, f_lo, f_hi, side):
+    """Replace the end on ``x``'s side of the root; when the same end is replaced twice running,
+    scale the other end's value by Anderson-Bjorck's ``1 - f_x / f_old`` (0.5 when that is not
+    positive), which keeps regula falsi superlinear where Illinois' fixed halving stalls."""
+    if (f_x <= 0.0) == (f_lo <= 0.0):
+        if side == -1:
+            m = 1.0 - f_x / f_lo if f_lo != 0.0 else 0.5
+            f_hi *= m if m > 0.0 else 0.5
+        return x, hi, f_x, f_hi, -1
+    if side == 1:
+        m = 1.0 - f_x / f_hi if f_hi != 0.0 else 0.5
+        f_lo *= m if m > 0.0 else 0.5
+    return lo, x, f_lo, f_x, 1
+
+
 @njit(cache=True)
 def _bisect(code, p, s, b, depth, lo, hi, f_lo, level):
     # Root of log|g(u)| - level on [lo, hi] where the sign changes, to round-off: the bracket
-    # shrinks until its ends are neighbouring doubles. Steps are Illinois regula falsi (log|g| is
-    # smooth in u: ~10 evaluations of the depth-L map instead of ~60 halvings), and a halving
-    # whenever the bracket has not halved over the last two steps (so never slower than bisection
-    # by more than a factor 3, and safe where log|g| is infinite or flat).
+    # shrinks until its ends are neighbouring doubles, by the steps of _bracket_step.
     f_hi = _log_gain_scalar(code, p, s, b, hi, depth) - level
     side = 0
     w1 = hi - lo   # widths after the last three steps
@@ -458,24 +487,9 @@ def _bisect(code, p, s, b, depth, lo, hi, f_lo, level):
         mid = 0.5 * (lo + hi)
         if mid == lo or mid == hi:
             break
-        x = mid
-        if w1 <= 0.5 * w3 and math.isfinite(f_lo) and math.isfinite(f_hi) and f_lo != f_hi:
-            x = hi - f_hi * ((hi - lo) / (f_hi - f_lo))
-            if not (lo < x < hi):
-                x = mid
+        x = _bracket_step(lo, hi, f_lo, f_hi, w1, w3)
         f_x = _log_gain_scalar(code, p, s, b, x, depth) - level
-        if (f_x <= 0.0) == (f_lo <= 0.0):
-            lo = x
-            f_lo = f_x
-            if side == -1:
-                f_hi *= 0.5
-            side = -1
-        else:
-            hi = x
-            f_hi = f_x
-            if side == 1:
-                f_lo *= 0.5
-            side = 1
+        lo, hi, f_lo, f_hi, side = _bracket_update(x, f_x, lo, hi, f_lo, f_hi, side)
         w3 = w2
         w2 = w1
         w1 = hi - lo
@@ -576,8 +590,8 @@ def _log_gain_units(code, p, s, b, u, depth, out):
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _refine_units(code, p, s, b, depth, lo, hi, f_lo, f_hi, level, out):
-    # The Illinois steps of _bisect (same step rule, same halving safeguard, same stop at
-    # neighbouring doubles) for all roots in lockstep: each round evaluates the next point of
+    # The steps of _bisect (_bracket_step / _bracket_update, same stop at neighbouring doubles)
+    # for all roots in lockstep: each round evaluates the next point of
     # every unfinished root in one _log_gain_units call. Returns how many roots hit the cap.
     n = lo.shape[0]
     lo = lo.copy()
@@ -605,11 +619,7 @@ def _refine_units(code, p, s, b, depth, lo, hi, f_lo, f_hi, level, out):
                 done[k] = 1
                 out[k] = mid
                 continue
-            x = mid
-            if w1[k] <= 0.5 * w3[k] and math.isfinite(f_lo[k]) and math.isfinite(f_hi[k]) and f_lo[k] != f_hi[k]:
-                x = hi[k] - f_hi[k] * ((hi[k] - lo[k]) / (f_hi[k] - f_lo[k]))
-                if not (lo[k] < x < hi[k]):
-                    x = mid
+            x = _bracket_step(lo[k], hi[k], f_lo[k], f_hi[k], w1[k], w3[k])
             idx[m] = k
             ss[m] = s[k]
             bs[m] = b[k]
@@ -622,19 +632,8 @@ def _refine_units(code, p, s, b, depth, lo, hi, f_lo, f_hi, level, out):
         for i in range(m):
             k = idx[i]
             x = xs[i]
-            f_x = fx[i] - level[k]
-            if (f_x <= 0.0) == (f_lo[k] <= 0.0):
-                lo[k] = x
-                f_lo[k] = f_x
-                if side[k] == -1:
-                    f_hi[k] *= 0.5
-                side[k] = -1
-            else:
-                hi[k] = x
-                f_hi[k] = f_x
-                if side[k] == 1:
-                    f_lo[k] *= 0.5
-                side[k] = 1
+            lo[k], hi[k], f_lo[k], f_hi[k], side[k] = _bracket_update(x, fx[i] - level[k], lo[k], hi[k], f_lo[k],
+                                                                       f_hi[k], side[k])
             w3[k] = w2[k]
             w2[k] = w1[k]
             w1[k] = hi[k] - lo[k]
@@ -686,7 +685,7 @@ def refine_roots(act, sigma, bias, depth, lo, hi, f_lo, level):
     out = np.empty(np.shape(lo))
     arrs = [np.ascontiguousarray(a, dtype=np.float64) for a in (sigma, bias)]
     depth = np.ascontiguousarray(depth, dtype=np.int64)
-    # ~12 evaluations of the depth-L map per root (Illinois steps)
+    # ~12 evaluations of the depth-L map per root (regula falsi steps)
     small = 12.0 * float(np.sum(depth)) < _SERIAL_BELOW
     _bound(act)["_refine_roots_serial" if small else "_refine_roots"](
         code, act.param_array, arrs[0], arrs[1], np.ascontiguousarray(depth, dtype=np.int64),
@@ -723,7 +722,8 @@ def log_gain_units(act, sigma, bias, u, depth) -> np.ndarray:
 def refine_roots_units(act, sigma, bias, depth, lo, hi, f_lo, f_hi, level) -> np.ndarray:
     """:func:`refine_roots` on the values of :func:`log_gain_units`: brackets ``[lo, hi]`` with
     ``f = log|g_depth| - level`` of signs ``f_lo``, ``f_hi`` at the ends, refined to neighbouring
-    doubles by the same Illinois steps, all roots advancing together through the block kernel."""
+    doubles by the same steps (regula falsi with Anderson-Bjorck scaling), all roots advancing
+    together through the block kernel."""
     code = act.kernels()[3]
     lo = np.ascontiguousarray(lo, dtype=np.float64)
     n = lo.shape
