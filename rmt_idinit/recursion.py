@@ -65,6 +65,10 @@ _TARGET_CHUNK_S = 0.25    # wall time per chunk of layers (Ctrl-C latency, progr
 # ~0.05 ms idle but 1-8 ms on a busy machine (OpenMP layer), the time of ~1e6 steps
 _SERIAL_BELOW = 1_000_000
 _PROGRESS_AFTER_S = 1.0
+# units at a parabolic fixed point (sigma*phi'(0) = 1, odd phi) leave the kernel for the asymptotic
+# expansion once close enough to 0; False keeps direct iteration (tests compare the two)
+_PARABOLIC = True
+_PARABOLIC_FIRST = 64
 
 
 @njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
@@ -341,11 +345,15 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
     last = int(record[-1])
     mode = 0 if not converge else (1 if want_x else 2)
     l0, n_active = 0, P * U
+    switch = _parabolic_switch(act, sigma, bias, record, stop_arr if has_stop else None, want_x) \
+        if converge else None
     rate = 2e8  # unit-layer steps/s, refined from each chunk's timing
     bar = None
     t_start = time.perf_counter()
     try:
         while l0 < last:
+            if switch is not None and n_active and switch.mark(l0, h, mant, expo, conv, lgc, logc):
+                n_active = int(np.count_nonzero(conv == 0))
             if n_active == 0:
                 n_layers = last - l0
             else:
@@ -354,6 +362,10 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
                 want = _TARGET_CHUNK_S * rate / n_active
                 floor_ = min(32.0, 8.0 * want)
                 n_layers = int(min(last - l0, max(1.0, want, floor_)))
+                if switch is not None:
+                    # look for units to hand over at layers 64, 128, 256, ...: at most twice the
+                    # direct layers a unit needs to reach the switch point
+                    n_layers = min(n_layers, max(_PARABOLIC_FIRST, l0))
             t0 = time.perf_counter()
             run = run_par if n_active * n_layers >= _SERIAL_BELOW else run_one
             new_active = run(code, act.param_array, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc,
@@ -373,7 +385,26 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
     finally:
         if bar is not None:
             bar.close()
+    if switch is not None:
+        switch.finish(out_logg, out_x)
     return out_logg, (out_x if want_x else None)
+
+
+def _parabolic_switch(act, sigma, bias, record, stop, want_x):
+    """The hand-over to the asymptotic expansion (:mod:`rmt_idinit._core.parabolic`) for the
+    parameter sets at a parabolic fixed point, or None when there are none (or it is disabled)."""
+    if not _PARABOLIC:
+        return None
+    from ._core import parabolic as _par
+
+    plans = {}
+    for i in range(sigma.size):
+        plan = _par.parabolic_for(act, float(sigma[i]), float(bias[i]))
+        if plan is not None:
+            plans[i] = plan
+    if not plans:
+        return None
+    return _par.Switch(plans, record, stop, want_x, sigma)
 
 
 # --- scalar kernels: one unit at a time (root finding, densities) -----------------------------
