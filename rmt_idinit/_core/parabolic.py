@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["Parabolic", "Switch", "parabolic_for", "ORDER", "Y_SWITCH", "EPS_MAX"]
+__all__ = ["Parabolic", "Switch", "candidates", "parabolic_for", "ORDER", "Y_SWITCH", "EPS_MAX"]
 
 ORDER = 12          # terms gamma_1..gamma_N, g_1..g_N kept
 Y_SWITCH = 50.0     # units switch to the expansion once y = 1/h^2 >= this (|h| <= 0.14)
@@ -206,6 +206,13 @@ class Parabolic:
             S = S + self.eps * self.h_log * lw + K * math.log1p(self.eps)
         return S, w
 
+    def as_row(self) -> np.ndarray:
+        """The coefficients as one float64 row for the scalar numba kernels
+        (:func:`rmt_idinit.recursion._parabolic_tail`): ``[Y_SWITCH, eps, c1, beta, cg, b_log,
+        h_log, N, gamma_1..N, g_1..N, q_1..N]``."""
+        head = [Y_SWITCH, self.eps, self.c1, self.beta, self.cg, self.b_log, self.h_log, float(self.gamma.size)]
+        return np.concatenate([head, self.gamma, self.g, self.q])
+
     def _l0(self, z):
         acc = np.zeros_like(z)
         for qk in self.q[::-1]:
@@ -271,6 +278,24 @@ def _cached(key, sigma, n):
         if not abs(eps) <= EPS_MAX or not ratio[1] < 0:
             return None
         return _solve(ratio, eps, n)
+
+
+def candidates(act, sigma, bias) -> np.ndarray:
+    """Indices of the (sigma, bias) pairs that may be parabolic (``sigma*phi'(0) = 1`` to 1e-10, no
+    bias): a cheap vectorized pre-test, so a large grid calls :func:`parabolic_for` only there."""
+    sigma = np.atleast_1d(np.asarray(sigma, dtype=np.float64))
+    bias = np.broadcast_to(np.asarray(bias, dtype=np.float64), sigma.shape)
+    if act.pieces is not None:
+        return np.zeros(0, dtype=np.int64)
+    cache = act._kernel_cache
+    if "dphi0" not in cache:
+        try:
+            cache["dphi0"] = float(np.asarray(act.dphi(np.zeros(1)), dtype=np.float64).ravel()[0])
+        except Exception:
+            cache["dphi0"] = math.nan
+    with np.errstate(invalid="ignore", over="ignore"):
+        near = (np.abs(sigma * cache["dphi0"] - 1.0) <= 1e-10) & (bias == 0.0)
+    return np.nonzero(near)[0]
 
 
 def parabolic_for(act, sigma: float, bias: float = 0.0, order: int = ORDER) -> Parabolic | None:
