@@ -54,7 +54,7 @@ from numba import njit, prange
 
 from ._core import checks as _checks
 from ._core.kernels import _f2i, _i2f, act_block, d2phi, phi_dphi
-from ._core.parabolic import _LAYERS_PER_SOLVE, EPS_Y_MAX as _EPS_Y_MAX
+from ._core.parabolic import _LAYERS_PER_SOLVE, EPS_K_MAX as _EPS_K_MAX
 
 __all__ = ["run_layers", "log_gain_scalar", "refine_roots", "dlog_gain_du"]
 
@@ -449,8 +449,8 @@ def _parabolic_advance(par, z0, K):
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _parabolic_ok(par, z0, K):
-    # eps > 0: the expansion holds below half-way to the second fixed point y* = c1 / (2 eps)
-    return par[1] <= 0.0 or (z0 > 0.0 and 2.0 * par[1] / par[2] * (1.0 / z0 + par[2] * K) <= _EPS_Y_MAX)
+    # eps > 0: depths well below 1/eps (as Switch.mark)
+    return par[1] <= 0.0 or 2.0 * par[1] * K <= _EPS_K_MAX
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")

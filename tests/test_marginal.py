@@ -300,3 +300,33 @@ def test_density_at_depth():
     dens = law.pdf(np.exp(lx)) * np.exp(lx)
     # trapezoid rule on a smooth density: error ~1e-8 here, against a probability of 0.6
     assert abs(np.sum(0.5 * (dens[1:] + dens[:-1]) * np.diff(lx)) - 0.6) < 2e-8
+
+
+@pytest.mark.parametrize("eps", [1e-9, 1e-10])
+def test_eps_positive_past_the_second_fixed_point(eps):
+    """eps > 0: h = 0 repels weakly, a second fixed point sits at y* = c1/(2 eps); the resummed
+    leading flow follows units on both sides of it (kappa y0 from 0.03 to 3e3). What it leaves is
+    the O(eps^2 K) of the rate 2 eps vs -log((1+eps)^-2): 1.5 eps^2 K, 1e-23 at eps = 1e-16, K = 1e9."""
+    sigma, depth = 1.0 + eps, 10 ** 4
+    with mp.workdps(50):
+        ratio, _ = par._tanh_ratio(par.ORDER + 3)
+        plan = par._solve(ratio, mp.mpf(sigma) - 1, par.ORDER)
+    for u in (1e-4, 1e-5, 1e-6):
+        h0 = sigma * u
+        S, _ = plan.log_gain(np.array([h0 * h0]), np.array([float(depth)]))
+        ref, _ = _mp_unit("tanh", sigma, u, depth, dps=40)
+        assert abs(S[0] - ref) <= 2.0 * eps * eps * depth + 1e-14 * abs(ref), (u, S[0], ref)
+
+
+def test_sigma_one_ulp_above_one():
+    """tanh at sigma = 1 + 2^-52 (eps > 0): every unit is handed over, tiny ones included; depth
+    1e9 stays fast, and depth 1e4 matches mpmath."""
+    act = get_activation("tanh")
+    sigma = 1.0 + 2.0 ** -52
+    lg, _ = _run(act, sigma, U, 10 ** 4)
+    for j, u in enumerate(U):
+        ref, _ = _mp_unit("tanh", sigma, u, 10 ** 4, dps=40)
+        assert abs(lg[0, 0, j] - ref) <= 1e-14 * abs(ref) + 1e-300, (u, lg[0, 0, j], ref)
+    lm6 = float(ri.jjt_law(sigma, 0.5, 10 ** 6, act).log_moment(1))
+    lm9 = float(ri.jjt_law(sigma, 0.5, 10 ** 9, act).log_moment(1))
+    assert abs((lm9 - lm6) + 0.5 * math.log(1000.0)) < 1e-6

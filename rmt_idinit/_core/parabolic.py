@@ -33,7 +33,7 @@ __all__ = ["Parabolic", "Switch", "candidates", "parabolic_for", "ORDER", "Y_SWI
 ORDER = 12          # terms gamma_1..gamma_N, g_1..g_N kept
 Y_SWITCH = 50.0     # units switch to the expansion once y = 1/h^2 >= this (|h| <= 0.14)
 EPS_MAX = 1e-13     # |sigma*phi'(0) - 1| up to which the point counts as parabolic (~450 ulp)
-EPS_Y_MAX = 0.5     # eps > 0: kappa y = 2 eps y / c1 along the way stays below this
+EPS_K_MAX = 0.5     # eps > 0: 2 eps K (growth of the linear factor over K layers) below this
 _DPS = 50
 _LAYERS_PER_SOLVE = 256
 
@@ -360,13 +360,11 @@ class Switch:
             ok = (conv[i] == 0) & (z <= zs)   # NaN/inf h fail this
             if self.stop is not None:
                 ok &= self.stop[i] > l0
-            if plan.eps > 0.0:
-                # h = 0 repels at rate 1 + eps: the unit heads for the fixed point near
-                # y* = c1 / (2 eps) (h ~ 1e-8), which the expansion in 1/y does not describe;
-                # it holds below y*/2 (y grows by ~c1 per layer)
-                with np.errstate(divide="ignore"):
-                    y_end = 1.0 / z + plan.c1 * (self.record[-1] - l0)
-                ok &= 2.0 * plan.eps / plan.c1 * y_end <= EPS_Y_MAX
+            if plan.eps > 0.0 and 2.0 * plan.eps * (self.record[-1] - l0) > EPS_K_MAX:
+                # h = 0 repels at rate 1 + eps; the resummed leading flow follows the unit to
+                # the second fixed point y* = c1 / (2 eps) and past it, but only for depths
+                # below ~1/eps (2e12 layers at eps = 1e-13)
+                continue
             idx = np.nonzero(ok)[0]
             if idx.size == 0:
                 continue
