@@ -17,6 +17,8 @@ Depth: ``jjt_law(1.05, 0.5, L, "tanh").log_moment(1)`` for L = 1e4, 1e6, 1e9 (cl
 the fixed point), with the change from L = 1e6 to 1e9 against its asymptotic value
 ``(1e9 - 1e6) log(1.05)`` (the moments are carried by the gain peak mu^L at u = 0), and
 sigma = 0.9 at 1e9 against depth 3000 (``log E - 2 L log 0.9`` is the same constant at both).
+Sigma = 1 (parabolic, ``parabolic_depth_rows``): 1e4, 1e6, 1e9 against direct iteration and the
+scaling limit.
 
 Writes benchmarks/results/recursion.json (strict JSON, atomically; common bench format) with the
 machine load. Run:  python benchmarks/bench_recursion.py [--quick]   (compile time reported apart)
@@ -119,6 +121,54 @@ def depth_rows():
                   "sigma_0.9_constant_gap_1e9_vs_3000": const_gap}
 
 
+def parabolic_depth_rows(quick: bool = False):
+    """sigma = 1 (tanh'(0) = 1: a parabolic fixed point, h_l ~ sqrt(3/(2l))): the asymptotic
+    expansion (rmt_idinit._core.parabolic) against direct iteration, the fallback that
+    ``recursion._PARABOLIC = False`` restores, at 1e4 and 1e6 (1e6 direct: ~15 s, skipped when
+    quick); 1e9 against its scaling limit ``E = (3 pi/8) / sqrt(2 pi q0 c1 L) (1 + c/L + ...)``,
+    whose residual at 1e6 predicts the one at 1e9."""
+    from rmt_idinit import recursion as _rec
+
+    q0, c1 = 0.5, 2.0 / 3.0
+    rows, ours, direct = [], {}, {}
+    for L in (10 ** 4, 10 ** 6, 10 ** 9):
+        t, c = time.perf_counter(), time.process_time()
+        law = ri.jjt_law(1.0, q0, L, "tanh")
+        lm, med = float(law.log_moment(1)), float(law.ppf(0.5))
+        wall, cpu = time.perf_counter() - t, time.process_time() - c
+        ours[L] = (wall, cpu, lm, med)
+    for L in ((10 ** 4,) if quick else (10 ** 4, 10 ** 6)):
+        # the fallback is the less accurate one: float64 rounds sech^2(h) ~ 1 - h^2 the same way
+        # in every layer while h ~ 1e-5 barely moves (~1e-9 in log E at 1e6, tests/test_marginal.py)
+        _rec._PARABOLIC = False
+        try:
+            t, c = time.perf_counter(), time.process_time()
+            law = ri.jjt_law(1.0, q0, L, "tanh")
+            lm, med = float(law.log_moment(1)), float(law.ppf(0.5))
+            direct[L] = (time.perf_counter() - t, time.process_time() - c, lm, med)
+        finally:
+            _rec._PARABOLIC = True
+    dev = {L: ours[L][2] - (math.log(3 * math.pi / 8) - 0.5 * math.log(2 * math.pi * q0 * c1 * L))
+           for L in (10 ** 6, 10 ** 9)}
+    for L, (t, c, lm, med) in ours.items():
+        d = direct.get(L)
+        if d:   # the difference is direct iteration's error (mpmath: tests/test_marginal.py)
+            acc = (f"log E vs direct iteration {abs(lm - d[2]):.1e} abs, median {abs(math.log(med / d[3])):.1e} "
+                   "in log (direct float64 is the less accurate one, docs/theory/parabolic.md)")
+        elif L == 10 ** 9:
+            acc = f"scaling limit: residual x L at 1e9 vs 1e6 differs by {abs(dev[10 ** 9] - dev[10 ** 6] / 1000):.1e}"
+        else:
+            acc = f"residual against the scaling limit {dev[L]:.1e} (c/L)"
+        rows.append({"what": f"tanh law at sigma = 1 (parabolic fixed point), depth {L:.0e}, log E[lambda] and median",
+                     "ours": "jjt_law(...).log_moment(1) + ppf(0.5), asymptotic expansion past y = 1/h^2 = 50",
+                     "baseline": "direct iteration (recursion._PARABOLIC = False)" if d else "the 1 s target",
+                     "ours_value": t, "baseline_value": d[0] if d else 1.0, "unit": "s",
+                     "ratio": (d[0] if d else 1.0) / t, "target": None if d else 1.0,
+                     "accuracy": acc, "note": f"CPU s ours {c:.3f}" + (f", direct {d[1]:.2f}" if d else "")
+                     + f"; log E = {lm:.15g}"})
+    return rows
+
+
 def run(quick: bool = False) -> dict:
     grid, n_nodes = (16, 128) if quick else (128, 256)
     s_axis, q_axis = np.geomspace(0.8, 1.25, grid), np.geomspace(1e-3, 10.0, grid)
@@ -130,6 +180,7 @@ def run(quick: bool = False) -> dict:
     # the depth rows first, on a fresh process: after the large grids below they pay for the
     # page faults of re-grown buffers (seconds of system time under load), not for their work
     d_rows, d_check = depth_rows() if not quick else ([], {})
+    p_rows = parabolic_depth_rows(quick)
     t0 = time.perf_counter()
     numba_same_nodes(sigma[:4], q0[:4], z, w, False)
     log_moment_grid(s_axis[:2], q_axis[:2], DEPTH, "tanh")
@@ -180,6 +231,7 @@ def run(quick: bool = False) -> dict:
                                  f"sigma 0.9 transient constant at 1e9 vs depth 3000: {d_check['sigma_0.9_constant_gap_1e9_vs_3000']:.1e} abs",
                      "note": "CPU s: " + ", ".join(f"sigma {r['sigma']} depth {r['depth']:.0e} {r['cpu_seconds']:.2f}"
                                                   for r in d_rows)})
+    rows.extend(p_rows)
     return {"name": "recursion", "machine": _machine.machine(load_before, load_after),
             "compile_or_cache_load_s": compile_s, "depth": {"rows": d_rows, "check": d_check}, "rows": rows}
 

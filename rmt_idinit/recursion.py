@@ -21,11 +21,18 @@ layers in a single pass.
   e.g. ``u ~ 1e-300`` with sigma*phi'(0) > 1) is never taken as converged, however slowly it
   moves; a unit whose ``h`` is exactly stationary in float64 (``u = 0``) is, since direct
   iteration would repeat the same layer forever.
+* Parabolic fixed point (odd phi, no bias, ``sigma*phi'(0) = 1`` to ~1e-13, e.g. tanh at
+  sigma = 1, erf(a h) at sigma = sqrt(pi)/(2a)), where ``h_l ~ sqrt(3/(2l))`` converges only
+  algebraically: once ``y = 1/h^2 >= 50`` a unit leaves the kernel for an asymptotic expansion
+  (Abel coordinate and log-gain potential in powers of 1/y, :mod:`rmt_idinit._core.parabolic`,
+  docs/theory/parabolic.md), so any depth costs ~100 direct layers per unit plus a Newton solve
+  per recorded depth; accurate to a few ulp of ``log|g|`` (mpmath-checked), better than direct
+  float64 iteration there. The scalar kernels (bisection, ``d log g/du``) hand over at the same
+  layers. ``_PARABOLIC = False`` restores direct iteration.
 * Slow cases keep a cost proportional to depth: units that never settle (expanding linear
-  pieces, sigma > 1 relu), and units at a parabolic fixed point (``sigma*phi'(0) = 1``, e.g.
-  tanh at sigma = 1, where ``h_l ~ sqrt(3/(2l))`` converges only algebraically). Those are
-  iterated directly, in chunks of layers that take a fraction of a second each, so Ctrl-C stops
-  them, and a tqdm bar appears once a call has run for a second.
+  pieces, sigma > 1 relu) and non-odd parabolic points (silu/gelu at sigma = 2:
+  ``f = h + c h^2``, semi-stable). Those are iterated directly, in chunks of layers that take a fraction of a second each, so
+  Ctrl-C stops them, and a tqdm bar appears once a call has run for a second.
 
 * Inputs too small for double precision (``u = +-sqrt(q0) exp(-t)``, any ``t``) on a repelling
   linear zero (``phi(0) = 0``, no bias, ``mu = sigma*phi'(0) > 1``): the first ``m`` layers, while
@@ -47,6 +54,7 @@ from numba import njit, prange
 
 from ._core import checks as _checks
 from ._core.kernels import _f2i, _i2f, act_block, d2phi, phi_dphi
+from ._core.parabolic import _LAYERS_PER_SOLVE, EPS_K_MAX as _EPS_K_MAX
 
 __all__ = ["run_layers", "log_gain_scalar", "refine_roots", "dlog_gain_du", "log_gain_units",
            "refine_roots_units"]
@@ -66,6 +74,10 @@ _TARGET_CHUNK_S = 0.25    # wall time per chunk of layers (Ctrl-C latency, progr
 # ~0.05 ms idle but 1-8 ms on a busy machine (OpenMP layer), the time of ~1e6 steps
 _SERIAL_BELOW = 1_000_000
 _PROGRESS_AFTER_S = 1.0
+# units at a parabolic fixed point (sigma*phi'(0) = 1, odd phi) leave the kernel for the asymptotic
+# expansion once close enough to 0; False keeps direct iteration (tests compare the two)
+_PARABOLIC = True
+_PARABOLIC_FIRST = 64
 
 
 @njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
@@ -342,11 +354,15 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
     last = int(record[-1])
     mode = 0 if not converge else (1 if want_x else 2)
     l0, n_active = 0, P * U
+    switch = _parabolic_switch(act, sigma, bias, record, stop_arr if has_stop else None, want_x) \
+        if converge else None
     rate = 2e8  # unit-layer steps/s, refined from each chunk's timing
     bar = None
     t_start = time.perf_counter()
     try:
         while l0 < last:
+            if switch is not None and n_active and switch.mark(l0, h, mant, expo, conv, lgc, logc):
+                n_active = int(np.count_nonzero(conv == 0))
             if n_active == 0:
                 n_layers = last - l0
             else:
@@ -355,6 +371,10 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
                 want = _TARGET_CHUNK_S * rate / n_active
                 floor_ = min(32.0, 8.0 * want)
                 n_layers = int(min(last - l0, max(1.0, want, floor_)))
+                if switch is not None:
+                    # look for units to hand over at layers 64, 128, 256, ...: at most twice the
+                    # direct layers a unit needs to reach the switch point
+                    n_layers = min(n_layers, max(_PARABOLIC_FIRST, l0))
             t0 = time.perf_counter()
             run = run_par if n_active * n_layers >= _SERIAL_BELOW else run_one
             new_active = run(code, act.param_array, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc,
@@ -374,21 +394,153 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
     finally:
         if bar is not None:
             bar.close()
+    if switch is not None:
+        switch.finish(out_logg, out_x)
     return out_logg, (out_x if want_x else None)
+
+
+def _parabolic_switch(act, sigma, bias, record, stop, want_x):
+    """The hand-over to the asymptotic expansion (:mod:`rmt_idinit._core.parabolic`) for the
+    parameter sets at a parabolic fixed point, or None when there are none (or it is disabled)."""
+    if not _PARABOLIC:
+        return None
+    from ._core import parabolic as _par
+
+    plans = {}
+    for i in _par.candidates(act, sigma, bias):
+        plan = _par.parabolic_for(act, float(sigma[i]), float(bias[i]))
+        if plan is not None:
+            plans[i] = plan
+    if not plans:
+        return None
+    return _par.Switch(plans, record, stop, want_x, sigma)
 
 
 # --- scalar kernels: one unit at a time (root finding, densities) -----------------------------
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _log_gain_scalar(code, p, s, b, u, depth):
+def _parabolic_advance(par, z0, K):
+    """``d = y_K - y_0`` after ``K`` layers from ``z0 = h^2 > 0`` at a parabolic fixed point: the
+    numba twin of :meth:`rmt_idinit._core.parabolic.Parabolic.advance` (``par`` from ``as_row``)."""
+    eps, c1, beta, b_log = par[1], par[2], par[3], par[5]
+    n = int(par[7])
+    kappa = 2.0 * eps / c1
+    den = 1.0 - kappa / z0
+    d = c1 * K * den
+    for _ in range(12):
+        w = z0 * d
+        lw = math.log1p(w)
+        rho = kappa * d / den
+        ph = 1.0 if rho == 0.0 else -math.log1p(-rho) / rho
+        F = d * ph / (c1 * den) + beta * lw - K
+        dF = 1.0 / (c1 * (den - kappa * d)) + beta * z0 / (1.0 + w)
+        zk = 1.0
+        for k in range(n):
+            zk *= z0
+            F += par[8 + k] * zk * math.expm1(-(k + 1) * lw)
+            dF -= (k + 1) * par[8 + k] * zk * z0 * math.exp(-(k + 2) * lw)
+        F += eps * ((4.0 * beta + 1.0) * d / c1 + b_log * lw)
+        dF += eps * ((4.0 * beta + 1.0) / c1 + b_log * z0 / (1.0 + w))
+        step = F / dF
+        d -= step
+        if abs(step) <= 4e-16 * abs(d):
+            break
+    return d
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _parabolic_ok(par, z0, K):
+    # eps > 0: depths well below 1/eps (as Switch.mark)
+    return par[1] <= 0.0 or 2.0 * par[1] * K <= _EPS_K_MAX
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _parabolic_tail(par, z0, K):
+    """``sum log f'`` over ``K`` layers from ``h^2 = z0`` at a parabolic fixed point: the numba twin
+    of :meth:`rmt_idinit._core.parabolic.Parabolic.log_gain` (one unit)."""
+    eps, c1, cg, h_log = par[1], par[2], par[4], par[6]
+    n = int(par[7])
+    lin = K * math.log1p(eps)
+    if z0 == 0.0:
+        return lin   # h below 1e-154: only the linear factor acts
+    kappa = 2.0 * eps / c1
+    den = 1.0 - kappa / z0
+    d = _parabolic_advance(par, z0, K)
+    w = z0 * d
+    lw = math.log1p(w)
+    rho = kappa * d / den
+    zK = z0 / (1.0 + w)
+    S = cg * (lw - math.log1p(-rho))
+    zk = 1.0
+    for k in range(n):
+        zk *= z0
+        S += par[8 + n + k] * zk * math.expm1(-(k + 1) * lw)
+    l0K = 0.0
+    l00 = 0.0
+    for k in range(n - 1, -1, -1):
+        l0K = (l0K + par[8 + 2 * n + k]) * zK
+        l00 = (l00 + par[8 + 2 * n + k]) * z0
+    return S - (l0K - l00) + eps * h_log * lw + lin
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _parabolic_dtail(par, h0, K):
+    """``d/dh0`` of :func:`_parabolic_tail` at ``z0 = h0^2``: with ``A(y_K) = A(y_0) + K``,
+    ``dy_K/dy_0 = A'(y_0)/A'(y_K)`` and the tail is ``Gt(y_K) - Gt(y_0)``, so
+    ``dT/dy_0 = Gt'(y_K) A'(y_0)/A'(y_K) - Gt'(y_0)``, ``dy_0/dh0 = -2/h0^3``."""
+    z0 = h0 * h0
+    if z0 == 0.0:
+        return 0.0
+    eps, c1, beta, cg, b_log, h_log = par[1], par[2], par[3], par[4], par[5], par[6]
+    n = int(par[7])
+    kappa = 2.0 * eps / c1
+    d = _parabolic_advance(par, z0, K)
+    zK = z0 / (1.0 + z0 * d)
+    aK = 0.0
+    a0 = 0.0
+    gK = 0.0
+    g0 = 0.0
+    for j in range(2):
+        z = z0 if j == 0 else zK
+        # A'(y) and Gt'(y) in z = 1/y (no overflow for tiny h); 1/(1 - kappa y) = z/(z - kappa)
+        ia = z / (z - kappa)
+        av = ia / c1 + beta * z + eps * ((4.0 * beta + 1.0) / c1 + b_log * z)
+        gv = cg * (z + kappa * ia) + eps * h_log * z
+        zk = z
+        for k in range(n):
+            zk *= z
+            av -= (k + 1) * par[8 + k] * zk
+            gv -= (k + 1) * par[8 + n + k] * zk
+            gv += (k + 1) * par[8 + 2 * n + k] * zk   # - d l0/dy = + sum k q_k y^-(k+1)
+        if j == 0:
+            a0 = av
+            g0 = gv
+        else:
+            aK = av
+            gK = gv
+    dT_dy0 = gK * a0 / aK - g0
+    return dT_dy0 * (-2.0 / (z0 * h0))
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _log_gain_scalar(code, p, s, b, u, depth, par):
     # the same factors, renormalization and settling test as _run_chunk, so that brackets found
-    # on run_layers values and the bisection below see the same function
+    # on run_layers values and the bisection below see the same function; at a parabolic fixed
+    # point (``par`` non-empty) the hand-over to the expansion at the layers where run_layers
+    # looks for it (0, 64, 128, 256, ...)
     h = s * u
     mant = 1.0
     expo = 0
     fprev = np.nan
     dfprev = np.nan
+    use_par = par.shape[0] > 1 and par[0] > 0.0   # a placeholder row is all zeros
+    z_switch = 1.0 / par[0] if use_par else 0.0
     for layer in range(1, depth + 1):
+        l0 = layer - 1
+        if use_par and (l0 == 0 or (l0 >= _PARABOLIC_FIRST and (l0 & (l0 - 1)) == 0)) \
+                and h * h <= z_switch and depth - l0 >= _LAYERS_PER_SOLVE:
+            if _parabolic_ok(par, h * h, float(depth - l0)):
+                return math.log(abs(mant)) + expo * _LN2 + _parabolic_tail(par, h * h, float(depth - l0))
         x, d = phi_dphi(code, h, p)
         f = s * d
         tiny = abs(f) < _TINY
@@ -408,17 +560,26 @@ def _log_gain_scalar(code, p, s, b, u, depth):
 
 
 @njit(cache=True)
-def _dlog_gain_du(code, p, s, b, u, depth):
+def _dlog_gain_du(code, p, s, b, u, depth, par):
     # d/du log|g_L| = sum_l phi''(h^l)/phi'(h^l) * dh^l/du, with dh^1/du = sigma and
     # dh^(l+1)/du = sigma*phi'(h^l)*dh^l/du; dh/du is carried as mantissa*2**expo like the gain.
     # Past a stable fixed point dh^l/du falls geometrically by f: the tail is a geometric sum.
+    # At a parabolic fixed point, the derivative of the expansion's tail (as _log_gain_scalar).
     h = s * u
     dh_m = s
     dh_e = 0
     total = 0.0
     fprev = np.nan
     dfprev = np.nan
+    use_par = par.shape[0] > 1 and par[0] > 0.0
+    z_switch = 1.0 / par[0] if use_par else 0.0
     for layer in range(1, depth + 1):
+        l0 = layer - 1
+        if use_par and (l0 == 0 or (l0 >= _PARABOLIC_FIRST and (l0 & (l0 - 1)) == 0)) \
+                and h * h <= z_switch and depth - l0 >= _LAYERS_PER_SOLVE \
+                and _parabolic_ok(par, h * h, float(depth - l0)):
+            dh = math.ldexp(dh_m, dh_e) if dh_e < 1000 else dh_m * math.inf
+            return total + _parabolic_dtail(par, h, float(depth - l0)) * dh
         x, d1 = phi_dphi(code, h, p)
         d2 = d2phi(code, h, p)
         if d1 == 0.0:
@@ -475,10 +636,10 @@ def _bracket_update(x, f_x, lo, hi, f_lo, f_hi, side):
 
 
 @njit(cache=True)
-def _bisect(code, p, s, b, depth, lo, hi, f_lo, level):
+def _bisect(code, p, s, b, depth, lo, hi, f_lo, level, par):
     # Root of log|g(u)| - level on [lo, hi] where the sign changes, to round-off: the bracket
     # shrinks until its ends are neighbouring doubles, by the steps of _bracket_step.
-    f_hi = _log_gain_scalar(code, p, s, b, hi, depth) - level
+    f_hi = _log_gain_scalar(code, p, s, b, hi, depth, par) - level
     side = 0
     w1 = hi - lo   # widths after the last three steps
     w2 = w1
@@ -488,7 +649,7 @@ def _bisect(code, p, s, b, depth, lo, hi, f_lo, level):
         if mid == lo or mid == hi:
             break
         x = _bracket_step(lo, hi, f_lo, f_hi, w1, w3)
-        f_x = _log_gain_scalar(code, p, s, b, x, depth) - level
+        f_x = _log_gain_scalar(code, p, s, b, x, depth, par) - level
         lo, hi, f_lo, f_hi, side = _bracket_update(x, f_x, lo, hi, f_lo, f_hi, side)
         w3 = w2
         w2 = w1
@@ -497,31 +658,33 @@ def _bisect(code, p, s, b, depth, lo, hi, f_lo, level):
 
 
 @njit(cache=True, parallel=True)
-def _refine_roots(code, p, s, b, depth, lo, hi, f_lo, level, out):
+def _refine_roots(code, p, s, b, depth, lo, hi, f_lo, level, par, par_row, out):
     for k in prange(lo.shape[0]):
-        out[k] = _bisect(code, p, s[k], b[k], depth[k], lo[k], hi[k], f_lo[k], level[k])
+        out[k] = _bisect(code, p, s[k], b[k], depth[k], lo[k], hi[k], f_lo[k], level[k], par[par_row[k]])
 
 
 @njit(cache=True)
-def _refine_roots_serial(code, p, s, b, depth, lo, hi, f_lo, level, out):
+def _refine_roots_serial(code, p, s, b, depth, lo, hi, f_lo, level, par, par_row, out):
     # few roots of shallow maps: not worth waking the thread pool (see _SERIAL_BELOW)
     for k in range(lo.shape[0]):
-        out[k] = _bisect(code, p, s[k], b[k], depth[k], lo[k], hi[k], f_lo[k], level[k])
+        out[k] = _bisect(code, p, s[k], b[k], depth[k], lo[k], hi[k], f_lo[k], level[k], par[par_row[k]])
 
 
 @njit(cache=True, parallel=True)
-def _dlog_many(code, p, s, b, u, depth, out):
+def _dlog_many(code, p, s, b, u, depth, par, par_row, out):
     for k in prange(u.shape[0]):
-        out[k] = _dlog_gain_du(code, p, s[k], b[k], u[k], depth[k])
+        out[k] = _dlog_gain_du(code, p, s[k], b[k], u[k], depth[k], par[par_row[k]])
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _log_gain_units(code, p, s, b, u, depth, out):
+def _log_gain_units(code, p, s, b, u, depth, par, par_row, out):
     # log|g_depth(u)| of units that each have their own sigma, bias and depth, _B at a time through
     # the block phi kernel: the factors, renormalization and settling test of _advance_block (the
     # values run_layers gives), in a loop across units that vectorizes, where _log_gain_scalar is
-    # one serial chain of dependent layers per unit
+    # one serial chain of dependent layers per unit; at a parabolic fixed point (a unit's row of
+    # ``par`` not the placeholder) the hand-over to the expansion where _log_gain_scalar makes it
     n_all = u.shape[0]
+    any_par = par.shape[1] > 1
     hb = np.empty(_B)
     xb = np.empty(_B)
     db = np.empty(_B)
@@ -552,6 +715,19 @@ def _log_gain_units(code, p, s, b, u, depth, out):
         n_act = n
         layer = 0
         while n_act > 0 and layer < top:
+            if any_par and (layer == 0 or (layer >= _PARABOLIC_FIRST and (layer & (layer - 1)) == 0)):
+                for t in range(n):
+                    row = par[par_row[k0 + t]]
+                    if live[t] == 0 or row[0] <= 0.0:
+                        continue
+                    z0 = hb[t] * hb[t]
+                    left = float(lb[t] - layer)
+                    if z0 <= 1.0 / row[0] and lb[t] - layer >= _LAYERS_PER_SOLVE and _parabolic_ok(row, z0, left):
+                        out[k0 + t] = math.log(abs(mb[t])) + eb[t] * _LN2 + _parabolic_tail(row, z0, left)
+                        live[t] = 0
+                        n_act -= 1
+                if n_act == 0:
+                    break
             layer += 1
             act_block(code, p, hb, xb, db, n)
             any_flag = 0
@@ -589,7 +765,7 @@ def _log_gain_units(code, p, s, b, u, depth, out):
 
 
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _refine_units(code, p, s, b, depth, lo, hi, f_lo, f_hi, level, out):
+def _refine_units(code, p, s, b, depth, lo, hi, f_lo, f_hi, level, par, par_row, out):
     # The steps of _bisect (_bracket_step / _bracket_update, same stop at neighbouring doubles)
     # for all roots in lockstep: each round evaluates the next point of
     # every unfinished root in one _log_gain_units call. Returns how many roots hit the cap.
@@ -607,6 +783,7 @@ def _refine_units(code, p, s, b, depth, lo, hi, f_lo, f_hi, level, out):
     ss = np.empty(n)
     bs = np.empty(n)
     ds = np.empty(n, dtype=np.int64)
+    rs = np.empty(n, dtype=np.int64)
     xs = np.empty(n)
     fx = np.empty(n)
     for _ in range(600):
@@ -624,11 +801,12 @@ def _refine_units(code, p, s, b, depth, lo, hi, f_lo, f_hi, level, out):
             ss[m] = s[k]
             bs[m] = b[k]
             ds[m] = depth[k]
+            rs[m] = par_row[k]
             xs[m] = x
             m += 1
         if m == 0:
             return 0
-        _log_gain_units(code, p, ss[:m], bs[:m], xs[:m], ds[:m], fx[:m])
+        _log_gain_units(code, p, ss[:m], bs[:m], xs[:m], ds[:m], par, rs[:m], fx[:m])
         for i in range(m):
             k = idx[i]
             x = xs[i]
@@ -679,18 +857,45 @@ def _bound(act) -> dict:
     return cache["recursion"]
 
 
+def _parabolic_rows(act, sigma, bias):
+    """``(table, row)``: the expansion's coefficient row (``Parabolic.as_row``) of each
+    (sigma, bias), row 0 a placeholder of length 1 where there is none."""
+    sigma = np.atleast_1d(np.asarray(sigma, dtype=np.float64))
+    bias = np.broadcast_to(np.asarray(bias, dtype=np.float64), sigma.shape)
+    rows = [np.zeros(1)]   # the placeholder: Y_SWITCH = 0, no expansion
+    row = np.zeros(sigma.size, dtype=np.int64)
+    if _PARABOLIC:
+        from ._core import parabolic as _par
+
+        near = _par.candidates(act, sigma, bias)
+        if near.size:
+            keys, inv = np.unique(np.stack([sigma[near], bias[near]], axis=1), axis=0, return_inverse=True)
+            for j, (s, b) in enumerate(keys):
+                plan = _par.parabolic_for(act, float(s), float(b))
+                if plan is not None:
+                    rows.append(plan.as_row())
+                    row[near[inv.ravel() == j]] = len(rows) - 1
+    width = max(r.size for r in rows)
+    table = np.zeros((len(rows), width))
+    for i, r in enumerate(rows):
+        table[i, :r.size] = r
+    return table, row
+
+
 def refine_roots(act, sigma, bias, depth, lo, hi, f_lo, level):
     """Bisect ``log|g_depth(u)| = level`` on brackets ``[lo, hi]`` (all arrays of one length)."""
     code = act.kernels()[3]
     out = np.empty(np.shape(lo))
     arrs = [np.ascontiguousarray(a, dtype=np.float64) for a in (sigma, bias)]
     depth = np.ascontiguousarray(depth, dtype=np.int64)
+    table, row = _parabolic_rows(act, arrs[0], arrs[1])
     # ~12 evaluations of the depth-L map per root (regula falsi steps)
     small = 12.0 * float(np.sum(depth)) < _SERIAL_BELOW
     _bound(act)["_refine_roots_serial" if small else "_refine_roots"](
         code, act.param_array, arrs[0], arrs[1], np.ascontiguousarray(depth, dtype=np.int64),
         np.ascontiguousarray(lo, dtype=np.float64), np.ascontiguousarray(hi, dtype=np.float64),
-        np.ascontiguousarray(f_lo, dtype=np.float64), np.ascontiguousarray(level, dtype=np.float64), out)
+        np.ascontiguousarray(f_lo, dtype=np.float64), np.ascontiguousarray(level, dtype=np.float64),
+        table, row, out)
     return out
 
 
@@ -713,9 +918,11 @@ def log_gain_units(act, sigma, bias, u, depth) -> np.ndarray:
     if np.any(depth < 1):
         raise ValueError("depth must be >= 1")
     out = np.empty(u.shape)
-    _bound(act)["_log_gain_units"](
-        code, act.param_array, np.ascontiguousarray(np.broadcast_to(sigma, u.shape), dtype=np.float64),
-        np.ascontiguousarray(np.broadcast_to(bias, u.shape), dtype=np.float64), u, depth, out)
+    s = np.ascontiguousarray(np.broadcast_to(sigma, u.shape), dtype=np.float64)
+    b = np.ascontiguousarray(np.broadcast_to(bias, u.shape), dtype=np.float64)
+    table, row = _parabolic_rows(act, s.ravel(), b.ravel())
+    _bound(act)["_log_gain_units"](code, act.param_array, s.ravel(), b.ravel(), u.ravel(), depth.ravel(), table,
+                                   row, out.reshape(-1))
     return out
 
 
@@ -730,8 +937,9 @@ def refine_roots_units(act, sigma, bias, depth, lo, hi, f_lo, f_hi, level) -> np
     arrs = [np.ascontiguousarray(np.broadcast_to(a, n), dtype=np.float64) for a in (sigma, bias, hi, f_lo, f_hi, level)]
     depth = np.ascontiguousarray(np.broadcast_to(depth, n), dtype=np.int64)
     out = np.empty(n)
+    table, row = _parabolic_rows(act, arrs[0], arrs[1])
     capped = _bound(act)["_refine_units"](code, act.param_array, arrs[0], arrs[1], depth, lo, arrs[2], arrs[3],
-                                          arrs[4], arrs[5], out)
+                                          arrs[4], arrs[5], table, row, out)
     if capped:
         import warnings
 
@@ -747,15 +955,18 @@ def dlog_gain_du(act, sigma, bias, depth, u):
     """``d log|g_depth(u)| / du`` for arrays of equal length (needs phi'')."""
     code = act.kernels()[3]
     out = np.empty(np.shape(u))
+    sigma = np.ascontiguousarray(sigma, dtype=np.float64)
+    bias = np.ascontiguousarray(bias, dtype=np.float64)
+    table, row = _parabolic_rows(act, sigma, bias)
     _bound(act)["_dlog_many"](
-        code, act.param_array, np.ascontiguousarray(sigma, dtype=np.float64),
-        np.ascontiguousarray(bias, dtype=np.float64), np.ascontiguousarray(u, dtype=np.float64),
-        np.ascontiguousarray(depth, dtype=np.int64), out)
+        code, act.param_array, sigma, bias, np.ascontiguousarray(u, dtype=np.float64),
+        np.ascontiguousarray(depth, dtype=np.int64), table, row, out)
     return out
 
 
 def log_gain_scalar(act, sigma: float, bias: float, u: float, depth: int) -> float:
     """``log|g_depth(u)|`` for one unit (``-inf`` when a layer's phi' is 0)."""
     code = act.kernels()[3]
+    table, row = _parabolic_rows(act, float(sigma), float(bias))
     return _bound(act)["_log_gain_scalar"](code, act.param_array, float(sigma), float(bias), float(u),
-                                           int(depth))
+                                           int(depth), table[row[0]])
