@@ -46,7 +46,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._core import checks as _checks
-from ._core.kernels import _f2i, _i2f, act_block, d2phi, phi_dphi
+from ._core.kernels import _f2i, _i2f, act_block, d2phi, phi_dphi, wide_simd
 
 __all__ = ["run_layers", "log_gain_scalar", "refine_roots", "dlog_gain_du"]
 
@@ -120,6 +120,7 @@ def _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev
                    l0, l1, record, want_x, mode, out_logg, out_x, stop, has_stop):
     """Block ``k`` (parameter set ``k // nb``, units ``_B * (k % nb)`` on) of :func:`_run_chunk`;
     returns how many of its units are still iterated."""
+    wide_simd()
     U = h.shape[1]
     n_rec = record.shape[0]
     i = k // nb

@@ -54,6 +54,23 @@ def _i2f(typingctx, n):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def wide_simd(typingctx):
+    """Let LLVM vectorize the calling function with 512-bit registers (8 doubles a lane group).
+
+    LLVM tunes AVX-512 server cores to prefer 256-bit vectors (a guard against the clock drop of
+    older parts); these loops are FMA-bound and run up to twice as fast at full width. The
+    ``prefer-vector-width`` function attribute lifts that preference for the one function (the
+    one numba is generating, into which inline="always" callers are merged); on a machine
+    without AVX-512 it changes nothing. llvmlite accepts only a fixed list of attribute names,
+    so the string attribute is added to the set directly.
+    """
+    def codegen(context, builder, sig, args):
+        set.add(builder.function.attributes, '"prefer-vector-width"="512"')
+        return context.get_dummy_value()
+    return types.none(), codegen
+
+
 @njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
 def vexpm1_parts(x):
     """``(p, s1, s2)`` with ``exp(x) = (1 + p) * s1 * s2`` and ``p = expm1(r)``, ``|r| <= ln2/2``.
@@ -62,6 +79,7 @@ def vexpm1_parts(x):
     normal powers of two so that results down to the subnormals are rounded once, at the end.
     Arguments are clamped to [-746, 710], beyond which exp is 0 or inf anyway (NaN goes to -746).
     """
+    wide_simd()
     xc = x if x < 710.0 else 710.0
     xc = xc if xc > -746.0 else -746.0
     t = xc * _LOG2E + _SHIFTER
@@ -369,6 +387,7 @@ def user_block(both):
 
     @njit
     def ublock(code, p, h, x, d, n):
+        wide_simd()
         for t in range(n):
             xt, dt = both(code, h[t], p)
             x[t] = xt
