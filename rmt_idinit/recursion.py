@@ -116,6 +116,33 @@ def _log_f_star(code, p, s, hn, f, dh):
 
 
 @njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _gain_layer(n, layer, s, b, mode, has_stop, hb, xb, db, mb, eb, fb, gb, sb, flag):
+    """One layer of a block after :func:`act_block`: the gain times ``f = sigma*phi'``
+    renormalized through its exponent bits, the step of ``h``, and (``mode`` > 0) the settling
+    flags. Branch-free, so it vectorizes; inlined with ``mode`` and ``has_stop`` constant."""
+    for t in range(n):
+        live = (layer <= sb[t]) if has_stop else True
+        f = s * db[t] if live else 1.0
+        tiny = abs(f) < _TINY
+        m = mb[t] * (f * _BIG if tiny else f)
+        bits = _f2i(m)
+        ex = (bits & _EXP_FIELD) >> 52
+        mn = _i2f((bits & _CLEAR_EXP) | _HALF_EXP)
+        nz = m != 0.0
+        fin = ex != 0x7FF   # inf/NaN stay as they are (never rescaled into a number)
+        mb[t] = (mn if fin else m) if nz else 0.0
+        eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
+        hn = s * xb[t] + b if live else hb[t]
+        if mode != 0:
+            ok = _settled(f, fb[t], gb[t], hb[t], hn, mode) | ((mode == 2) & (m == 0.0))
+            flag[t] = 1 if ok else 0
+            gb[t] = abs(f - fb[t])
+            fb[t] = f
+            db[t] = hn - hb[t]   # phi' is no longer needed: keep the step of h for _log_f_star
+        hb[t] = hn
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
 def _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc, xc,
                    l0, l1, record, want_x, mode, out_logg, out_x, stop, has_stop):
     """Block ``k`` (parameter set ``k // nb``, units ``_B * (k % nb)`` on) of :func:`_run_chunk`;
@@ -153,29 +180,23 @@ def _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev
     while n_act > 0 and layer < l1:
         layer += 1
         act_block(code, p, hb, xb, db, n)
-        for t in range(n):  # branch-free: vectorizes
-            live = layer <= sb[t]
-            f = s * db[t] if live else 1.0
-            tiny = abs(f) < _TINY
-            m = mb[t] * (f * _BIG if tiny else f)
-            bits = _f2i(m)
-            ex = (bits & _EXP_FIELD) >> 52
-            mn = _i2f((bits & _CLEAR_EXP) | _HALF_EXP)
-            nz = m != 0.0
-            fin = ex != 0x7FF   # inf/NaN stay as they are (never rescaled into a number)
-            mb[t] = (mn if fin else m) if nz else 0.0
-            eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
-            hn = s * xb[t] + b if live else hb[t]
-            ok = _settled(f, fb[t], gb[t], hb[t], hn, mode) | ((mode == 2) & (m == 0.0))
-            flag[t] = 1 if ok else 0
-            gb[t] = abs(f - fb[t])
-            fb[t] = f
-            db[t] = hn - hb[t]   # phi' is no longer needed: keep the step of h for _log_f_star
-            hb[t] = hn
+        # one copy of the loop per (mode, has_stop), so that each is compiled with those constant:
+        # converge=False computes no settling test and keeps no state for it; without per-unit
+        # stops every unit is live (record[-1] bounds every layer of the run)
+        if mode == 0:
+            if has_stop:
+                _gain_layer(n, layer, s, b, 0, True, hb, xb, db, mb, eb, fb, gb, sb, flag)
+            else:
+                _gain_layer(n, layer, s, b, 0, False, hb, xb, db, mb, eb, fb, gb, sb, flag)
+        elif has_stop:
+            _gain_layer(n, layer, s, b, mode, True, hb, xb, db, mb, eb, fb, gb, sb, flag)
+        else:
+            _gain_layer(n, layer, s, b, mode, False, hb, xb, db, mb, eb, fb, gb, sb, flag)
         rec = r < n_rec and record[r] == layer
         any_flag = 0
-        for t in range(n):
-            any_flag |= flag[t]
+        if mode != 0:
+            for t in range(n):
+                any_flag |= flag[t]
         if rec or any_flag != 0:
             for t in range(n):
                 j = j0 + t
