@@ -156,20 +156,16 @@ def vlog1p(y):
 
 
 @njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
-def vtanh_both(h):
-    """``(tanh h, 1 - tanh^2 h)`` from one reduction of ``exp(-2|h|)``.
+def vexp_m2abs_parts(h):
+    """``(p, sc)`` with ``exp(-2|h|) = (1 + p) * sc * 2^-512``, ``p = expm1(r)``: the reduction
+    of :func:`vexpm1_parts` shortened for the tanh kernel, whose argument is never positive.
 
-    ``e = exp(-2a)`` and ``m = expm1(-2a) = 2^k p + (2^k - 1)`` come from the same ``(p, 2^k)``,
-    so ``tanh = -m / (1 + e)`` has no cancellation near 0 and ``4e / (1+e)^2`` keeps full relative
-    accuracy in the saturated tails, down to the subnormals.
-
-    The reduction of :func:`vexpm1_parts`, shortened for ``-2a <= 0`` (this is the hot loop of
-    the tanh recursion): one clamp (``a >= 373`` gives ``e = 0``, exactly as ``a = inf``;
-    NaN passes), ``-2 log2(e)`` folded into the constant, and ``2^k = 2^(k+512) 2^-512`` with
-    ``2^(k+512)`` normal for every ``k >= -1076``, so ``e`` is still rounded once into the
-    subnormals. Two divisions stay: the divider runs beside the FMA ports, and an FMA Newton
-    reciprocal measured slower (longer chain, more uops).
+    One clamp (``|h| >= 373`` gives ``exp = 0``, exactly as ``|h| = inf``; NaN passes through),
+    ``-2 log2(e)`` folded into the constant (``-2a`` is exact, so ``t`` rounds as before), and
+    ``2^k = 2^(k+512) 2^-512`` with ``sc = 2^(k+512)`` normal for every ``k >= -1076``, so a
+    subnormal result is still rounded once.
     """
+    wide_simd()
     a = abs(h)
     ac = 373.0 if a > 373.0 else a
     t0 = ac * _M2LOG2E + _SHIFTER
@@ -177,6 +173,27 @@ def vtanh_both(h):
     r = (-2.0 * ac - kf * _LN2_HI) - kf * _LN2_LO
     p = _expm1_reduced(r)
     sc = _i2f((_f2i(t0) - _K_OFF) << 52)
+    return p, sc
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def vexp_m2abs(h):
+    """``exp(-2|h|)`` as the tanh kernel computes it (a few ulp, down to the subnormals)."""
+    p, sc = vexp_m2abs_parts(h)
+    return (p * sc + sc) * _TWO_M512
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def vtanh_both(h):
+    """``(tanh h, 1 - tanh^2 h)`` from one reduction of ``exp(-2|h|)``.
+
+    ``e = exp(-2a)`` and ``m = expm1(-2a) = 2^k p + (2^k - 1)`` come from the same ``(p, 2^k)``
+    (:func:`vexp_m2abs_parts`), so ``tanh = -m / (1 + e)`` has no cancellation near 0 and
+    ``4e / (1+e)^2`` keeps full relative accuracy in the saturated tails, down to the subnormals.
+    Two divisions: the divider runs beside the FMA ports, and an FMA Newton reciprocal measured
+    slower (a longer dependency chain and more uops).
+    """
+    p, sc = vexp_m2abs_parts(h)
     e = (p * sc + sc) * _TWO_M512
     tk = sc * _TWO_M512
     m = tk * p + (tk - 1.0)
