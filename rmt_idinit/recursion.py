@@ -54,7 +54,7 @@ _LN2 = math.log(2.0)
 _B = 64                   # units per block: the SIMD loops run over these
 # with converge=False no unit leaves early, so nothing is lost by iterating more units together,
 # and a longer block spreads the per-layer cost of a block (the act_block call, loop set-up and
-# alias checks) over more units: 4x longer blocks measured ~10-20% more steps/s there
+# alias checks) over more units: 4x longer blocks measured ~20% more steps/s there (tanh, one process)
 _B_ITER = 256
 _TINY = 2.0 ** -900       # layer factors below this are pre-scaled so the product stays normal
 _BIG = 2.0 ** 200
@@ -182,8 +182,9 @@ def _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev
         hb[t] = h[i, j]
         mb[t] = mant[i, j]
         eb[t] = expo[i, j]
-        fb[t] = fprev[i, j]
-        gb[t] = dfprev[i, j]
+        if mode != 0:   # (with mode 0 the settling state is never read: 1 x 1 placeholders)
+            fb[t] = fprev[i, j]
+            gb[t] = dfprev[i, j]
         sb[t] = stop[i, j] if has_stop else record[n_rec - 1]
         if conv[i, j] == 0:
             n_act += 1
@@ -250,8 +251,9 @@ def _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev
         h[i, j] = hb[t]
         mant[i, j] = mb[t]
         expo[i, j] = eb[t]
-        fprev[i, j] = fb[t]
-        dfprev[i, j] = gb[t]
+        if mode != 0:
+            fprev[i, j] = fb[t]
+            dfprev[i, j] = gb[t]
     return n_act
 
 
@@ -366,16 +368,19 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
         stop_arr, has_stop = np.zeros((1, 1), dtype=np.int64), False
     else:
         stop_arr, has_stop = np.ascontiguousarray(np.broadcast_to(stop, (P, U)), dtype=np.int64), True
+    mode = 0 if not converge else (1 if want_x else 2)
     mant = np.ones((P, U))
     expo = np.zeros((P, U), dtype=np.int64)
-    fprev = np.full((P, U), np.nan)
-    dfprev = np.full((P, U), np.nan)
     conv = np.zeros((P, U), dtype=np.int64)
-    lgc = np.zeros((P, U))
-    logc = np.zeros((P, U))
-    xc = np.zeros((P, U))
+    # the settling state and the closed-form records: no unit settles with converge=False, and
+    # the kernel then never touches them (5 arrays of P x U fewer to allocate and fill)
+    ps = (P, U) if mode != 0 else (1, 1)
+    fprev = np.full(ps, np.nan)
+    dfprev = np.full(ps, np.nan)
+    lgc = np.zeros(ps)
+    logc = np.zeros(ps)
+    xc = np.zeros(ps)
     last = int(record[-1])
-    mode = 0 if not converge else (1 if want_x else 2)
     l0, n_active = 0, P * U
     rate = 2e8  # unit-layer steps/s, refined from each chunk's timing
     bar = None
@@ -385,10 +390,10 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
             if n_active == 0:
                 n_layers = last - l0
             else:
-                # each chunk loads and stores the whole state (~160 bytes per unit, a few layers'
-                # worth of compute): at least 32 layers unless that would take over ~2 s
+                # each chunk loads and stores the whole state (~100 bytes per unit, a few layers'
+                # worth of compute): at least 64 layers unless that would take over ~2 s
                 want = _TARGET_CHUNK_S * rate / n_active
-                floor_ = min(32.0, 8.0 * want)
+                floor_ = min(64.0, 8.0 * want)
                 n_layers = int(min(last - l0, max(1.0, want, floor_)))
                 # no short last chunk: its state pass would cost as much as a full chunk's
                 if last - l0 - n_layers < n_layers // 2:
