@@ -53,7 +53,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._core import checks as _checks
-from ._core.kernels import _f2i, _i2f, act_block, d2phi, phi_dphi
+from ._core.kernels import _f2i, _i2f, act_block, d2phi, phi_dphi, wide_simd
 from ._core.parabolic import _LAYERS_PER_SOLVE, EPS_K_MAX as _EPS_K_MAX
 
 __all__ = ["run_layers", "log_gain_scalar", "refine_roots", "dlog_gain_du", "log_gain_units",
@@ -61,6 +61,10 @@ __all__ = ["run_layers", "log_gain_scalar", "refine_roots", "dlog_gain_du", "log
 
 _LN2 = math.log(2.0)
 _B = 64                   # units per block: the SIMD loops run over these
+# with converge=False no unit leaves early, so nothing is lost by iterating more units together,
+# and a longer block spreads the per-layer cost of a block (the act_block call, loop set-up and
+# alias checks) over more units: 4x longer blocks measured ~20% more steps/s there (tanh, one process)
+_B_ITER = 256
 _TINY = 2.0 ** -900       # layer factors below this are pre-scaled so the product stays normal
 _BIG = 2.0 ** 200
 _EXP_FIELD = 0x7FF << 52
@@ -128,35 +132,72 @@ def _log_f_star(code, p, s, hn, f, dh):
     return math.log(fs) if abs(fs - af) <= 1e-12 * af else math.log(af)
 
 
+@njit(cache=True, inline="always")
+def _block_size(mode):
+    """Units per block: a block is iterated until its last unit settles, so short blocks when
+    units settle (mode > 0), long ones when every layer is iterated anyway (mode 0)."""
+    return _B_ITER if mode == 0 else _B
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _gain_layer(n, layer, s, b, mode, has_stop, hb, xb, db, mb, eb, fb, gb, sb, flag):
+    """One layer of a block after :func:`act_block`: the gain times ``f = sigma*phi'``
+    renormalized through its exponent bits, the step of ``h``, and (``mode`` > 0) the settling
+    flags. Branch-free, so it vectorizes; inlined with ``mode`` and ``has_stop`` constant."""
+    for t in range(n):
+        live = (layer <= sb[t]) if has_stop else True
+        f = s * db[t] if live else 1.0
+        tiny = abs(f) < _TINY
+        m = mb[t] * (f * _BIG if tiny else f)
+        bits = _f2i(m)
+        ex = (bits & _EXP_FIELD) >> 52
+        mn = _i2f((bits & _CLEAR_EXP) | _HALF_EXP)
+        nz = m != 0.0
+        fin = ex != 0x7FF   # inf/NaN stay as they are (never rescaled into a number)
+        mb[t] = (mn if fin else m) if nz else 0.0
+        eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
+        hn = s * xb[t] + b if live else hb[t]
+        if mode != 0:
+            ok = _settled(f, fb[t], gb[t], hb[t], hn, mode) | ((mode == 2) & (m == 0.0))
+            flag[t] = 1 if ok else 0
+            gb[t] = abs(f - fb[t])
+            fb[t] = f
+            db[t] = hn - hb[t]   # phi' is no longer needed: keep the step of h for _log_f_star
+        hb[t] = hn
+
+
 @njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
 def _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, logc, xc,
                    l0, l1, record, want_x, mode, out_logg, out_x, stop, has_stop):
-    """Block ``k`` (parameter set ``k // nb``, units ``_B * (k % nb)`` on) of :func:`_run_chunk`;
-    returns how many of its units are still iterated."""
+    """Block ``k`` (parameter set ``k // nb``, units ``bsz * (k % nb)`` on, ``bsz`` =
+    :func:`_block_size`) of :func:`_run_chunk`; returns how many of its units are still iterated."""
+    wide_simd()
     U = h.shape[1]
     n_rec = record.shape[0]
+    bsz = _block_size(mode)
     i = k // nb
-    j0 = (k - i * nb) * _B
-    n = min(_B, U - j0)
+    j0 = (k - i * nb) * bsz
+    n = min(bsz, U - j0)
     s = sigma[i]
     b = bias[i]
-    hb = np.empty(_B)
-    mb = np.empty(_B)
-    eb = np.empty(_B, dtype=np.int64)
-    fb = np.empty(_B)
-    gb = np.empty(_B)
-    xb = np.empty(_B)
-    db = np.empty(_B)
-    sb = np.empty(_B, dtype=np.int64)
-    flag = np.zeros(_B, dtype=np.int64)
+    hb = np.empty(bsz)
+    mb = np.empty(bsz)
+    eb = np.empty(bsz, dtype=np.int64)
+    fb = np.empty(bsz)
+    gb = np.empty(bsz)
+    xb = np.empty(bsz)
+    db = np.empty(bsz)
+    sb = np.empty(bsz, dtype=np.int64)
+    flag = np.zeros(bsz, dtype=np.int64)
     n_act = 0
     for t in range(n):
         j = j0 + t
         hb[t] = h[i, j]
         mb[t] = mant[i, j]
         eb[t] = expo[i, j]
-        fb[t] = fprev[i, j]
-        gb[t] = dfprev[i, j]
+        if mode != 0:   # (with mode 0 the settling state is never read: 1 x 1 placeholders)
+            fb[t] = fprev[i, j]
+            gb[t] = dfprev[i, j]
         sb[t] = stop[i, j] if has_stop else record[n_rec - 1]
         if conv[i, j] == 0:
             n_act += 1
@@ -165,29 +206,23 @@ def _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev
     while n_act > 0 and layer < l1:
         layer += 1
         act_block(code, p, hb, xb, db, n)
-        for t in range(n):  # branch-free: vectorizes
-            live = layer <= sb[t]
-            f = s * db[t] if live else 1.0
-            tiny = abs(f) < _TINY
-            m = mb[t] * (f * _BIG if tiny else f)
-            bits = _f2i(m)
-            ex = (bits & _EXP_FIELD) >> 52
-            mn = _i2f((bits & _CLEAR_EXP) | _HALF_EXP)
-            nz = m != 0.0
-            fin = ex != 0x7FF   # inf/NaN stay as they are (never rescaled into a number)
-            mb[t] = (mn if fin else m) if nz else 0.0
-            eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
-            hn = s * xb[t] + b if live else hb[t]
-            ok = _settled(f, fb[t], gb[t], hb[t], hn, mode) | ((mode == 2) & (m == 0.0))
-            flag[t] = 1 if ok else 0
-            gb[t] = abs(f - fb[t])
-            fb[t] = f
-            db[t] = hn - hb[t]   # phi' is no longer needed: keep the step of h for _log_f_star
-            hb[t] = hn
+        # one copy of the loop per (mode, has_stop), so that each is compiled with those constant:
+        # converge=False computes no settling test and keeps no state for it; without per-unit
+        # stops every unit is live (record[-1] bounds every layer of the run)
+        if mode == 0:
+            if has_stop:
+                _gain_layer(n, layer, s, b, 0, True, hb, xb, db, mb, eb, fb, gb, sb, flag)
+            else:
+                _gain_layer(n, layer, s, b, 0, False, hb, xb, db, mb, eb, fb, gb, sb, flag)
+        elif has_stop:
+            _gain_layer(n, layer, s, b, mode, True, hb, xb, db, mb, eb, fb, gb, sb, flag)
+        else:
+            _gain_layer(n, layer, s, b, mode, False, hb, xb, db, mb, eb, fb, gb, sb, flag)
         rec = r < n_rec and record[r] == layer
         any_flag = 0
-        for t in range(n):
-            any_flag |= flag[t]
+        if mode != 0:
+            for t in range(n):
+                any_flag |= flag[t]
         if rec or any_flag != 0:
             for t in range(n):
                 j = j0 + t
@@ -229,8 +264,9 @@ def _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev
         h[i, j] = hb[t]
         mant[i, j] = mb[t]
         expo[i, j] = eb[t]
-        fprev[i, j] = fb[t]
-        dfprev[i, j] = gb[t]
+        if mode != 0:
+            fprev[i, j] = fb[t]
+            dfprev[i, j] = gb[t]
     return n_act
 
 
@@ -246,7 +282,8 @@ def _run_chunk(code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, lgc, lo
     and its ``h`` stands still, so it settles at once and later records repeat its gain.
     """
     P, U = h.shape
-    nb = (U + _B - 1) // _B
+    bsz = _block_size(mode)
+    nb = (U + bsz - 1) // bsz
     r0 = np.searchsorted(record, l0, side="right")
     active = np.zeros(P * nb, dtype=np.int64)
     for k in prange(P * nb):
@@ -261,7 +298,8 @@ def _run_chunk_serial(code, p, sigma, bias, h, mant, expo, fprev, dfprev, conv, 
     """:func:`_run_chunk` on the calling thread: for chunks too small to pay for waking the
     thread pool (milliseconds per launch on a busy machine)."""
     P, U = h.shape
-    nb = (U + _B - 1) // _B
+    bsz = _block_size(mode)
+    nb = (U + bsz - 1) // bsz
     r0 = np.searchsorted(record, l0, side="right")
     n_act = 0
     for k in range(P * nb):
@@ -343,16 +381,19 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
         stop_arr, has_stop = np.zeros((1, 1), dtype=np.int64), False
     else:
         stop_arr, has_stop = np.ascontiguousarray(np.broadcast_to(stop, (P, U)), dtype=np.int64), True
+    mode = 0 if not converge else (1 if want_x else 2)
     mant = np.ones((P, U))
     expo = np.zeros((P, U), dtype=np.int64)
-    fprev = np.full((P, U), np.nan)
-    dfprev = np.full((P, U), np.nan)
     conv = np.zeros((P, U), dtype=np.int64)
-    lgc = np.zeros((P, U))
-    logc = np.zeros((P, U))
-    xc = np.zeros((P, U))
+    # the settling state and the closed-form records: no unit settles with converge=False, and
+    # the kernel then never touches them (5 arrays of P x U fewer to allocate and fill)
+    ps = (P, U) if mode != 0 else (1, 1)
+    fprev = np.full(ps, np.nan)
+    dfprev = np.full(ps, np.nan)
+    lgc = np.zeros(ps)
+    logc = np.zeros(ps)
+    xc = np.zeros(ps)
     last = int(record[-1])
-    mode = 0 if not converge else (1 if want_x else 2)
     l0, n_active = 0, P * U
     switch = _parabolic_switch(act, sigma, bias, record, stop_arr if has_stop else None, want_x) \
         if converge else None
@@ -366,11 +407,14 @@ def run_layers(act, sigma, bias, u, record, want_x=False, *, converge=True, prog
             if n_active == 0:
                 n_layers = last - l0
             else:
-                # each chunk loads and stores the whole state (~160 bytes per unit, a few layers'
-                # worth of compute): at least 32 layers unless that would take over ~2 s
+                # each chunk loads and stores the whole state (~100 bytes per unit, a few layers'
+                # worth of compute): at least 64 layers unless that would take over ~2 s
                 want = _TARGET_CHUNK_S * rate / n_active
-                floor_ = min(32.0, 8.0 * want)
+                floor_ = min(64.0, 8.0 * want)
                 n_layers = int(min(last - l0, max(1.0, want, floor_)))
+                # no short last chunk: its state pass would cost as much as a full chunk's
+                if last - l0 - n_layers < n_layers // 2:
+                    n_layers = last - l0
                 if switch is not None:
                     # look for units to hand over at layers 64, 128, 256, ...: at most twice the
                     # direct layers a unit needs to reach the switch point

@@ -54,6 +54,20 @@ def test_exp_ulp_over_the_whole_range():
     assert K.vexp(np.inf) == np.inf and K.vexp(-np.inf) == 0.0 and math.isnan(K.vexp(np.nan))
 
 
+
+def test_the_tanh_kernels_exp_ulp_down_to_the_subnormals():
+    """exp(-2|h|) through the tanh kernel's own shortened reduction (vexp_m2abs)."""
+    h = np.unique(np.concatenate([
+        signed_grid(-300, 380.0, 1500, 4001),
+        [math.log(2) / 4 * k for k in range(0, 40)],
+        # exp(-2a) crosses into the subnormals at a ~ 354.0, underflows at a ~ 372.6
+        np.linspace(353.0, 373.5, 2001), [372.56, 372.57, 373.0, 373.0000001, 400.0, 1e300],
+    ]))
+    got = np.array([K.vexp_m2abs(v) for v in h])
+    err = ulp_error(got, [mp.exp(-2 * abs(mp.mpf(v))) for v in h])
+    assert np.max(err) <= 1.5, f"max {np.max(err):.2f} ulp at h = {h[np.argmax(err)]!r}"
+    assert K.vexp_m2abs(np.inf) == 0.0 and K.vexp_m2abs(-np.inf) == 0.0 and math.isnan(K.vexp_m2abs(np.nan))
+
 def test_tanh_and_its_derivative_ulp_including_saturated_tails():
     x = signed_grid(-300, 380.0, 1500, 4001)
     got = np.array([K.vtanh_both(v) for v in x])
