@@ -16,8 +16,12 @@ layers in a single pass.
   factor ``f = sigma*phi'(h)`` has stopped changing to a few ulp, ``|f| < 1``, and the step of
   ``h`` is small against the contraction), every further layer multiplies the gain by the same
   ``f``, so ``log|g_L| = log|g_l| + (L - l) log|f|``: the remaining layers cost one multiply.
-  The relative error this adds to ``log|g|`` is a few 1e-16 (the ulps of ``f``), the same
-  order as direct iteration in float64. A unit near an *unstable* fixed point (``|f| >= 1``;
+  Consecutive factors can agree to the last bit while the unit still drifts (just below
+  sigma*phi'(0) = 1 the factor moves by less than an ulp a layer long before its limit), so a
+  flagged unit finishes only once the transient its skipped layers would still add, bounded from
+  its distance to the fixed point and phi'' there, is below 4.4e-16 (``_settle_wait``); until
+  then it is iterated. What the closed form then adds to ``log|g|`` is the ulps of ``f`` times
+  the layers skipped, the same order as direct iteration in float64. A unit near an *unstable* fixed point (``|f| >= 1``;
   e.g. ``u ~ 1e-300`` with sigma*phi'(0) > 1) is never taken as converged, however slowly it
   moves; a unit whose ``h`` is exactly stationary in float64 (``u = 0``) is, since direct
   iteration would repeat the same layer forever.
@@ -113,6 +117,38 @@ def _settled(f, fprev, dfprev, h, hn, mode):
                           & (abs(dh) <= _H_RADIUS * om * (1.0 + abs(hn))))
 
 
+_TRANSIENT_TOL = 4.4e-16   # what the layers skipped by a settled unit may still owe log|g|
+
+
+@njit(cache=True, fastmath={"contract"}, error_model="numpy")
+def _settle_wait(code, p, s, hn, f, dh):
+    """0 if a unit that :func:`_settled` flagged may finish in closed form, else how many more
+    layers to iterate before asking again.
+
+    The flag compares consecutive factors, which rounding can make equal while the unit still
+    drifts: near sigma*phi'(h*) = 1 the factor changes by less than an ulp a layer long before it
+    is at its limit (tanh, sigma = 0.999, u = 1e-6 settled at h ~ 3e-7 and lost 7e-11 of
+    log|g|). So the skipped layers' transient is bounded from h, which keeps its relative
+    precision: the fixed point lies ``delta = |dh| f / (1 - f)`` away (linear convergence at
+    rate f), the factor differs from its limit by about ``|s phi''(h)| delta`` there and
+    shrinks at least like f a layer, so the layers left owe ``log|g|`` at most about
+    ``c = |s phi''(h)| delta / (f (1 - f))``. Closed form once ``c <= 4.4e-16``, or once ``h``
+    stands still to its own round-off (iterating cannot refine it further); otherwise wait
+    about the layers ``c`` needs to fall that far (at least one).
+    """
+    af = abs(f)
+    if dh == 0.0 or af >= 1.0 or not math.isfinite(hn) or abs(dh) <= 8.9e-16 * abs(hn):
+        return 0
+    om = 1.0 - af
+    delta = abs(dh) * af / om
+    c = abs(s * d2phi(code, hn, p)) * delta / (af * om)
+    if not c > _TRANSIENT_TOL:   # also a NaN phi'' (no second derivative there): trust the flag
+        return 0
+    # c falls at least like f^k: k = log(c / tol) / -log f layers, asked again halfway
+    k = 0.5 * math.log(c / _TRANSIENT_TOL) / max(-math.log(af), 1e-300)
+    return int(min(max(k, 1.0), 1e6))
+
+
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _log_f_star(code, p, s, hn, f, dh):
     """``log|f*|`` at the fixed point a settled unit is heading for.
@@ -140,7 +176,7 @@ def _block_size(mode):
 
 
 @njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
-def _gain_layer(n, layer, s, b, mode, has_stop, hb, xb, db, mb, eb, fb, gb, sb, flag):
+def _gain_layer(n, layer, s, b, mode, has_stop, hb, xb, db, mb, eb, fb, gb, sb, hold, flag):
     """One layer of a block after :func:`act_block`: the gain times ``f = sigma*phi'``
     renormalized through its exponent bits, the step of ``h``, and (``mode`` > 0) the settling
     flags. Branch-free, so it vectorizes; inlined with ``mode`` and ``has_stop`` constant."""
@@ -158,7 +194,7 @@ def _gain_layer(n, layer, s, b, mode, has_stop, hb, xb, db, mb, eb, fb, gb, sb, 
         eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
         hn = s * xb[t] + b if live else hb[t]
         if mode != 0:
-            ok = _settled(f, fb[t], gb[t], hb[t], hn, mode) | ((mode == 2) & (m == 0.0))
+            ok = (_settled(f, fb[t], gb[t], hb[t], hn, mode) & (layer >= hold[t])) | ((mode == 2) & (m == 0.0))
             flag[t] = 1 if ok else 0
             gb[t] = abs(f - fb[t])
             fb[t] = f
@@ -189,6 +225,7 @@ def _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev
     db = np.empty(bsz)
     sb = np.empty(bsz, dtype=np.int64)
     flag = np.zeros(bsz, dtype=np.int64)
+    hold = np.zeros(bsz, dtype=np.int64)   # flags before this layer are not taken (_settle_wait)
     n_act = 0
     for t in range(n):
         j = j0 + t
@@ -211,13 +248,13 @@ def _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev
         # stops every unit is live (record[-1] bounds every layer of the run)
         if mode == 0:
             if has_stop:
-                _gain_layer(n, layer, s, b, 0, True, hb, xb, db, mb, eb, fb, gb, sb, flag)
+                _gain_layer(n, layer, s, b, 0, True, hb, xb, db, mb, eb, fb, gb, sb, hold, flag)
             else:
-                _gain_layer(n, layer, s, b, 0, False, hb, xb, db, mb, eb, fb, gb, sb, flag)
+                _gain_layer(n, layer, s, b, 0, False, hb, xb, db, mb, eb, fb, gb, sb, hold, flag)
         elif has_stop:
-            _gain_layer(n, layer, s, b, mode, True, hb, xb, db, mb, eb, fb, gb, sb, flag)
+            _gain_layer(n, layer, s, b, mode, True, hb, xb, db, mb, eb, fb, gb, sb, hold, flag)
         else:
-            _gain_layer(n, layer, s, b, mode, False, hb, xb, db, mb, eb, fb, gb, sb, flag)
+            _gain_layer(n, layer, s, b, mode, False, hb, xb, db, mb, eb, fb, gb, sb, hold, flag)
         rec = r < n_rec and record[r] == layer
         any_flag = 0
         if mode != 0:
@@ -241,6 +278,11 @@ def _advance_block(k, nb, r0, code, p, sigma, bias, h, mant, expo, fprev, dfprev
                     if want_x:
                         out_x[r, i, j] = xb[t]
                 if flag[t] != 0:
+                    if a > 0.0 and mode == 2:
+                        wait = _settle_wait(code, p, s, hb[t], fb[t], db[t])
+                        if wait > 0:   # still drifting below the flag's resolution
+                            hold[t] = layer + wait
+                            continue
                     conv[i, j] = layer
                     lgc[i, j] = lg
                     # a dead unit (gain exactly 0) stays dead: adding 0 keeps -inf, not NaN
@@ -579,6 +621,7 @@ def _log_gain_scalar(code, p, s, b, u, depth, par):
     dfprev = np.nan
     use_par = par.shape[0] > 1 and par[0] > 0.0   # a placeholder row is all zeros
     z_switch = 1.0 / par[0] if use_par else 0.0
+    hold = 0
     for layer in range(1, depth + 1):
         l0 = layer - 1
         if use_par and (l0 == 0 or (l0 >= _PARABOLIC_FIRST and (l0 & (l0 - 1)) == 0)) \
@@ -595,8 +638,11 @@ def _log_gain_scalar(code, p, s, b, u, depth, par):
         mant = m
         expo += e - (200 if tiny else 0)
         hn = s * x + b
-        if _settled(f, fprev, dfprev, h, hn, 2):
-            return math.log(abs(mant)) + expo * _LN2 + (depth - layer) * _log_f_star(code, p, s, hn, f, hn - h)
+        if layer >= hold and _settled(f, fprev, dfprev, h, hn, 2):
+            wait = _settle_wait(code, p, s, hn, f, hn - h)
+            if wait == 0:
+                return math.log(abs(mant)) + expo * _LN2 + (depth - layer) * _log_f_star(code, p, s, hn, f, hn - h)
+            hold = layer + wait
         dfprev = abs(f - fprev)
         fprev = f
         h = hn
@@ -617,6 +663,7 @@ def _dlog_gain_du(code, p, s, b, u, depth, par):
     dfprev = np.nan
     use_par = par.shape[0] > 1 and par[0] > 0.0
     z_switch = 1.0 / par[0] if use_par else 0.0
+    hold = 0
     for layer in range(1, depth + 1):
         l0 = layer - 1
         if use_par and (l0 == 0 or (l0 >= _PARABOLIC_FIRST and (l0 & (l0 - 1)) == 0)) \
@@ -637,10 +684,13 @@ def _dlog_gain_du(code, p, s, b, u, depth, par):
         dh_e += e
         hn = s * x + b
         n_left = depth - layer
-        if n_left > 0 and abs(f) < 1.0 and _settled(f, fprev, dfprev, h, hn, 2):
-            # layers layer+1 .. depth: ratio * dh^(layer+1)/du * (1 + f + ... + f^(n_left-1))
-            geo = (1.0 - f ** n_left) / (1.0 - f)
-            return total + ratio * math.ldexp(dh_m, min(dh_e, 1000)) * geo
+        if n_left > 0 and abs(f) < 1.0 and layer >= hold and _settled(f, fprev, dfprev, h, hn, 2):
+            wait = _settle_wait(code, p, s, hn, f, hn - h)
+            if wait == 0:
+                # layers layer+1 .. depth: ratio * dh^(layer+1)/du * (1 + f + ... + f^(n_left-1))
+                geo = (1.0 - f ** n_left) / (1.0 - f)
+                return total + ratio * math.ldexp(dh_m, min(dh_e, 1000)) * geo
+            hold = layer + wait
         dfprev = abs(f - fprev)
         fprev = f
         h = hn
@@ -740,6 +790,7 @@ def _log_gain_units(code, p, s, b, u, depth, par, par_row, out):
     eb = np.empty(_B, dtype=np.int64)
     lb = np.empty(_B, dtype=np.int64)
     live = np.empty(_B, dtype=np.int64)
+    hold = np.empty(_B, dtype=np.int64)
     flag = np.empty(_B, dtype=np.int64)
     for k0 in range(0, n_all, _B):
         n = min(_B, n_all - k0)
@@ -755,6 +806,7 @@ def _log_gain_units(code, p, s, b, u, depth, par, par_row, out):
             gb[t] = np.nan
             lb[t] = depth[k]
             live[t] = 1
+            hold[t] = 0
             top = max(top, depth[k])
         n_act = n
         layer = 0
@@ -788,7 +840,8 @@ def _log_gain_units(code, p, s, b, u, depth, par, par_row, out):
                 mb[t] = (mn if fin else m) if nz else 0.0
                 eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
                 hn = sb[t] * xb[t] + bb[t] if on else hb[t]
-                ok = on & (_settled(f, fb[t], gb[t], hb[t], hn, 2) | (m == 0.0) | (layer >= lb[t]))
+                ok = on & ((_settled(f, fb[t], gb[t], hb[t], hn, 2) & (layer >= hold[t])) | (m == 0.0)
+                           | (layer >= lb[t]))
                 flag[t] = 1 if ok else 0
                 any_flag |= flag[t]
                 gb[t] = abs(f - fb[t])
@@ -801,6 +854,10 @@ def _log_gain_units(code, p, s, b, u, depth, par, par_row, out):
                         a = abs(mb[t])
                         lg = (math.log(a) + eb[t] * _LN2) if a > 0.0 else -np.inf
                         if a > 0.0 and layer < lb[t]:
+                            wait = _settle_wait(code, p, sb[t], hb[t], fb[t], db[t])
+                            if wait > 0:   # still drifting below the flag's resolution
+                                hold[t] = layer + wait
+                                continue
                             # settled: the remaining layers repeat the factor at the fixed point
                             lg = lg + (lb[t] - layer) * _log_f_star(code, p, sb[t], hb[t], fb[t], db[t])
                         out[k0 + t] = lg

@@ -18,7 +18,7 @@ import pytest
 
 import rmt_idinit as ri
 from rmt_idinit.activations import Activation, get_activation
-from rmt_idinit.recursion import dlog_gain_du, log_gain_scalar, run_layers
+from rmt_idinit.recursion import dlog_gain_du, log_gain_scalar, log_gain_units, run_layers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -275,3 +275,38 @@ def test_per_unit_start_and_stop():
         for j in range(4):
             want = 0.0 if stop[i, j] == 0 else every[stop[i, j] - 1, i, j]
             assert abs(got[0, i, j] - want) <= 1e-13 * max(1.0, abs(want)), (i, j, got[0, i, j], want)
+
+
+NEAR_CRITICAL = [("tanh", s) for s in (0.99, 0.999, 0.9999)] + [("erf", 0.999 * math.sqrt(math.pi) / 2)]
+MP_NEAR = {"tanh": (mp.tanh, lambda h: 1 - mp.tanh(h) ** 2),
+           "erf": (mp.erf, lambda h: 2 / mp.sqrt(mp.pi) * mp.exp(-h * h))}
+
+
+@pytest.mark.parametrize("name, sigma", NEAR_CRITICAL)
+def test_near_critical_units_settle_only_when_the_transient_is_spent(name, sigma):
+    # Just below sigma*phi'(0) = 1 the factor of a unit near h = 0 changes by less than an ulp a
+    # layer long before it reaches sigma*phi'(0): the flag on consecutive factors fired at
+    # h ~ 3e-7 (tanh, 0.999, u = 1.3e-6) and the skipped transient cost 7e-11 of log|g|. Every
+    # kernel is held to an mpmath iteration of every layer; float64 iteration itself drifts by
+    # ~sqrt(L) ulps, a few 1e-14 here (erf: its factor 2a/sqrt(pi) is rounded once, which adds a
+    # systematic ~1.5e-17 a layer, 1.6e-13 at 1e4 layers, whether iterated or closed).
+    act = get_activation(name)
+    phi, dphi = MP_NEAR[name]
+    tol = 1e-13 if name == "tanh" else 4e-13
+    u = np.array([1.3e-6, 1e-4, 1e-2, 0.3, 2.0])
+    depths = np.array([3000, 10 ** 4])
+    lg, _ = run_layers(act, np.array([sigma]), np.zeros(1), u[None, :], depths)
+    units = log_gain_units(act, np.full(u.size, sigma), 0.0, u, 10 ** 4)
+    with mp.workdps(30):
+        s = mp.mpf(sigma)
+        for j, uj in enumerate(u):
+            h, acc, ref = s * mp.mpf(uj), mp.mpf(0), []
+            for layer in range(1, 10 ** 4 + 1):
+                acc += mp.log(s * dphi(h))
+                h = s * phi(h)
+                if layer in (3000, 10 ** 4):
+                    ref.append(float(acc))
+            for r in range(2):
+                assert abs(lg[r, 0, j] - ref[r]) <= tol, (uj, depths[r], lg[r, 0, j] - ref[r])
+            assert abs(units[j] - ref[1]) <= tol
+            assert abs(log_gain_scalar(act, sigma, 0.0, float(uj), 10 ** 4) - ref[1]) <= tol
