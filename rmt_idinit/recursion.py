@@ -176,6 +176,22 @@ def _block_size(mode):
 
 
 @njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _times_factor(mant, expo, f):
+    """The gain ``mant * 2**expo`` times ``f``, renormalized through the exponent bits to a
+    mantissa in [0.5, 1): ``(mantissa, exponent, raw product)``. A factor below 2^-900 is scaled
+    up first so the product stays normal; zero stays 0 and inf/NaN stay as they are (never
+    rescaled into a number). Bit operations only: inside a loop it vectorizes."""
+    tiny = abs(f) < _TINY
+    m = mant * (f * _BIG if tiny else f)
+    bits = _f2i(m)
+    ex = (bits & _EXP_FIELD) >> 52
+    mn = _i2f((bits & _CLEAR_EXP) | _HALF_EXP)
+    nz = m != 0.0
+    fin = ex != 0x7FF
+    return ((mn if fin else m) if nz else 0.0), expo + (ex - 1022 if nz & fin else 0) - (200 if tiny else 0), m
+
+
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
 def _gain_layer(n, layer, s, b, mode, has_stop, hb, xb, db, mb, eb, fb, gb, sb, hold, flag):
     """One layer of a block after :func:`act_block`: the gain times ``f = sigma*phi'``
     renormalized through its exponent bits, the step of ``h``, and (``mode`` > 0) the settling
@@ -183,15 +199,9 @@ def _gain_layer(n, layer, s, b, mode, has_stop, hb, xb, db, mb, eb, fb, gb, sb, 
     for t in range(n):
         live = (layer <= sb[t]) if has_stop else True
         f = s * db[t] if live else 1.0
-        tiny = abs(f) < _TINY
-        m = mb[t] * (f * _BIG if tiny else f)
-        bits = _f2i(m)
-        ex = (bits & _EXP_FIELD) >> 52
-        mn = _i2f((bits & _CLEAR_EXP) | _HALF_EXP)
-        nz = m != 0.0
-        fin = ex != 0x7FF   # inf/NaN stay as they are (never rescaled into a number)
-        mb[t] = (mn if fin else m) if nz else 0.0
-        eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
+        mn, en, m = _times_factor(mb[t], eb[t], f)
+        mb[t] = mn
+        eb[t] = en
         hn = s * xb[t] + b if live else hb[t]
         if mode != 0:
             ok = (_settled(f, fb[t], gb[t], hb[t], hn, mode) & (layer >= hold[t])) | ((mode == 2) & (m == 0.0))
@@ -830,15 +840,9 @@ def _log_gain_units(code, p, s, b, u, depth, par, par_row, out):
             for t in range(n):  # branch-free: vectorizes
                 on = live[t] != 0
                 f = sb[t] * db[t] if on else 1.0
-                tiny = abs(f) < _TINY
-                m = mb[t] * (f * _BIG if tiny else f)
-                bits = _f2i(m)
-                ex = (bits & _EXP_FIELD) >> 52
-                mn = _i2f((bits & _CLEAR_EXP) | _HALF_EXP)
-                nz = m != 0.0
-                fin = ex != 0x7FF
-                mb[t] = (mn if fin else m) if nz else 0.0
-                eb[t] += (ex - 1022 if nz & fin else 0) - (200 if tiny else 0)
+                mn, en, m = _times_factor(mb[t], eb[t], f)
+                mb[t] = mn
+                eb[t] = en
                 hn = sb[t] * xb[t] + bb[t] if on else hb[t]
                 ok = on & ((_settled(f, fb[t], gb[t], hb[t], hn, 2) & (layer >= hold[t])) | (m == 0.0)
                            | (layer >= lb[t]))
