@@ -74,7 +74,6 @@ _BIG = 2.0 ** 200
 _EXP_FIELD = 0x7FF << 52
 _CLEAR_EXP = -9218868437227405313   # ~(0x7ff << 52) as int64: keeps sign and mantissa bits
 _HALF_EXP = 1022 << 52              # exponent field of [0.5, 1)
-_F_TOL = 1e-15                      # "f stopped changing": a few ulp of f
 _H_RADIUS = 2.0 ** -20              # |dh| / (1 - |f|): how far the fixed point may still be
 
 _TARGET_CHUNK_S = 0.25    # wall time per chunk of layers (Ctrl-C latency, progress updates)
@@ -618,6 +617,19 @@ def _parabolic_dtail(par, h0, K):
     return dT_dy0 * (-2.0 / (z0 * h0))
 
 
+@njit(cache=True, inline="always", fastmath={"contract"}, error_model="numpy")
+def _hands_over(par, l0, h, depth):
+    """Does a unit with pre-activation ``h`` after ``l0`` of ``depth`` layers leave for the
+    expansion? Only at the layers where run_layers looks (0, 64, 128, 256, ...), once
+    ``h^2 <= 1 / Y_switch``, when the layers left pay for the solve and the expansion holds for
+    them; ``par`` is the unit's coefficient row (all zeros: no expansion)."""
+    if par.shape[0] <= 1 or par[0] <= 0.0:
+        return False
+    if not (l0 == 0 or (l0 >= _PARABOLIC_FIRST and (l0 & (l0 - 1)) == 0)):
+        return False
+    return h * h <= 1.0 / par[0] and depth - l0 >= _LAYERS_PER_SOLVE and _parabolic_ok(par, h * h, float(depth - l0))
+
+
 @njit(cache=True, fastmath={"contract"}, error_model="numpy")
 def _log_gain_scalar(code, p, s, b, u, depth, par):
     # the same factors, renormalization and settling test as _run_chunk, so that brackets found
@@ -629,15 +641,11 @@ def _log_gain_scalar(code, p, s, b, u, depth, par):
     expo = 0
     fprev = np.nan
     dfprev = np.nan
-    use_par = par.shape[0] > 1 and par[0] > 0.0   # a placeholder row is all zeros
-    z_switch = 1.0 / par[0] if use_par else 0.0
     hold = 0
     for layer in range(1, depth + 1):
         l0 = layer - 1
-        if use_par and (l0 == 0 or (l0 >= _PARABOLIC_FIRST and (l0 & (l0 - 1)) == 0)) \
-                and h * h <= z_switch and depth - l0 >= _LAYERS_PER_SOLVE:
-            if _parabolic_ok(par, h * h, float(depth - l0)):
-                return math.log(abs(mant)) + expo * _LN2 + _parabolic_tail(par, h * h, float(depth - l0))
+        if _hands_over(par, l0, h, depth):
+            return math.log(abs(mant)) + expo * _LN2 + _parabolic_tail(par, h * h, float(depth - l0))
         x, d = phi_dphi(code, h, p)
         f = s * d
         tiny = abs(f) < _TINY
@@ -671,14 +679,10 @@ def _dlog_gain_du(code, p, s, b, u, depth, par):
     total = 0.0
     fprev = np.nan
     dfprev = np.nan
-    use_par = par.shape[0] > 1 and par[0] > 0.0
-    z_switch = 1.0 / par[0] if use_par else 0.0
     hold = 0
     for layer in range(1, depth + 1):
         l0 = layer - 1
-        if use_par and (l0 == 0 or (l0 >= _PARABOLIC_FIRST and (l0 & (l0 - 1)) == 0)) \
-                and h * h <= z_switch and depth - l0 >= _LAYERS_PER_SOLVE \
-                and _parabolic_ok(par, h * h, float(depth - l0)):
+        if _hands_over(par, l0, h, depth):
             dh = math.ldexp(dh_m, dh_e) if dh_e < 1000 else dh_m * math.inf
             return total + _parabolic_dtail(par, h, float(depth - l0)) * dh
         x, d1 = phi_dphi(code, h, p)
@@ -824,12 +828,9 @@ def _log_gain_units(code, p, s, b, u, depth, par, par_row, out):
             if any_par and (layer == 0 or (layer >= _PARABOLIC_FIRST and (layer & (layer - 1)) == 0)):
                 for t in range(n):
                     row = par[par_row[k0 + t]]
-                    if live[t] == 0 or row[0] <= 0.0:
-                        continue
-                    z0 = hb[t] * hb[t]
-                    left = float(lb[t] - layer)
-                    if z0 <= 1.0 / row[0] and lb[t] - layer >= _LAYERS_PER_SOLVE and _parabolic_ok(row, z0, left):
-                        out[k0 + t] = math.log(abs(mb[t])) + eb[t] * _LN2 + _parabolic_tail(row, z0, left)
+                    if live[t] != 0 and _hands_over(row, layer, hb[t], lb[t]):
+                        out[k0 + t] = (math.log(abs(mb[t])) + eb[t] * _LN2
+                                       + _parabolic_tail(row, hb[t] * hb[t], float(lb[t] - layer)))
                         live[t] = 0
                         n_act -= 1
                 if n_act == 0:
